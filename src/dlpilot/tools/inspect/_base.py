@@ -1,0 +1,65 @@
+"""The contract of a static inspection rule and what it reads.
+
+Files are streamed: each Python file is read, parsed, shown to every rule's ``visit`` and dropped,
+so memory stays bounded by the largest file plus the small facts rules keep. Rules that judge the
+project as a whole ("no seed is set anywhere", "no checkpoint is ever saved") note facts in
+``visit`` and report in ``finish``. A fresh instance of every rule class is made per inspection.
+
+Rules never import or execute user code: they read ``SourceFile.tree`` (``ast``) and
+``SourceFile.text``, and the repository facts on ``Project``. Rules must be cheap: inspecting a few
+thousand files may cost at most about twice parsing them, so a rule skips files by cheap text tests
+(``"backward" in f.text``) before walking a tree, and walks each tree it needs at most once.
+"""
+
+from __future__ import annotations
+
+import ast
+from abc import ABC
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from dlpilot.findings import Finding
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One Python file of the project, read and parsed."""
+
+    rel: str  # path relative to the project root, with forward slashes
+    path: Path
+    text: str
+    tree: ast.Module
+
+    def line(self, lineno: int) -> str:
+        lines = self.text.splitlines()
+        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+
+@dataclass(eq=False)
+class Project:
+    """Repository facts known before any file is parsed."""
+
+    root: Path
+    # every file found (relative paths, forward slashes), Python or not, outside skipped dirs
+    all_paths: list[str] = field(default_factory=list)
+    is_git: bool = False
+    tracked: list[str] = field(default_factory=list)  # git-tracked paths (empty if not git)
+
+
+class Rule(ABC):  # noqa: B024 - both hooks are optional; a rule overrides one or both
+    """A static check. ``ids`` lists every finding id it may report."""
+
+    ids: ClassVar[tuple[str, ...]]
+
+    def visit(self, f: SourceFile) -> Iterable[Finding]:
+        """Per-file findings; may also note small facts on ``self`` for ``finish``."""
+        return ()
+
+    def finish(self, project: Project) -> Iterable[Finding]:
+        """Project-level findings, after every file was visited."""
+        return ()
+
+
+__all__ = ["Project", "Rule", "SourceFile"]
