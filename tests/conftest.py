@@ -7,7 +7,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-EXAMPLE = REPO / "examples" / "mnist_classifier"
+EXAMPLE = REPO / "examples" / "glyph_classifier"
 PYTHON = sys.executable
 
 

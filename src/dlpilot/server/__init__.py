@@ -1,1 +1,6 @@
-"""(filled in by its issue)"""
+"""The MCP server: only wiring. Tools live in ``dlpilot.tools``; this is the one package that
+imports ``mcp``."""
+
+from dlpilot.server._app import build_server
+
+__all__ = ["build_server"]
