@@ -1,0 +1,143 @@
+"""Diagnose runs from their curves: every curve rule, the error breakdown and a verdict.
+
+``diagnose_runs`` applies the rules of ``_rules`` and the bias / variance / mismatch breakdown of
+``_breakdown`` to each run, and names a primary run (the best one on the dev metric, or the only
+one) whose verdict becomes the diagnosis' verdict. A run that diverged, went non-finite or blew up
+early gets the verdict "instability" whatever its gaps say: bias and variance of a broken run mean
+nothing, and the seed's stability gate (section 5.2) comes before tuning for them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlpilot.errors import InvalidArgument
+from dlpilot.findings import Finding, merge_findings
+from dlpilot.tools.curves._breakdown import (
+    NEXT_ACTIONS,
+    ErrorBreakdown,
+    Verdict,
+    _check_goal,
+    breakdown_findings,
+    error_breakdown,
+)
+from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
+from dlpilot.tools.curves._signal import Goal
+from dlpilot.tools.curves._summary import RunSummary, compare_runs, summarize_run
+
+# Findings that make a run's verdict "instability".
+INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
+# Findings after which curve.saturated / curve.still-improving are not judged: the best point of a
+# diverging or rising loss is early because the run broke, not because it trained too long.
+BROKEN_IDS = frozenset({"curve.diverged", "lr.too-high", "curve.train-loss-increasing"})
+
+
+class RunDiagnosis(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: str
+    summary: RunSummary
+    findings: list[Finding]
+    breakdown: ErrorBreakdown
+    verdict: Verdict
+    next_actions: list[str]
+
+
+class CurveDiagnosis(BaseModel):
+    """What the curves of one or more runs say. ``verdict``, ``missing`` and ``next_actions``
+    are those of ``primary_run``; ``findings`` merges every run's findings (one per id, with an
+    evidence entry per run, each naming its run in ``detail["run"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary_run: str
+    verdict: Verdict
+    missing: list[str] = Field(default_factory=list)
+    next_actions: list[str] = Field(default_factory=list)
+    findings: list[Finding]
+    runs: list[RunDiagnosis]
+
+    def run(self, name: str) -> RunDiagnosis | None:
+        return next((r for r in self.runs if r.run == name), None)
+
+    @property
+    def ids(self) -> set[str]:
+        return {f.id for f in self.findings}
+
+
+def diagnose_run(
+    run: Run,
+    *,
+    target_error: float | None = None,
+    metric: str | None = None,
+    goal: Goal | None = None,
+) -> RunDiagnosis:
+    found: list[Finding] = []
+    for rule in RUN_RULES:
+        found.extend(rule(run))
+    ids = {f.id for f in found}
+    if not ids & BROKEN_IDS:  # where the best point lies says nothing about a broken run
+        found.extend(rule_training_length(run, metric, goal))
+    if "curve.diverged" in ids:  # the stronger finding says it already
+        found = [f for f in found if f.id != "curve.train-loss-increasing"]
+    b = error_breakdown(run, target_error=target_error, metric=metric, goal=goal)
+    found.extend(breakdown_findings(b))
+    verdict: Verdict = "instability" if ids & INSTABILITY_IDS else b.verdict
+    return RunDiagnosis(
+        run=run.name,
+        summary=summarize_run(run),
+        findings=merge_findings(found),
+        breakdown=b,
+        verdict=verdict,
+        next_actions=NEXT_ACTIONS[verdict],
+    )
+
+
+def _primary(runs: list[Run], metric: str | None, goal: Goal | None) -> str:
+    if len(runs) == 1:
+        return runs[0].name
+    picked = next((p for r in runs if (p := goal_series(r, metric, goal)) is not None), None)
+    if picked is not None:
+        s, g = picked
+        ranking = compare_runs(runs, s.name, g).ranking
+        if ranking:
+            return ranking[0].run
+    return runs[0].name
+
+
+def diagnose_runs(
+    runs: list[Run],
+    *,
+    target_error: float | None = None,
+    metric: str | None = None,
+    goal: Goal | None = None,
+) -> CurveDiagnosis:
+    """Run every curve rule on every run and diagnose bias / variance / mismatch.
+
+    ``target_error``: human-level or baseline error in the units of the error (a fraction when
+    errors come from accuracy), needed for avoidable bias. ``metric``: the quantity to judge
+    (``"acc"``, ``"loss"``, ``"f1"`` or a full name like ``"val/f1"``); by default accuracy when
+    logged, else loss. ``goal``: whether the metric is minimized or maximized (inferred from the
+    name when None).
+    """
+    if not runs:
+        raise InvalidArgument("diagnose_runs needs at least one run, got an empty list")
+    goal = _check_goal(goal)
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise InvalidArgument(f"run names must be unique to tell runs apart, got {names}")
+    per_run = [diagnose_run(r, target_error=target_error, metric=metric, goal=goal) for r in runs]
+    primary = _primary(runs, metric, goal)
+    head = next(d for d in per_run if d.run == primary)
+    return CurveDiagnosis(
+        primary_run=primary,
+        verdict=head.verdict,
+        missing=head.breakdown.missing,
+        next_actions=head.next_actions,
+        findings=merge_findings(f for d in per_run for f in d.findings),
+        runs=per_run,
+    )
+
+
+__all__ = ["INSTABILITY_IDS", "CurveDiagnosis", "RunDiagnosis", "diagnose_run", "diagnose_runs"]

@@ -1,0 +1,447 @@
+"""Every curve rule on a synthetic curve that shows its condition and on one that does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlpilot.errors import InvalidArgument
+from dlpilot.tools.curves._diagnose import diagnose_runs
+
+from ._synthetic import EVAL_STEPS, STEPS, decay, healthy_run, make_run, noisy, series
+
+PROBLEM_IDS = {
+    "loss.nonfinite",
+    "loss.negative",
+    "lr.too-high",
+    "curve.diverged",
+    "curve.train-loss-increasing",
+    "curve.overfitting",
+    "curve.high-bias",
+    "curve.high-variance",
+    "curve.data-mismatch",
+    "curve.unstable",
+    "curve.saturated",
+    "curve.val-better-than-train",
+}
+
+
+def ids_of(*runs, **kw) -> set[str]:
+    return diagnose_runs(list(runs), **kw).ids
+
+
+def one(diag, id_):
+    [f] = [f for f in diag.findings if f.id == id_]
+    return f
+
+
+def test_a_healthy_noisy_falling_run_shows_no_problem():
+    assert ids_of(healthy_run()) & PROBLEM_IDS == set()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_healthy_runs_stay_quiet_whatever_the_noise_seed(seed):
+    assert ids_of(healthy_run(seed=seed)) & PROBLEM_IDS == set()
+
+
+# loss.nonfinite ---------------------------------------------------------------------------------
+
+
+def test_a_nan_loss_is_reported_at_its_first_step():
+    v = noisy(decay(STEPS))
+    v[300] = np.nan
+    v[400] = np.inf
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v))])
+    f = one(d, "loss.nonfinite")
+    assert f.evidence[0].step == 300
+    assert f.evidence[0].detail["nonfinite_points"] == 2
+    assert f.evidence[0].detail["recovered"] is True
+    assert "curve.diverged" not in d.ids  # it came back
+
+
+def test_finite_losses_raise_no_nonfinite_finding():
+    assert "loss.nonfinite" not in ids_of(healthy_run())
+
+
+# loss.negative ----------------------------------------------------------------------------------
+
+
+def _negative_loss(original: str, with_acc: bool):
+    v = decay(STEPS, start=1.0, floor=-0.5)
+    items = [series("train/loss", STEPS, v, original=original)]
+    if with_acc:
+        items.append(series("train/acc", STEPS, np.linspace(0.1, 0.9, STEPS.shape[0])))
+    return make_run("r", *items)
+
+
+def test_a_negative_cross_entropy_is_reported():
+    d = diagnose_runs([_negative_loss("train_ce_loss", with_acc=False)])
+    f = one(d, "loss.negative")
+    assert f.evidence[0].detail["lowest"] < 0
+    assert f.evidence[0].step is not None and f.evidence[0].step > 0
+
+
+def test_a_negative_generic_loss_of_a_classifier_is_reported():
+    assert "loss.negative" in ids_of(_negative_loss("loss", with_acc=True))
+
+
+def test_a_negative_generic_loss_without_accuracy_may_be_a_likelihood_and_is_not_reported():
+    assert "loss.negative" not in ids_of(_negative_loss("loss", with_acc=False))
+
+
+def test_a_negative_nll_is_not_reported_even_beside_an_accuracy():
+    assert "loss.negative" not in ids_of(_negative_loss("train_nll", with_acc=False))
+
+
+def test_rounding_level_negative_values_are_not_reported():
+    v = np.maximum(decay(STEPS, floor=0.0), 0.0) - 1e-9
+    run = make_run("r", series("train/loss", STEPS, v, original="cross_entropy"))
+    assert "loss.negative" not in ids_of(run)
+
+
+# curve.diverged ---------------------------------------------------------------------------------
+
+
+def test_a_loss_that_explodes_after_its_minimum_diverged():
+    v = decay(STEPS)
+    v[600:] = v[600] * np.exp((STEPS[600:] - 600) / 80.0)
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, noisy(v)))])
+    f = one(d, "curve.diverged")
+    assert f.evidence[0].detail["ratio"] >= 2.0
+    assert 450 <= f.evidence[0].step <= 650
+    assert d.verdict == "instability"
+    assert "curve.train-loss-increasing" not in d.ids
+
+
+def test_a_loss_that_turns_nan_for_good_diverged():
+    v = noisy(decay(STEPS))
+    v[700:] = np.nan
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v))])
+    assert one(d, "curve.diverged").evidence[0].step == 700
+
+
+def test_a_small_creep_at_the_bottom_of_a_long_descent_is_not_divergence():
+    v = decay(STEPS, start=2.3, floor=0.01, tau=60)
+    v[700:] += np.linspace(0, 0.015, 300)
+    assert "curve.diverged" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+def test_a_spike_that_recovers_is_not_divergence():
+    v = noisy(decay(STEPS))
+    v[500:510] *= 8
+    assert "curve.diverged" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+# lr.too-high ------------------------------------------------------------------------------------
+
+
+def test_a_loss_that_blows_up_in_the_first_steps_means_lr_too_high():
+    v = np.concatenate([2.3 * np.exp(STEPS[:40] / 8.0), np.full(960, np.nan)])
+    lr = series("lr", STEPS, np.full(1000, 3.0))
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v), lr)])
+    f = one(d, "lr.too-high")
+    assert f.evidence[0].detail["lr"] == 3.0
+    assert "loss.nonfinite" in d.ids and "curve.diverged" in d.ids
+
+
+def test_a_finite_early_blowup_is_reported_with_its_ratio():
+    v = decay(STEPS)
+    v[5:60] = np.linspace(2.3, 12.0, 55)
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v))])
+    assert one(d, "lr.too-high").evidence[0].detail["ratio"] >= 3.0
+
+
+def test_one_bad_early_batch_is_not_an_lr_blowup():
+    v = noisy(decay(STEPS))
+    v[10] = 20.0
+    assert "lr.too-high" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+def test_a_late_blowup_is_divergence_but_not_an_early_lr_symptom():
+    v = decay(STEPS)
+    v[800:] = v[800] * np.exp((STEPS[800:] - 800) / 30.0)
+    got = ids_of(make_run("r", series("train/loss", STEPS, v)))
+    assert "curve.diverged" in got and "lr.too-high" not in got
+
+
+# curve.train-loss-increasing -------------------------------------------------------------------
+
+
+def test_a_noisy_rising_training_loss_is_reported():
+    v = noisy(np.linspace(0.7, 1.2, 1000), rel=0.3)
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v))])
+    f = one(d, "curve.train-loss-increasing")
+    assert f.evidence[0].detail["late_median"] > f.evidence[0].detail["early_median"]
+    assert "curve.diverged" not in d.ids
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_very_noisy_but_falling_training_loss_is_not_increasing(seed):
+    v = noisy(decay(STEPS, start=1.0, floor=0.5, tau=400), rel=0.6, seed=seed)
+    assert "curve.train-loss-increasing" not in ids_of(
+        make_run("r", series("train/loss", STEPS, v))
+    )
+
+
+def test_a_noisy_flat_training_loss_is_not_increasing():
+    v = noisy(np.full(1000, 0.9), rel=0.4)
+    assert "curve.train-loss-increasing" not in ids_of(
+        make_run("r", series("train/loss", STEPS, v))
+    )
+
+
+def test_too_few_points_say_nothing_about_a_trend():
+    run = make_run("r", series("train/loss", [0, 1, 2, 3, 4], [1.0, 1.2, 1.4, 1.6, 1.9]))
+    assert "curve.train-loss-increasing" not in ids_of(run)
+
+
+# curve.overfitting ------------------------------------------------------------------------------
+
+
+def _overfit_run():
+    train = noisy(decay(STEPS, floor=0.02, tau=200))
+    val = decay(EVAL_STEPS, floor=0.4) + 0.0008 * np.maximum(EVAL_STEPS - 400, 0)
+    return make_run("over", series("train/loss", STEPS, train), series("val/loss", EVAL_STEPS, val))
+
+
+def test_validation_loss_rising_after_its_minimum_while_training_falls_is_overfitting():
+    d = diagnose_runs([_overfit_run()])
+    f = one(d, "curve.overfitting")
+    assert 300 <= f.evidence[0].step <= 500
+    assert f.evidence[0].detail["final_value"] > f.evidence[0].detail["best_value"]
+
+
+def test_validation_rising_together_with_training_is_not_overfitting():
+    base = decay(STEPS, floor=0.3, tau=100) + 0.0006 * np.maximum(STEPS - 400, 0)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(base, rel=0.05)),
+        series("val/loss", EVAL_STEPS, base[EVAL_STEPS] + 0.05),
+    )
+    assert "curve.overfitting" not in ids_of(run)
+
+
+def test_validation_accuracy_falling_after_its_peak_is_overfitting_without_a_loss():
+    val = 0.9 - 0.5 * np.exp(-EVAL_STEPS / 100) - 0.0002 * np.maximum(EVAL_STEPS - 400, 0)
+    train = 1.0 - 0.6 * np.exp(-STEPS / 150)
+    run = make_run("r", series("train/acc", STEPS, train), series("val/acc", EVAL_STEPS, val))
+    assert "curve.overfitting" in ids_of(run)
+
+
+def test_a_healthy_validation_curve_is_not_overfitting():
+    assert "curve.overfitting" not in ids_of(healthy_run())
+
+
+# bias / variance / mismatch ---------------------------------------------------------------------
+
+
+def _acc_run(train: float, val: float, train_dev: float | None = None, test: float | None = None):
+    def curve(final, seed):
+        return np.clip(noisy(final - 0.4 * np.exp(-EVAL_STEPS / 100), rel=0.002, seed=seed), 0, 1)
+
+    items = [
+        series("train/acc", EVAL_STEPS, curve(train, 1)),
+        series("val/acc", EVAL_STEPS, curve(val, 2)),
+    ]
+    if train_dev is not None:
+        items.append(series("train-dev/acc", EVAL_STEPS, curve(train_dev, 3)))
+    if test is not None:
+        items.append(series("test/acc", EVAL_STEPS, curve(test, 4)))
+    return make_run("acc", *items)
+
+
+def test_high_training_error_against_the_target_is_high_bias():
+    d = diagnose_runs([_acc_run(train=0.70, val=0.69)], target_error=0.02)
+    b = d.runs[0].breakdown
+    assert d.verdict == "high bias"
+    assert b.avoidable_bias == pytest.approx(0.28, abs=0.02)
+    assert "curve.high-bias" in d.ids
+    assert any("larger" in a for a in d.next_actions)
+
+
+def test_training_error_at_the_target_is_not_high_bias():
+    d = diagnose_runs([_acc_run(train=0.70, val=0.69)], target_error=0.29)
+    assert "curve.high-bias" not in d.ids
+    assert d.verdict == "balanced"
+
+
+def test_low_training_error_and_high_dev_error_is_high_variance():
+    d = diagnose_runs([_acc_run(train=0.99, val=0.80)], target_error=0.0)
+    assert d.verdict == "high variance"
+    assert d.runs[0].breakdown.variance == pytest.approx(0.19, abs=0.02)
+    assert "curve.high-variance" in d.ids and "curve.high-bias" not in d.ids
+    assert any("regularization" in a for a in d.next_actions)
+
+
+def test_close_training_and_dev_errors_are_not_high_variance():
+    assert "curve.high-variance" not in ids_of(_acc_run(train=0.95, val=0.945), target_error=0.04)
+
+
+def test_good_train_dev_and_bad_dev_error_is_data_mismatch():
+    d = diagnose_runs([_acc_run(train=0.98, train_dev=0.97, val=0.80)], target_error=0.01)
+    b = d.runs[0].breakdown
+    assert d.verdict == "data mismatch"
+    assert b.mismatch == pytest.approx(0.17, abs=0.02)
+    assert "curve.data-mismatch" in d.ids and "curve.high-variance" not in d.ids
+    assert any("closer to the dev" in a for a in d.next_actions)
+
+
+def test_dev_error_close_to_train_dev_is_not_data_mismatch():
+    run = _acc_run(train=0.98, train_dev=0.97, val=0.965)
+    assert "curve.data-mismatch" not in ids_of(run, target_error=0.01)
+
+
+def test_without_validation_the_verdict_says_what_is_missing():
+    run = make_run("r", series("train/loss", STEPS, noisy(decay(STEPS))))
+    d = diagnose_runs([run])
+    assert d.verdict == "insufficient data"
+    assert any(m.startswith("val/loss") for m in d.missing)
+    assert any(m.startswith("target_error") for m in d.missing)
+
+
+def test_without_a_target_bias_is_not_guessed():
+    d = diagnose_runs([_acc_run(train=0.70, val=0.69)])
+    assert d.runs[0].breakdown.avoidable_bias is None
+    assert "curve.high-bias" not in d.ids
+    assert d.verdict == "insufficient data"
+    assert any(m.startswith("target_error") for m in d.missing)
+
+
+def test_a_run_with_no_losses_or_accuracies_is_insufficient_data():
+    d = diagnose_runs([make_run("r", series("lr", STEPS, np.full(1000, 0.1)))])
+    assert d.verdict == "insufficient data" and d.missing
+
+
+def test_percent_accuracies_are_read_as_fractions():
+    run = _acc_run(train=0.99, val=0.80)
+    for s in run.series.values():
+        s.values = s.values * 100
+    b = diagnose_runs([run], target_error=0.0).runs[0].breakdown
+    assert b.fraction_error and b.variance == pytest.approx(0.19, abs=0.02)
+
+
+def test_an_unknown_metric_goal_is_refused_with_the_name():
+    with pytest.raises(InvalidArgument, match="wobble"):
+        diagnose_runs([healthy_run()], metric="wobble")
+    with pytest.raises(InvalidArgument, match="sideways"):
+        diagnose_runs([healthy_run()], goal="sideways")  # type: ignore[arg-type]
+
+
+def test_no_runs_is_refused():
+    with pytest.raises(InvalidArgument):
+        diagnose_runs([])
+
+
+# curve.unstable ---------------------------------------------------------------------------------
+
+
+def test_late_spikes_are_instability():
+    v = noisy(decay(STEPS))
+    v[[820, 870, 930]] = [2.0, 1.6, 2.4]
+    d = diagnose_runs([make_run("r", series("train/loss", STEPS, v))])
+    f = one(d, "curve.unstable")
+    assert 930 in f.evidence[0].detail["spike_steps"]
+    assert f.evidence[0].detail["largest_spike_step"] == 930
+
+
+def test_early_spikes_are_not_late_instability():
+    v = noisy(decay(STEPS))
+    v[[120, 160]] = [4.0, 5.0]
+    assert "curve.unstable" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+def test_late_step_to_step_variance_is_instability():
+    v = decay(STEPS) * np.exp(np.random.default_rng(3).normal(0, np.linspace(0.1, 1.2, 1000)))
+    assert "curve.unstable" in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+def test_ordinary_minibatch_noise_is_not_instability():
+    assert "curve.unstable" not in ids_of(healthy_run())
+
+
+# curve.saturated / curve.still-improving --------------------------------------------------------
+
+
+def test_a_validation_loss_flat_from_early_on_is_saturated():
+    val = decay(EVAL_STEPS, tau=8) + np.random.default_rng(0).normal(0, 0.003, 20)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, tau=15))),
+        series("val/loss", EVAL_STEPS, val),
+    )
+    d = diagnose_runs([run])
+    f = one(d, "curve.saturated")
+    assert f.evidence[0].detail["best_position"] <= 0.1
+    assert "curve.still-improving" not in d.ids
+
+
+def test_a_loss_still_falling_at_the_end_is_still_improving():
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, tau=2000))),
+        series("val/loss", EVAL_STEPS, decay(EVAL_STEPS, tau=2000, floor=0.25)),
+    )
+    d = diagnose_runs([run])
+    assert one(d, "curve.still-improving").evidence[0].detail["best_position"] >= 0.75
+    assert "curve.saturated" not in d.ids
+
+
+def test_a_curve_that_levels_off_mid_training_is_neither_saturated_nor_still_improving():
+    assert ids_of(healthy_run()) & {"curve.saturated", "curve.still-improving"} == set()
+
+
+# curve.val-better-than-train --------------------------------------------------------------------
+
+
+def test_validation_clearly_better_than_training_at_the_end_is_reported():
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.5))),
+        series("val/loss", EVAL_STEPS, decay(EVAL_STEPS, floor=0.3)),
+    )
+    f = one(diagnose_runs([run]), "curve.val-better-than-train")
+    assert f.evidence[0].detail["error_ratio"] < 0.9
+
+
+def test_validation_slightly_worse_than_training_is_not_reported():
+    assert "curve.val-better-than-train" not in ids_of(healthy_run())
+
+
+def test_validation_better_only_early_while_training_loss_lags_is_not_reported():
+    train = decay(STEPS + 40)  # an epoch-average lags the eval loss early on
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(train)),
+        series("val/loss", EVAL_STEPS, decay(EVAL_STEPS + 80, floor=0.21)),
+    )
+    assert "curve.val-better-than-train" not in ids_of(run)
+
+
+# evidence ---------------------------------------------------------------------------------------
+
+
+def test_every_curve_finding_carries_the_run_the_rule_and_its_threshold():
+    runs = [
+        _overfit_run(),
+        make_run("nan", series("train/loss", STEPS, np.where(STEPS > 5, np.nan, 2.3))),
+    ]
+    d = diagnose_runs(runs)
+    assert d.findings
+    for f in d.findings:
+        for e in f.evidence:
+            assert e.how == "curve"
+            assert e.detail["run"] in {"over", "nan"}
+            assert "rule" in e.detail and "threshold" in e.detail
+
+
+def test_findings_of_several_runs_merge_per_id_with_one_evidence_per_run():
+    runs = [_overfit_run(), _overfit_run()]
+    runs[1].name = "over2"
+    d = diagnose_runs(runs)
+    f = one(d, "curve.overfitting")
+    assert {e.detail["run"] for e in f.evidence} == {"over", "over2"}
+
+
+def test_duplicate_run_names_are_refused():
+    with pytest.raises(InvalidArgument, match="unique"):
+        diagnose_runs([healthy_run(), healthy_run()])
