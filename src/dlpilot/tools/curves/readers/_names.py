@@ -1,0 +1,128 @@
+"""Metric-name normalization: many spellings of one metric map to one canonical name.
+
+Canonical names are ``<phase>/<metric>``: phase is ``train``, ``val``, ``test`` or ``train-dev``
+(a held-out slice of the training distribution, as in bias / variance / mismatch analysis); metric
+is ``loss``, ``acc``, ``error`` or the metric's own lowercased name. A few names have no phase:
+``lr``, ``grad_norm``, ``epoch``, ``step``.
+
+Examples::
+
+    loss, train_loss, training_loss, Loss/train, train_loss_step   -> train/loss
+    train_loss_epoch                                                -> train/loss_epoch
+    val_loss, valid_loss, validation_loss, eval_loss, dev_loss      -> val/loss
+    train_dev_loss                                                  -> train-dev/loss
+    acc, accuracy, val_acc, eval_accuracy                           -> train/acc, val/acc
+    err, error_rate, val_error                                      -> train/error, val/error
+    learning_rate, lr, lr-AdamW, train/learning_rate                -> lr
+    lr-AdamW/pg2                                                    -> lr/pg2
+    Perplexity/Val                                                  -> val/perplexity
+    Throughput.Samples                                              -> throughput/samples
+
+A bare loss, accuracy or error (no phase word) is a training metric, as Keras, HF Trainer and most
+scripts log it. Lightning's ``_step`` suffix (the per-step value) is dropped; ``_epoch`` (the epoch
+mean) is kept, so the two stay distinct.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_SPLIT = re.compile(r"[/_\-\s.:]+")
+_PHASES = {
+    "train": "train",
+    "training": "train",
+    "trn": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "eval": "val",
+    "evaluation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
+_METRICS = {
+    "loss": "loss",
+    "losses": "loss",
+    "acc": "acc",
+    "accuracy": "acc",
+    "acc1": "acc",
+    "top1": "acc",
+    "err": "error",
+    "error": "error",
+    "errors": "error",
+}
+_PHASED_BY_DEFAULT = {"loss", "acc", "error"}
+_LR = {"lr", "learningrate"}
+_PG = re.compile(r"pg\d+")
+
+
+@lru_cache(maxsize=4096)
+def normalize_metric_name(name: str) -> str:
+    """The canonical name of a logged metric (see the module docstring); never empty."""
+    lowered = name.strip().lower()
+    tokens = [t for t in _SPLIT.split(lowered) if t]
+    if not tokens:
+        return lowered or name
+
+    joined = "".join(tokens)
+    if tokens[0] in _LR or joined.startswith("learningrate") or _is_phase_lr(tokens):
+        groups = [t for t in tokens if _PG.fullmatch(t)]
+        return "lr/" + groups[0] if groups else "lr"
+    if [t for t in tokens if t not in _PHASES] in (["grad", "norm"], ["gradient", "norm"]):
+        return "grad_norm"
+    if tokens in (["epoch"], ["step"], ["global", "step"]):
+        return "step" if tokens[-1] == "step" else "epoch"
+
+    phase = None
+    rest: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if phase is None and t in ("train", "training") and tokens[i + 1 : i + 2] == ["dev"]:
+            phase = "train-dev"
+            i += 2
+            continue
+        if phase is None and t in ("traindev", "train-dev"):
+            phase = "train-dev"
+        elif phase is None and t in _PHASES:
+            phase = _PHASES[t]
+        else:
+            rest.append(t)
+        i += 1
+    if not rest:  # the name was only a phase word
+        return lowered
+    if len(rest) > 1 and rest[-1] == "step":
+        rest = rest[:-1]
+    rest = _canonical_metric(rest)
+    if phase is None and rest[0] in _PHASED_BY_DEFAULT:
+        phase = "train"
+    if phase is None:
+        return _passthrough(lowered)
+    return phase + "/" + "_".join(rest)
+
+
+def _is_phase_lr(tokens: list[str]) -> bool:
+    rest = [t for t in tokens if t not in _PHASES]
+    return bool(rest) and (rest[0] in _LR or "".join(rest).startswith("learningrate"))
+
+
+def _canonical_metric(rest: list[str]) -> list[str]:
+    if rest[:2] in (["error", "rate"], ["err", "rate"]):
+        return ["error", *rest[2:]]
+    if rest[:2] in (["top1", "acc"], ["top1", "accuracy"]):
+        return ["acc", *rest[2:]]
+    if rest[0] in _METRICS:
+        return [_METRICS[rest[0]], *rest[1:]]
+    return rest
+
+
+def _passthrough(lowered: str) -> str:
+    out = re.sub(r"\s+", "_", lowered)
+    out = re.sub(r"[.:\\]+", "/", out)
+    out = re.sub(r"/+", "/", out).strip("/")
+    return out or lowered
+
+
+__all__ = ["normalize_metric_name"]

@@ -1,0 +1,433 @@
+"""TensorBoard event files (``events.out.tfevents.*``), read without TensorFlow or tensorboard.
+
+A file is a sequence of TFRecords::
+
+    uint64 length | uint32 masked_crc32c(length) | data[length] | uint32 masked_crc32c(data)
+
+(little-endian), each ``data`` an ``Event`` protobuf. Only what scalars need is decoded, by hand::
+
+    Event    { double wall_time = 1; int64 step = 2; Summary summary = 5; }
+    Summary  { repeated Value value = 1; }
+    Value    { string tag = 1; float simple_value = 2; SummaryMetadata metadata = 9;
+               TensorProto tensor = 8; }
+    SummaryMetadata { PluginData plugin_data = 1 { string plugin_name = 1; } }
+    TensorProto { DataType dtype = 1; bytes tensor_content = 4; repeated float float_val = 5;
+                  repeated double double_val = 6; repeated int32 int_val = 7;
+                  repeated int64 int64_val = 10; repeated int32 half_val = 13; }
+
+Scalars come as ``simple_value`` (torch's ``SummaryWriter.add_scalar``, TF1) or as a one-element
+``tensor`` (TF2 ``tf.summary.scalar``, ``tensorboard.summary.Writer``, torch with
+``new_style=True``). A tensor is taken as a scalar when it has exactly one numeric element and its
+tag's plugin (declared by the tag's first value; later values usually omit the metadata) is
+``scalars`` or absent. Every point is kept.
+
+Both checksums of every record are verified (``_crc32c.crc32c_many``, vectorized over records).
+Reading stops at the first torn record or checksum mismatch; what came before is kept and the
+file, byte offset and reason go to ``Run.warnings``. Several event files in one directory (a
+resumed run) are read in the order of the timestamp in their names.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from dlpilot.errors import CurveReadError
+from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves.readers._base import Reader, SeriesBuilder, run_name_for
+from dlpilot.tools.curves.readers._crc32c import crc32c, crc32c_many, masked
+
+_HEADER = struct.Struct("<Q")
+_F64 = struct.Struct("<d")
+_F32 = struct.Struct("<f")
+_FILE_TIME = re.compile(r"tfevents\.(\d+)")
+
+# TensorFlow DataType enum values that hold one number per element.
+_DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_INT64, _DT_HALF, _DT_BFLOAT16 = 1, 2, 3, 9, 19, 14
+_CONTENT_DTYPES = {
+    _DT_FLOAT: "<f4",
+    _DT_DOUBLE: "<f8",
+    _DT_INT32: "<i4",
+    _DT_INT64: "<i8",
+    _DT_HALF: "<f2",
+}
+
+
+def is_event_file(path: Path) -> bool:
+    return "tfevents" in path.name and path.is_file()
+
+
+def _file_order(path: Path) -> tuple[int, str]:
+    m = _FILE_TIME.search(path.name)
+    return (int(m.group(1)) if m else 0, path.name)
+
+
+class TensorBoardReader(Reader):
+    """A directory's event files form one run (TensorBoard's own rule); a file alone is a run."""
+
+    format = "tensorboard"
+
+    def detect(self, path: Path) -> bool:
+        if path.is_file():
+            return "tfevents" in path.name
+        if path.is_dir():
+            return any(is_event_file(p) for p in path.iterdir())
+        return False
+
+    def read(self, path: Path) -> list[Run]:
+        if path.is_dir():
+            files = sorted((p for p in path.iterdir() if is_event_file(p)), key=_file_order)
+        else:
+            files = [path]
+        if not files:
+            raise CurveReadError(f"{path}: no TensorBoard event files (events.out.tfevents.*)")
+        run = Run(name=run_name_for(path), source=str(path), format=self.format)
+        builder = SeriesBuilder()
+        failures = []
+        for file in files:
+            try:
+                _read_file(file, builder, run.warnings)
+            except CurveReadError as e:
+                failures.append(str(e))
+        if len(failures) == len(files):
+            raise CurveReadError("; ".join(failures))
+        run.warnings.extend(f"skipped: {f}" for f in failures)
+        return [builder.build(run)]
+
+
+def _read_file(path: Path, builder: SeriesBuilder, warnings: list[str]) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CurveReadError(f"{path}: cannot read TensorBoard event file: {e}") from e
+    offsets, lengths, torn = _frame(data)
+    good, problem = _verify(data, offsets, lengths)
+    if good == 0 and (torn or problem):
+        raise CurveReadError(f"{path}: not a readable TensorBoard event file ({problem or torn})")
+    if problem:
+        warnings.append(f"{path}: {problem}; kept the {good} records before it")
+    elif torn:
+        warnings.append(f"{path}: {torn}; kept the {good} records before it")
+    _decode_events(data, offsets[:good], lengths[:good], builder, path, warnings)
+
+
+def _frame(data: bytes) -> tuple[list[int], list[int], str]:
+    """Record offsets and data lengths; the reason reading stopped early, or ''."""
+    offsets: list[int] = []
+    lengths: list[int] = []
+    add_off = offsets.append
+    add_len = lengths.append
+    unpack = _HEADER.unpack_from
+    size = len(data)
+    pos = 0
+    while pos + 12 <= size:
+        (n,) = unpack(data, pos)
+        if pos + 16 + n > size:
+            break
+        add_off(pos)
+        add_len(n)
+        pos += 16 + n
+    if pos != size:
+        return (
+            offsets,
+            lengths,
+            (
+                f"torn record at byte {pos} ({size - pos} bytes of an incomplete record at "
+                "the end; the file may still be being written)"
+            ),
+        )
+    return offsets, lengths, ""
+
+
+def _verify(data: bytes, offsets: list[int], lengths: list[int]) -> tuple[int, str]:
+    """How many leading records pass both checksums, and what failed after them ('' if none)."""
+    n = len(offsets)
+    if n == 0:
+        return 0, ""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    offs = np.asarray(offsets, dtype=np.int64)
+    lens = np.asarray(lengths, dtype=np.int64)
+    stored_len = _gather_u32(buf, offs + 8)
+    stored_data = _gather_u32(buf, offs + 12 + lens)
+    # Ranges for crc32c_many must start at byte 4 or later; the first header is done alone.
+    len_crc = np.empty(n, dtype=np.uint32)
+    len_crc[0] = crc32c(data[offsets[0] : offsets[0] + 8])
+    if n > 1:
+        len_crc[1:] = crc32c_many(buf, offs[1:], np.full(n - 1, 8, dtype=np.int64))
+    data_crc = crc32c_many(buf, offs + 12, lens)
+    bad_len = masked(len_crc) != stored_len
+    bad_data = masked(data_crc) != stored_data
+    bad = np.flatnonzero(bad_len | bad_data)
+    if bad.shape[0] == 0:
+        return n, ""
+    i = int(bad[0])
+    what = "length" if bool(bad_len[i]) else "data"
+    return i, f"{what} checksum mismatch in the record at byte {offsets[i]}"
+
+
+def _gather_u32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
+    idx = at[:, None] + np.arange(4)
+    return np.ascontiguousarray(buf[idx]).view("<u4").reshape(-1)
+
+
+def _decode_events(
+    data: bytes,
+    offsets: list[int],
+    lengths: list[int],
+    builder: SeriesBuilder,
+    path: Path,
+    warnings: list[str],
+) -> None:
+    tag_ids: dict[bytes, int] = {}
+    plugins: dict[int, str] = {}
+    t_ids: list[int] = []
+    t_steps: list[int] = []
+    t_values: list[float] = []
+    t_walls: list[float] = []
+    add_id, add_step, add_value, add_wall = (
+        t_ids.append,
+        t_steps.append,
+        t_values.append,
+        t_walls.append,
+    )
+    f64 = _F64.unpack_from
+    f32 = _F32.unpack_from
+    undecodable = 0
+    for off, n in zip(offsets, lengths, strict=True):
+        p = off + 12
+        end = p + n
+        wall = 0.0
+        step = 0
+        s_start = s_end = 0
+        try:
+            while p < end:
+                key = data[p]
+                p += 1
+                if key == 0x09:  # wall_time, double
+                    wall = f64(data, p)[0]
+                    p += 8
+                elif key == 0x10:  # step, varint
+                    b = data[p]
+                    p += 1
+                    if b < 0x80:
+                        step = b
+                    else:
+                        step, p = _varint_rest(data, p, b)
+                        if step >= 1 << 63:
+                            step -= 1 << 64
+                elif key == 0x2A:  # summary
+                    ln = data[p]
+                    p += 1
+                    if ln >= 0x80:
+                        ln, p = _varint_rest(data, p, ln)
+                    s_start, s_end = p, p + ln
+                    p = s_end
+                else:
+                    p = _skip(data, p, key)
+            if p != end:
+                raise ValueError("field runs past the end of the event")
+            if s_end:
+                p = s_start
+                while p < s_end:
+                    key = data[p]
+                    ln = data[p + 1]
+                    p += 2
+                    if ln >= 0x80:
+                        ln, p = _varint_rest(data, p, ln)
+                    if key != 0x0A:  # Summary has no field but value = 1
+                        raise ValueError("unexpected field in Summary")
+                    v_end = p + ln
+                    # Fast path: torch's Value{tag=1, simple_value=2} and nothing else.
+                    tl = data[p + 1]
+                    if (
+                        data[p] == 0x0A
+                        and tl < 0x80
+                        and p + 7 + tl == v_end
+                        and data[p + 2 + tl] == 0x15
+                    ):
+                        tag = data[p + 2 : p + 2 + tl]
+                        tid = tag_ids.get(tag)
+                        if tid is None:
+                            tid = tag_ids[tag] = len(tag_ids)
+                        add_id(tid)
+                        add_step(step)
+                        add_value(f32(data, p + 3 + tl)[0])
+                        add_wall(wall)
+                    else:
+                        got = _decode_value(data, p, v_end, tag_ids, plugins)
+                        if got is not None:
+                            add_id(got[0])
+                            add_step(step)
+                            add_value(got[1])
+                            add_wall(wall)
+                    p = v_end
+        except (IndexError, ValueError, struct.error):
+            undecodable += 1
+    if undecodable:
+        warnings.append(f"{path}: {undecodable} event(s) could not be decoded and were skipped")
+    if not t_ids:
+        return
+    ids = np.asarray(t_ids, dtype=np.int64)
+    steps = np.asarray(t_steps, dtype=np.int64)
+    values = np.asarray(t_values, dtype=np.float64)
+    walls = np.asarray(t_walls, dtype=np.float64)
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(len(tag_ids) + 1))
+    names = {tid: tag.decode("utf-8", "replace") for tag, tid in tag_ids.items()}
+    for tid in range(len(tag_ids)):
+        sel = order[bounds[tid] : bounds[tid + 1]]
+        if sel.shape[0]:
+            builder.add(names[tid], steps[sel], values[sel], walls[sel])
+
+
+def _varint_rest(data: bytes, p: int, first: int) -> tuple[int, int]:
+    """A varint whose first byte (>= 0x80) was already read; returns (value, next position)."""
+    result = first & 0x7F
+    shift = 7
+    while True:
+        b = data[p]
+        p += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, p
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _varint(data: bytes, p: int) -> tuple[int, int]:
+    b = data[p]
+    if b < 0x80:
+        return b, p + 1
+    return _varint_rest(data, p + 1, b)
+
+
+def _skip(data: bytes, p: int, key: int) -> int:
+    """Position after the value of a field whose one-byte key was just read."""
+    if key & 0x80:
+        raise ValueError("multi-byte field keys do not occur in Event")
+    wire = key & 7
+    if wire == 0:
+        _, p = _varint(data, p)
+        return p
+    if wire == 1:
+        return p + 8
+    if wire == 2:
+        ln, p = _varint(data, p)
+        return p + ln
+    if wire == 5:
+        return p + 4
+    raise ValueError(f"unsupported wire type {wire}")
+
+
+def _fields(data: bytes, p: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(field number, wire type, start, end-or-varint-value) of each field in data[p:end]."""
+    out = []
+    while p < end:
+        key, p = _varint(data, p)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            val, p = _varint(data, p)
+            out.append((field, wire, val, p))
+        elif wire == 1:
+            out.append((field, wire, p, p + 8))
+            p += 8
+        elif wire == 2:
+            ln, p = _varint(data, p)
+            out.append((field, wire, p, p + ln))
+            p += ln
+        elif wire == 5:
+            out.append((field, wire, p, p + 4))
+            p += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    if p != end:
+        raise ValueError("field runs past the end of its message")
+    return out
+
+
+def _decode_value(
+    data: bytes, p: int, end: int, tag_ids: dict[bytes, int], plugins: dict[int, str]
+) -> tuple[int, float] | None:
+    """(tag id, value) of a scalar Summary.Value in data[p:end], or None if it is not a scalar."""
+    tag = b""
+    simple: float | None = None
+    tensor: tuple[int, int] | None = None
+    plugin: str | None = None
+    for field, wire, a, b in _fields(data, p, end):
+        if field == 1 and wire == 2:
+            tag = data[a:b]
+        elif field == 2 and wire == 5:
+            simple = _F32.unpack_from(data, a)[0]
+        elif field == 8 and wire == 2:
+            tensor = (a, b)
+        elif field == 9 and wire == 2:
+            plugin = _plugin_name(data, a, b)
+    tid = tag_ids.get(tag)
+    if tid is None:
+        tid = tag_ids[tag] = len(tag_ids)
+    if plugin is not None and tid not in plugins:
+        plugins[tid] = plugin
+    if simple is not None:
+        return tid, simple
+    if tensor is None or plugins.get(tid, "scalars") not in ("scalars", ""):
+        return None
+    value = _tensor_scalar(data, *tensor)
+    return None if value is None else (tid, value)
+
+
+def _plugin_name(data: bytes, p: int, end: int) -> str:
+    for field, wire, a, b in _fields(data, p, end):
+        if field == 1 and wire == 2:  # plugin_data
+            for f2, w2, a2, b2 in _fields(data, a, b):
+                if f2 == 1 and w2 == 2:
+                    return data[a2:b2].decode("utf-8", "replace")
+    return ""
+
+
+def _tensor_scalar(data: bytes, p: int, end: int) -> float | None:
+    """The value of a one-element numeric TensorProto, else None."""
+    dtype = 0
+    content = b""
+    numbers: list[float] = []
+    for field, wire, a, b in _fields(data, p, end):
+        if field == 1 and wire == 0:
+            dtype = a
+        elif field == 4 and wire == 2:
+            content = data[a:b]
+        elif field == 5:  # float_val, packed (wire 2) or not (wire 5)
+            numbers.extend(np.frombuffer(data[a:b], dtype="<f4").tolist())
+        elif field == 6:  # double_val
+            numbers.extend(np.frombuffer(data[a:b], dtype="<f8").tolist())
+        elif field in (7, 10, 13):  # int_val, int64_val, half_val: varints
+            numbers.extend(_varints(data, a, b) if wire == 2 else [a])
+    if content:
+        np_dtype = _CONTENT_DTYPES.get(dtype)
+        if np_dtype is None:
+            return None
+        arr = np.frombuffer(content, dtype=np_dtype)
+        return float(arr[0]) if arr.shape[0] == 1 else None
+    if len(numbers) != 1 or dtype not in (*_CONTENT_DTYPES, _DT_BFLOAT16):
+        return None
+    value = numbers[0]
+    if dtype == _DT_HALF:
+        return float(np.array([int(value)], dtype=np.uint16).view(np.float16)[0])
+    if dtype == _DT_INT64 and value >= 1 << 63:
+        return float(int(value) - (1 << 64))
+    if dtype == _DT_INT32 and value >= 1 << 63:
+        return float(int(value) - (1 << 64))
+    return float(value)
+
+
+def _varints(data: bytes, p: int, end: int) -> list[float]:
+    out: list[float] = []
+    while p < end:
+        v, p = _varint(data, p)
+        out.append(float(v))
+    return out
+
+
+__all__ = ["TensorBoardReader", "is_event_file"]

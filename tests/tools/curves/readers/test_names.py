@@ -1,0 +1,53 @@
+import pytest
+
+from dlpilot.tools.curves.readers import normalize_metric_name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("loss", "train/loss"),
+        ("train_loss", "train/loss"),
+        ("training_loss", "train/loss"),
+        ("train/loss", "train/loss"),
+        ("Loss/train", "train/loss"),
+        ("train_loss_step", "train/loss"),
+        ("train_loss_epoch", "train/loss_epoch"),
+        ("val_loss", "val/loss"),
+        ("valid_loss", "val/loss"),
+        ("validation_loss", "val/loss"),
+        ("eval_loss", "val/loss"),
+        ("val/loss", "val/loss"),
+        ("Loss/val", "val/loss"),
+        ("dev_loss", "val/loss"),
+        ("test_loss", "test/loss"),
+        ("train_dev_loss", "train-dev/loss"),
+        ("acc", "train/acc"),
+        ("accuracy", "train/acc"),
+        ("train_acc", "train/acc"),
+        ("val_acc", "val/acc"),
+        ("eval_accuracy", "val/acc"),
+        ("Accuracy/Test", "test/acc"),
+        ("val_error_rate", "val/error"),
+        ("err", "train/error"),
+        ("learning_rate", "lr"),
+        ("lr", "lr"),
+        ("lr-AdamW", "lr"),
+        ("lr-AdamW/pg2", "lr/pg2"),
+        ("train/learning_rate", "lr"),
+        ("grad_norm", "grad_norm"),
+        ("train/grad_norm", "grad_norm"),
+        ("epoch", "epoch"),
+        ("eval_runtime", "val/runtime"),
+        ("Perplexity/Val", "val/perplexity"),
+        ("Throughput.Samples", "throughput/samples"),
+        ("total_flos", "total_flos"),
+        ("tag0/Loss", "tag0/loss"),
+    ],
+)
+def test_common_metric_spellings_map_to_one_canonical_name(name: str, expected: str) -> None:
+    assert normalize_metric_name(name) == expected
+
+
+def test_the_step_and_epoch_means_of_lightning_stay_distinct() -> None:
+    assert normalize_metric_name("train_loss_step") != normalize_metric_name("train_loss_epoch")
