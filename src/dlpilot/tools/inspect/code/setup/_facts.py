@@ -1,0 +1,1243 @@
+"""One pass over a file that gathers every fact the setup rules need.
+
+All setup rules read the same :class:`FileFacts`. It is computed once per file (the last file's
+facts are cached by identity, so the second rule asking gets them for free), from cheap substring
+tests first and at most one walk of the tree. Facts are small (lines, names, booleans), so rules can
+keep them between files with bounded memory. Project-wide text signals ("a seed is set somewhere")
+are regex searches run lazily: a rule that already saw a signal never asks again.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import weakref
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dlpilot.tools.inspect._base import SourceFile
+from dlpilot.tools.inspect.code.setup._names import (
+    Role,
+    base_name,
+    const_str,
+    dotted,
+    has_star_kwargs,
+    is_false,
+    is_test_path,
+    kwarg,
+    last_name,
+    line_of,
+    role,
+    target_names,
+)
+
+Framework = Literal["hf", "lightning"]
+
+# --- project-wide text signals (lenient on purpose: "absent everywhere" must be sure) ---
+SIGNALS: dict[str, re.Pattern[str]] = {
+    # any call of a name containing "seed" (manual_seed, seed_everything, set_seed, random.seed...)
+    "seed": re.compile(r"(?<!\w)(?!initial_seed\b|seed_worker\b)\w*seed\w*\s*\("),
+    "determinism": re.compile(
+        r"use_deterministic_algorithms\s*\((?!\s*False)|\bdeterministic\s*=(?!=|\s*(?:False|None|0\b))"
+        r"|full_determinism|CUBLAS_WORKSPACE_CONFIG"
+    ),
+    "save": re.compile(
+        r"\b(?:torch|th|xm|fabric|accelerator)\.save\(|save_checkpoint|save_pretrained|save_model"
+        r"|save_state|ModelCheckpoint|\bsave_file\(|\bsave_weights|jit\.save\("
+        r"|\.save\(\s*(?:self\.)?(?:model|net)"
+    ),
+    "resume": re.compile(
+        r"(?i)resume|restore|ckpt_path\s*=|load_checkpoint|load_state\("
+        r"|(?:optim\w*|opt\w*)\.load_state_dict\(|load_state_dict\(\s*\w+\[['\"]optim"
+    ),
+    "validation": re.compile(
+        r"\.eval\(\)|validation_step|val_dataloader|evaluat|validat|eval_strategy|do_eval"
+        r"|test_step|eval_dataset|\b(?:val|valid|test|eval|dev)_?(?:loader|dataloader|dl)\b"
+    ),
+    "early_stop": re.compile(
+        r"(?i)early_?stop|patience\w*\s*[<>]|[<>]=?\s*(?:\w+\.)?\w*patience|\bbest_\w+|\w+_best\b"
+        r"|load_best_model_at_end|metric_for_best_model|monitor\s*=|save_top_k|no_improve"
+        r"|epochs_without_improvement"
+    ),
+    "schedule": re.compile(
+        r"(?i)schedul|warm_?up|adjust_(?:learning_rate|lr)|\[['\"]lr['\"]\]\s*=(?!=)|lr_lambda"
+        r"|cosine|OneCycle|StepLR|ExponentialLR|poly_?lr|lr_decay|decay_lr|set_lr\("
+    ),
+    "clip": re.compile(
+        r"clip_grad|gradient_clip|max_grad_norm|clip_gradients|grad_clip|clip_norm|clip_value"
+    ),
+    "track": re.compile(
+        r"wandb|mlflow|SummaryWriter|tensorboard|add_scalar|comet_ml|neptune|clearml|\baim\b"
+        r"|swanlab|dvclive|trackio|visdom|csv\.(?:writer|DictWriter)|\.to_csv\(|json\.dump"
+        r"|jsonl|report_to|(?:CSV|TensorBoard|Wandb|MLFlow|Comet|Neptune)Logger"
+        r"|\bself\.log(?:_dict)?\(|\blog_metrics?\(|accelerator\.log\(|fabric\.log"
+        r"|log_hyperparams"
+    ),
+    "heldout": re.compile(
+        r"random_split|train_test_split|KFold|\bSubset\b|SubsetRandomSampler|\btrain\s*=\s*False"
+        r"|\bsplit\s*=|eval_dataset|val_dataloader|test_dataloader|validation_data"
+        r"|validation_split|\.eval\(\)|is_train|\[['\"](?:val|valid|validation|test|dev|eval)"
+        r"|['\"](?:val|valid|validation|test|dev)['\"/]"
+        r"|\b\w*(?:val|valid|validation|test|eval|dev|holdout)_?(?:set|data|dataset|ds|dl|loader"
+        r"|dataloader|split|files|df|idx|indices|ids|paths?|dir|x|y|X|Y|images|labels|size"
+        r"|ratio|frac|fraction|percent|pct|samples|iter)\b|\b[xXyY]_(?:val|valid|test|dev|eval)\b"
+    ),
+    "worker_init": re.compile(r"worker_init_fn\s*=|\bgenerator\s*="),
+}
+# A signal match is void when the identifier it sits in switches the feature off, or when a seed
+# call only seeds a local generator (``torch.Generator().manual_seed(0)`` for a split).
+_VETO: dict[str, re.Pattern[str]] = {
+    "schedule": re.compile(r"lr_scheduler_type\s*=\s*['\"]constant['\"]"),
+    "clip": re.compile(
+        r"(?:max_grad_norm|gradient_clip_val|grad_clip|clip_grad)\w*\s*=\s*(?:0(?:\.0*)?|None)\b"
+    ),
+    "seed": re.compile(r"(?:Generator\(\)|\bg|\bgen|\bgenerator|\brng)\.manual_seed\("),
+}
+
+# recurrent / transformer models (train.no-grad-clip applies only to them)
+_SEQ_MODEL = re.compile(
+    r"\bnn\.(?:LSTM|GRU|RNN|LSTMCell|GRUCell|RNNCell|Transformer\w*|MultiheadAttention)\b"
+    r"|\b(?:TransformerEncoder\w*|TransformerDecoder\w*|MultiheadAttention|VisionTransformer)\s*\("
+    r"|\bAutoModel\w*\.from_pretrained|\b\w+For(?:CausalLM|SequenceClassification"
+    r"|TokenClassification|QuestionAnswering|MaskedLM|Seq2SeqLM|ConditionalGeneration"
+    r"|ImageClassification|MultipleChoice|PreTraining|AudioClassification|CTC)\b"
+)
+_SCHEDULER_IN_FILE = re.compile(
+    r"lr_scheduler|Scheduler\b|get_\w*schedule\w*\(|OneCycleLR|StepLR|CosineAnnealing|LambdaLR"
+    r"|ReduceLROnPlateau"
+)
+# Absolute, machine-specific locations: a user's home (Linux, macOS, Windows, root), a Windows
+# drive, cluster file systems and Colab's Google Drive. System and shared locations (/tmp, /dev,
+# /proc, /etc, /usr, /opt, /var) and container mounts (/mnt, /data, /workspace) are portable
+# enough and not reported; ``~/...`` is portable through ``expanduser``.
+_PATH_HINT = re.compile(
+    r"/home/|/Users/|/root/|[A-Za-z]:[\\/]|/scratch/|/gpfs/|/lustre/|/content/drive/"
+)
+_MACHINE_PATH = re.compile(
+    r"(?:^|[\s=\"'(,;])((?:/home/[^/\s\"']+|/Users/[^/\s\"']+|/root|/scratch|/gpfs|/lustre"
+    r"|/content/drive)/[^\s\"',;]*|[A-Za-z]:\\{1,2}[^\s\"',;]+|[A-Za-z]:/[^\s\"',;/]+[^\s\"',;]*)"
+)
+_AUGMENT_HINT = re.compile(
+    r"Random|Compose|Augment|Flip|(?:train|trn)_?(?:transform|tf|aug)|(?:transform|tf|aug)\w*_train"
+)
+_SAVE_HINT = re.compile(r"\.save\(|save_checkpoint|save_pretrained|save_model|save_state|save_file")
+_LEAK_STATS_HINT = re.compile(r"fit_transform\(|\.fit\(|\bmean\(|\bstd\(|\bvar\(")
+_LEAK_SPLIT_HINT = re.compile(r"train_test_split|random_split|\.sample\(|\bsplit\(|_train\b|train_")
+_ROLE_ASSIGN_HINT = re.compile(
+    r"\b\w*(?:val|valid|validation|test|eval|dev)\w*\s*(?:=[^=]|,)|eval_dataset|val_dataloaders"
+)
+_SHUFFLE_ELSEWHERE = re.compile(
+    r"(?<![\w=])shuffle\(|IterableDataset|streaming\s*=\s*True|webdataset|\bwds\."
+)
+
+_MODULE_ALIASES = frozenset({"np", "numpy", "torch", "th", "pd", "pandas", "F", "math"})
+_RANDOM_NOT_AUG = frozenset({"RandomSampler", "RandomState", "Random", "RandomDataset"})
+_AUG_OPS = frozenset(
+    {
+        "ColorJitter",
+        "RandAugment",
+        "AutoAugment",
+        "TrivialAugmentWide",
+        "AugMix",
+        "HorizontalFlip",
+        "VerticalFlip",
+        "ShiftScaleRotate",
+        "CoarseDropout",
+        "Cutout",
+        "GaussNoise",
+        "ElasticTransform",
+        "HueSaturationValue",
+        "MixUp",
+        "Mixup",
+        "CutMix",
+        "RandAug",
+        "Flip",
+        "Rotate",
+        "Affine",
+    }
+)
+_DATASET_IGNORED_KW = frozenset(
+    {
+        "transform",
+        "target_transform",
+        "transforms",
+        "download",
+        "augment",
+        "augmentation",
+        "aug",
+        "transform_fn",
+        "preprocess",
+    }
+)
+_TORCHVISION_SETS = frozenset(
+    {
+        "MNIST",
+        "FashionMNIST",
+        "KMNIST",
+        "EMNIST",
+        "QMNIST",
+        "CIFAR10",
+        "CIFAR100",
+        "SVHN",
+        "STL10",
+        "ImageNet",
+        "CelebA",
+        "Food101",
+        "Flowers102",
+        "OxfordIIITPet",
+        "Caltech101",
+        "Places365",
+    }
+)
+_SPLITTERS = frozenset({"train_test_split", "random_split", "split", "Subset", "sample"})
+_STATS_TARGET = re.compile(r"(?i)mean|std|\bmu\b|sigma|stat|scale|norm|var\b|min|max")
+_PROGRESS_WORD = re.compile(r"(?i)epoch|step|iter|\bit\b|batch_idx|n_iter|update|global")
+_MODEL_WORD = re.compile(
+    r"(?i)model|state_dict|\bnet|net\b|weights|params|encoder|decoder|generator|discriminator|ema"
+    r"|module|backbone|policy|\bactor|critic|unet|vae"
+)
+_OPT_WORD = re.compile(r"(?i)optim|^opt$|^opt_|_opt$|_opt_|optimizer")
+_SCHED_WORD = re.compile(r"(?i)sched")
+_WORKER_ARG_NAMES = ("num_workers", "workers", "n_workers", "num_worker", "dataloader_workers")
+_RNG_METHODS = frozenset(
+    {
+        "random",
+        "rand",
+        "randn",
+        "randint",
+        "integers",
+        "uniform",
+        "normal",
+        "choice",
+        "shuffle",
+        "permutation",
+        "sample",
+        "beta",
+        "binomial",
+        "poisson",
+        "randrange",
+        "gauss",
+        "standard_normal",
+    }
+)
+
+
+@dataclass(slots=True)
+class _Assign:
+    line: int
+    names: list[str]
+    targets: list[ast.expr]
+    value: ast.expr
+    loads: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Scope:
+    name: str
+    cls: str  # enclosing class name ("" outside classes)
+    assigns: list[_Assign] = field(default_factory=list)
+    calls: list[ast.Call] = field(default_factory=list)
+    stats: list[tuple[int, str]] = field(default_factory=list)  # (line, data name)
+
+
+@dataclass(slots=True)
+class _Loader:
+    line: int
+    role: Role | None
+    dataset: ast.expr | None
+    dataset_key: str  # ast dump of the dataset expression, "" if unknown
+    scope_key: str
+    sampled: bool
+
+
+@dataclass
+class FileFacts:
+    """What one file tells the setup rules. Lines are 1-based."""
+
+    rel: str
+    text: str = field(repr=False)
+    is_test: bool = False
+    backward_line: int | None = None
+    has_step: bool = False
+    trainer_line: int | None = None
+    frameworks: set[Framework] = field(default_factory=set)
+    # Trainer / TrainingArguments keyword values that switch a framework default off
+    disabled: set[str] = field(default_factory=set)
+    shuffle_issues: list[tuple[int, str, str]] = field(default_factory=list)
+    overlap_issues: list[tuple[int, str]] = field(default_factory=list)
+    augment_issues: list[tuple[int, str]] = field(default_factory=list)
+    leak_issues: list[tuple[int, str, int]] = field(default_factory=list)
+    path_issues: list[tuple[int, str]] = field(default_factory=list)
+    ckpt_complete: bool = False
+    ckpt_partial: list[tuple[int, list[str], list[str]]] = field(default_factory=list)
+    random_datasets: list[tuple[str, int]] = field(default_factory=list)
+    worker_loaders: list[tuple[int, str]] = field(default_factory=list)
+    _signals: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @property
+    def train_line(self) -> int | None:
+        """Where this file trains: a ``backward()`` in a loop with an optimizer step, or a
+        framework Trainer; ``None`` when it does not."""
+        if self.is_test:
+            return None
+        if self.backward_line is not None and self.has_step:
+            return self.backward_line
+        return self.trainer_line
+
+    def signal(self, name: str) -> bool:
+        """Whether the file's text shows the named project signal (see ``SIGNALS``)."""
+        if self.is_test:
+            return False
+        hit = self._signals.get(name)
+        if hit is None:
+            hit = _search(name, self.text)
+            self._signals[name] = hit
+        return hit
+
+    def seq_model_line(self) -> int | None:
+        if self.is_test:
+            return None
+        for m in _SEQ_MODEL.finditer(self.text):
+            start = self.text.rfind("\n", 0, m.start()) + 1
+            if "#" not in self.text[start : m.start()]:
+                return line_of(self.text, m.start())
+        return None
+
+    def release_text(self) -> None:
+        """Drop the file text once no rule needs more signals from it."""
+        self.text = ""
+
+
+def _search(name: str, text: str) -> bool:
+    veto = _VETO.get(name)
+    if veto is None:
+        return SIGNALS[name].search(text) is not None
+    for m in SIGNALS[name].finditer(text):
+        start = m.start()
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.()"):
+            start -= 1
+        v = veto.search(text, start, m.end() + 60)
+        if v is None or not v.start() <= m.start() < v.end():
+            return True
+    return False
+
+
+_cache: tuple[weakref.ref[SourceFile], FileFacts] | None = None
+
+
+def facts_for(f: SourceFile) -> FileFacts:
+    """The facts of ``f``, computed once however many rules ask."""
+    global _cache
+    if _cache is not None and _cache[0]() is f:
+        return _cache[1]
+    facts = _collect(f)
+    _cache = (weakref.ref(f), facts)
+    return facts
+
+
+def _collect(f: SourceFile) -> FileFacts:
+    facts = FileFacts(rel=f.rel, text=f.text, is_test=is_test_path(f.rel))
+    if facts.is_test:
+        return facts
+    t = f.text
+    need = _Needs(
+        training="backward" in t or "Trainer" in t or ".step(" in t,
+        loaders="DataLoader" in t,
+        saves=_SAVE_HINT.search(t) is not None,
+        augment=_AUGMENT_HINT.search(t) is not None,
+        leak=_LEAK_STATS_HINT.search(t) is not None and _LEAK_SPLIT_HINT.search(t) is not None,
+        roles=_ROLE_ASSIGN_HINT.search(t) is not None,
+        paths=_PATH_HINT.search(t) is not None,
+        datasets="__getitem__" in t and "random" in t,
+    )
+    if need.any():
+        _Walker(f, facts, need).run()
+    return facts
+
+
+@dataclass(slots=True)
+class _Needs:
+    training: bool
+    loaders: bool
+    saves: bool
+    augment: bool
+    leak: bool
+    roles: bool
+    paths: bool
+    datasets: bool
+
+    def any(self) -> bool:
+        return (
+            self.training
+            or self.loaders
+            or self.saves
+            or self.augment
+            or self.leak
+            or self.roles
+            or self.paths
+            or self.datasets
+        )
+
+
+class _Walker:
+    """Walks one tree once, in source order, keeping a stack of the names that give context."""
+
+    def __init__(self, f: SourceFile, facts: FileFacts, need: _Needs) -> None:
+        self.f = f
+        self.facts = facts
+        self.need = need
+        self.module = _Scope("", "")
+        self.scopes: list[_Scope] = [self.module]
+        self.ctx: list[str] = []
+        self.assigning: list[_Assign] = []
+        self.loaders: list[_Loader] = []
+        self.random_names: set[tuple[int, str]] = set()  # (id of scope, name) of random pipelines
+        self.random_datasets: set[tuple[int, str]] = set()
+        self.int_defaults: dict[str, int] = {}
+        self.classes: dict[str, int] = {}
+        self.getitem_random: list[tuple[str, int]] = []
+
+    # --- traversal -------------------------------------------------------------------------
+    def run(self) -> None:
+        self._children(self.f.tree, self.module)
+        self._finish()
+
+    def _children(self, node: ast.AST, scope: _Scope) -> None:
+        for child in ast.iter_child_nodes(node):
+            self._node(child, scope)
+
+    def _node(self, node: ast.AST, scope: _Scope) -> None:
+        t = type(node)
+        if t is ast.Name:
+            if self.assigning:
+                self.assigning[-1].loads.add(node.id)  # type: ignore[attr-defined]
+            return
+        if t is ast.Constant:
+            if self.need.paths and isinstance(node.value, str):  # type: ignore[attr-defined]
+                self._path(node.value, node.lineno)  # type: ignore[attr-defined]
+            return
+        if t is ast.Call:
+            assert isinstance(node, ast.Call)
+            scope.calls.append(node)
+            self._call(node, scope)
+            self._node(node.func, scope)
+            for a in node.args:
+                self._node(a, scope)
+            for kw in node.keywords:
+                if kw.arg == "help":
+                    continue
+                self.ctx.append(kw.arg or "")
+                self._node(kw.value, scope)
+                self.ctx.pop()
+            return
+        if t is ast.Assign or t is ast.AnnAssign:
+            assert isinstance(node, ast.Assign | ast.AnnAssign)
+            if node.value is None:
+                return
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [n for tg in targets for n in target_names(tg)]
+            rec = _Assign(node.lineno, names, list(targets), node.value)
+            scope.assigns.append(rec)
+            in_class_body = bool(scope.cls) and scope.name == scope.cls
+            if (isinstance(node, ast.AnnAssign) and in_class_body) or scope is self.module:
+                self._int_default(names, node.value)
+            for tg in targets:
+                if not isinstance(tg, ast.Name):
+                    self._node(tg, scope)
+            self.ctx.append(names[0] if len(names) == 1 else "")
+            self.assigning.append(rec)
+            self._node(node.value, scope)
+            self.assigning.pop()
+            self.ctx.pop()
+            return
+        if t is ast.Dict:
+            assert isinstance(node, ast.Dict)
+            for k, v in zip(node.keys, node.values, strict=True):
+                if k is not None:
+                    self._node(k, scope)
+                self.ctx.append(const_str(k) or "")
+                self._node(v, scope)
+                self.ctx.pop()
+            return
+        if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+            assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            inner = _Scope(node.name, scope.cls)
+            self.scopes.append(inner)
+            self.ctx.append(node.name)
+            saved, self.assigning = self.assigning, []
+            self._children(node, inner)
+            self.assigning = saved
+            self.ctx.pop()
+            if node.name == "__getitem__" and scope.cls and self.need.datasets:
+                self._dataset_randomness(inner, scope.cls, node.lineno)
+            return
+        if t is ast.ClassDef:
+            assert isinstance(node, ast.ClassDef)
+            inner = _Scope(node.name, node.name)
+            self.scopes.append(inner)
+            self.classes[node.name] = node.lineno
+            self._children(node, inner)
+            return
+        if t is ast.Expr:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                return  # a docstring or bare string: documentation, not code
+        self._children(node, scope)
+
+    # --- per-node facts --------------------------------------------------------------------
+    def _role(self) -> Role | None:
+        for name in reversed(self.ctx):
+            r = role(name)
+            if r is not None:
+                return r
+        return None
+
+    def _call(self, call: ast.Call, scope: _Scope) -> None:
+        func = call.func
+        name = last_name(func)
+        facts = self.facts
+        if self.need.training:
+            if name in ("backward", "manual_backward") and isinstance(func, ast.Attribute):
+                if facts.backward_line is None and not dotted(func.value).endswith("autograd"):
+                    facts.backward_line = call.lineno
+            elif name == "step" and isinstance(func, ast.Attribute):
+                facts.has_step = True
+            elif name.endswith("Trainer") and name[:1].isupper():
+                self._trainer(call, name)
+            elif name.endswith("TrainingArguments") or name in ("SFTConfig", "DPOConfig"):
+                self._hf_args(call)
+        if name == "add_argument":
+            self._argparse_default(call)
+        if self.need.loaders and name.endswith("DataLoader"):
+            self._loader(call, scope)
+        if self.need.augment:
+            self._augment(call, name, scope)
+        if self.need.roles:
+            self._kwarg_overlap(call, name)
+        if self.need.leak:
+            self._stats(call, name, scope)
+
+    def _trainer(self, call: ast.Call, name: str) -> None:
+        fw: Framework | None = None
+        text = self.f.text
+        head = dotted(call.func).split(".")[0]
+        kws = {kw.arg for kw in call.keywords}
+        if head in ("pl", "L", "lightning", "pytorch_lightning") or "lightning" in text:
+            fw = "lightning"
+        elif (
+            "transformers" in text
+            or "trl" in text
+            or "TrainingArguments" in text
+            or kws & {"args", "train_dataset", "processing_class", "tokenizer"}
+        ):
+            fw = "hf"
+        elif kws & {"max_epochs", "accelerator", "devices", "callbacks", "precision"}:
+            fw = "lightning"
+        if fw is None:
+            return
+        self.facts.frameworks.add(fw)
+        if self.facts.trainer_line is None:
+            self.facts.trainer_line = call.lineno
+        if fw == "lightning":
+            if is_false(kwarg(call, "enable_checkpointing")):
+                self.facts.disabled.add("checkpoint")
+            if is_false(kwarg(call, "logger")):
+                self.facts.disabled.add("track")
+
+    def _hf_args(self, call: ast.Call) -> None:
+        save = const_str(kwarg(call, "save_strategy"))
+        if save == "no":
+            self.facts.disabled.add("checkpoint")
+        if const_str(kwarg(call, "lr_scheduler_type")) == "constant":
+            self.facts.disabled.add("schedule")
+        if is_false(kwarg(call, "max_grad_norm")):
+            self.facts.disabled.add("clip")
+
+    def _int_default(self, names: list[str], value: ast.expr) -> None:
+        if len(names) == 1 and isinstance(value, ast.Constant) and type(value.value) is int:
+            self.int_defaults[names[0]] = value.value
+
+    def _argparse_default(self, call: ast.Call) -> None:
+        default = kwarg(call, "default")
+        if not (isinstance(default, ast.Constant) and type(default.value) is int):
+            return
+        dest = const_str(kwarg(call, "dest"))
+        if dest is None:
+            longs = [s for a in call.args if (s := const_str(a)) and s.startswith("--")]
+            if not longs:
+                return
+            dest = longs[0][2:].replace("-", "_")
+        self.int_defaults[dest] = default.value
+
+    def _workers(self, node: ast.expr | None) -> int | None:
+        """The number of loader workers when it can be read statically; ``None`` if unknown."""
+        if node is None:
+            return 0
+        if isinstance(node, ast.Constant):
+            return node.value if type(node.value) is int else None
+        if isinstance(node, ast.Name | ast.Attribute):
+            key = node.id if isinstance(node, ast.Name) else node.attr
+            return self.int_defaults.get(key)
+        if isinstance(node, ast.Call) and last_name(node.func) == "cpu_count":
+            return 2
+        return None
+
+    def _loader(self, call: ast.Call, scope: _Scope) -> None:
+        dataset = call.args[0] if call.args else kwarg(call, "dataset")
+        shuffle = call.args[2] if len(call.args) > 2 else kwarg(call, "shuffle")
+        sampler = call.args[3] if len(call.args) > 3 else kwarg(call, "sampler")
+        sampled = not is_false(sampler) if sampler is not None else False
+        batch_sampler = kwarg(call, "batch_sampler")
+        if batch_sampler is not None and not is_false(batch_sampler):
+            sampled = True
+        star = has_star_kwargs(call) or any(isinstance(a, ast.Starred) for a in call.args)
+        r = self._role() or (_expr_role(dataset) if dataset is not None else None)
+        scope_key = str(id(scope))
+        if dataset is not None and base_name(dataset) == "self":
+            scope_key = "class:" + scope.cls
+        self.loaders.append(
+            _Loader(
+                call.lineno,
+                r,
+                dataset,
+                ast.dump(dataset) if dataset is not None and not star else "",
+                scope_key,
+                sampled or star,
+            )
+        )
+        if (
+            r == "train"
+            and not star
+            and not sampled
+            and (shuffle is None or is_false(shuffle))
+            and _SHUFFLE_ELSEWHERE.search(self.f.text) is None
+        ):
+            why = "shuffle=False" if shuffle is not None else "no shuffle=True and no sampler"
+            what = self._ctx_name() or (dotted(dataset) if dataset is not None else "")
+            self.facts.shuffle_issues.append((call.lineno, what, why))
+        workers = self._workers(call.args[5] if len(call.args) > 5 else kwarg(call, "num_workers"))
+        if (
+            workers
+            and workers > 0
+            and not star
+            and kwarg(call, "worker_init_fn") is None
+            and kwarg(call, "generator") is None
+            and dataset is not None
+        ):
+            cls = self._dataset_class(dataset, scope, call.lineno, 0)
+            if cls:
+                self.facts.worker_loaders.append((call.lineno, cls))
+
+    def _ctx_name(self) -> str:
+        for name in reversed(self.ctx):
+            if role(name) is not None:
+                return name
+        return ""
+
+    def _dataset_class(self, node: ast.expr, scope: _Scope, line: int, depth: int) -> str:
+        if depth > 3:
+            return ""
+        if isinstance(node, ast.Call):
+            name = last_name(node.func)
+            if name in ("random_split", "Subset", "ConcatDataset") and node.args:
+                return self._dataset_class(node.args[0], scope, line, depth + 1)
+            return name
+        value = self._lookup(node, scope, line)
+        if value is None:
+            return ""
+        return self._dataset_class(value, scope, line, depth + 1)
+
+    def _lookup(self, node: ast.expr, scope: _Scope, line: int) -> ast.expr | None:
+        """The value last assigned to a name (or ``self.attr``) before ``line``."""
+        if isinstance(node, ast.Name):
+            for sc in (scope, self.module):
+                found: ast.expr | None = None
+                for rec in sc.assigns:
+                    if rec.line <= line and node.id in rec.names:
+                        found = _element(rec, node.id)
+                if found is not None:
+                    return found
+            return None
+        if isinstance(node, ast.Attribute) and base_name(node) == "self" and scope.cls:
+            for sc in self.scopes:
+                if sc.cls != scope.cls:
+                    continue
+                for rec in sc.assigns:
+                    for tg in rec.targets:
+                        if isinstance(tg, ast.Attribute) and tg.attr == node.attr:
+                            return rec.value
+            return None
+        return None
+
+    def _dataset_randomness(self, scope: _Scope, cls: str, line: int) -> None:
+        for call in scope.calls:
+            func = call.func
+            d = dotted(func)
+            head = d.split(".")[0]
+            if (
+                head == "random"
+                or d.startswith(("np.random.", "numpy.random."))
+                or (
+                    isinstance(func, ast.Attribute)
+                    and "rng" in dotted(func.value).lower()
+                    and func.attr in _RNG_METHODS
+                )
+            ):
+                self.getitem_random.append((cls, line))
+                return
+
+    def _augment(self, call: ast.Call, name: str, scope: _Scope) -> None:
+        if _is_random_aug(name, call):
+            for rec in self.assigning[-1:]:
+                for n in rec.names:
+                    self.random_names.add((id(scope), n))
+            if self._role() == "eval":
+                where = self._ctx_name()
+                self.facts.augment_issues.append(
+                    (call.lineno, f"random augmentation {name} in the pipeline of {where!r}")
+                )
+            return
+        tf = kwarg(call, "transform") or kwarg(call, "transforms")
+        if tf is None and name in ("ImageFolder", "DatasetFolder") and len(call.args) > 1:
+            tf = call.args[1]
+        if tf is None:
+            return
+        tf_random = _is_random_inline(tf) or self._is_random_name(tf, scope)
+        if not tf_random:
+            return
+        for rec in self.assigning[-1:]:
+            for n in rec.names:
+                self.random_datasets.add((id(scope), n))
+        if self._call_is_eval(call):
+            self.facts.augment_issues.append(
+                (
+                    call.lineno,
+                    f"{name} builds held-out data with the random transform "
+                    f"{dotted(tf) or 'pipeline'}",
+                )
+            )
+
+    def _is_random_name(self, node: ast.expr, scope: _Scope) -> bool:
+        if isinstance(node, ast.Name | ast.Attribute):
+            key = node.id if isinstance(node, ast.Name) else node.attr
+            if (id(scope), key) in self.random_names or (id(self.module), key) in self.random_names:
+                return True
+            return role(key) == "train" and any(
+                w in key.lower() for w in ("transform", "tf", "aug")
+            )
+        return False
+
+    def _call_is_eval(self, call: ast.Call) -> bool:
+        if self._role() == "eval":
+            return True
+        for key in ("train", "is_train", "training", "is_training"):
+            v = kwarg(call, key)
+            if isinstance(v, ast.Constant) and v.value is False:
+                return True
+        for key in ("split", "mode", "stage", "subset", "phase"):
+            if role(const_str(kwarg(call, key))) == "eval":
+                return True
+        if call.args:
+            for sub in ast.walk(call.args[0]):
+                s = const_str(sub) if isinstance(sub, ast.expr) else None
+                if s is not None and role(s) == "eval":
+                    return True
+        return False
+
+    def _kwarg_overlap(self, call: ast.Call, name: str) -> None:
+        train: dict[str, ast.expr] = {}
+        evals: list[tuple[str, ast.expr]] = []
+        for kw in call.keywords:
+            r = role(kw.arg)
+            if r == "train":
+                train[kw.arg or ""] = kw.value
+            elif r == "eval" and kw.arg not in ("eval_steps", "eval_strategy"):
+                evals.append((kw.arg or "", kw.value))
+        for arg, value in evals:
+            vname = dotted(value)
+            if vname and role(vname.split(".")[-1]) == "train":
+                self.facts.overlap_issues.append(
+                    (call.lineno, f"{arg}={vname}: held-out data is the training data")
+                )
+                return
+            dump = ast.dump(value)
+            for targ, tvalue in train.items():
+                if vname and ast.dump(tvalue) == dump:
+                    self.facts.overlap_issues.append(
+                        (call.lineno, f"{targ} and {arg} are the same object {vname}")
+                    )
+                    return
+        if name == "fit" and len(call.args) >= 3:
+            a, b = call.args[1], call.args[2]
+            if dotted(a) and ast.dump(a) == ast.dump(b):
+                self.facts.overlap_issues.append(
+                    (call.lineno, f"fit() trains and validates on the same {dotted(a)}")
+                )
+
+    def _stats(self, call: ast.Call, name: str, scope: _Scope) -> None:
+        if not self.assigning:
+            return
+        rec = self.assigning[-1]
+        func = call.func
+        data = ""
+        if name in ("fit", "fit_transform") and call.args and isinstance(func, ast.Attribute):
+            recv = func.value
+            recv_name = last_name(recv)
+            looked = self._lookup(recv, scope, call.lineno)
+            if looked is not None:
+                recv_name += " " + last_name(looked)
+            if re.search(r"(?i)scaler|normali[sz]er|standardi", recv_name):
+                data = base_name(call.args[0])
+        elif name in ("mean", "std", "var", "nanmean", "nanstd", "std_mean"):
+            names_ok = any(_STATS_TARGET.search(n) for n in rec.names) or isinstance(
+                rec.value, ast.BinOp
+            )
+            if not names_ok or not _across_samples(call):
+                return
+            if isinstance(func, ast.Attribute) and dotted(func.value) in _MODULE_ALIASES:
+                data = base_name(call.args[0]) if call.args else ""
+            elif isinstance(func, ast.Attribute):
+                data = base_name(func.value)
+        if data and data != "self" and role(data) is None:
+            scope.stats.append((call.lineno, data))
+
+    def _path(self, value: str, line: int) -> None:
+        m = _MACHINE_PATH.search(value)
+        if m is not None:
+            self.facts.path_issues.append((line, m.group(1)))
+
+    # --- per-scope analyses after the walk -------------------------------------------------
+    def _finish(self) -> None:
+        facts = self.facts
+        if self.need.saves:
+            has_sched = _SCHEDULER_IN_FILE.search(self.f.text) is not None
+            for sc in self.scopes:
+                self._checkpoints(sc, has_sched)
+        for sc in self.scopes:
+            if self.need.roles or self.need.leak:
+                self._scope_splits(sc)
+        if self.need.loaders:
+            self._loader_overlap()
+        for cls, line in self.getitem_random:
+            facts.random_datasets.append((cls, line))
+        facts.overlap_issues.sort()
+
+    def _checkpoints(self, sc: _Scope, has_sched: bool) -> None:
+        union: set[str] = set()
+        first_line = 0
+        for call in sc.calls:
+            kind = _save_kind(call)
+            if kind is None:
+                continue
+            if kind == "complete":
+                self.facts.ckpt_complete = True
+                continue
+            content: set[str] = set()
+            if kind == "weights":
+                content = {"model"}
+            else:
+                for arg in [*call.args, *(kw.value for kw in call.keywords)]:
+                    got = self._content(arg, sc, call.lineno)
+                    if got is None:
+                        continue
+                    content |= got
+            if not content:
+                continue
+            if "model" in content and not first_line:
+                first_line = call.lineno
+            union |= content
+        if "model" not in union:
+            return
+        need = ["optimizer", "progress"] + (["scheduler"] if has_sched else [])
+        missing = [n for n in need if n not in union]
+        if missing:
+            self.facts.ckpt_partial.append((first_line, sorted(union), missing))
+        else:
+            self.facts.ckpt_complete = True
+
+    def _content(self, node: ast.expr, sc: _Scope, line: int, depth: int = 0) -> set[str] | None:
+        """What a saved object holds: model / optimizer / scheduler / progress; ``None`` unknown."""
+        if depth > 2:
+            return None
+        if isinstance(node, ast.Call):
+            name = last_name(node.func)
+            if name == "state_dict" and isinstance(node.func, ast.Attribute):
+                return {_component(last_name(node.func.value)) or "model"}
+            if name == "dict" and node.keywords:
+                return _merge(
+                    _key_component(kw.arg, kw.value) if kw.arg else None for kw in node.keywords
+                )
+            return None
+        if isinstance(node, ast.Dict):
+            return _merge(
+                _key_component(const_str(k), v) if k is not None else None
+                for k, v in zip(node.keys, node.values, strict=True)
+            )
+        if isinstance(node, ast.JoinedStr | ast.BinOp):
+            # a file name built from the epoch / step keeps the progress
+            names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            return {"progress"} if any(_PROGRESS_WORD.search(n) for n in names) else set()
+        if isinstance(node, ast.Name | ast.Attribute):
+            value = self._lookup(node, sc, line)
+            if value is not None and not isinstance(value, ast.Name | ast.Attribute):
+                got = self._content(value, sc, line, depth + 1)
+                if got is not None and isinstance(node, ast.Name):
+                    got |= self._extra_keys(node.id, sc)
+                return got
+            key = node.id if isinstance(node, ast.Name) else node.attr
+            comp = _component(key)
+            if comp in ("model", "optimizer", "scheduler"):
+                return {comp}
+            if comp == "progress":
+                return {"progress"}
+        return None
+
+    def _extra_keys(self, name: str, sc: _Scope) -> set[str]:
+        """Keys added later: ``state["optimizer"] = ...`` and ``state.update(...)``."""
+        out: set[str] = set()
+        for rec in sc.assigns:
+            for tg in rec.targets:
+                if isinstance(tg, ast.Subscript) and base_name(tg) == name:
+                    comp = _key_component(const_str(tg.slice), rec.value)
+                    if comp:
+                        out |= comp
+        for call in sc.calls:
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "update"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == name
+            ):
+                for arg in [*call.args, *(kw.value for kw in call.keywords)]:
+                    got = self._content(arg, sc, call.lineno, 2)
+                    if got:
+                        out |= got
+                for kw in call.keywords:
+                    comp = _key_component(kw.arg, kw.value)
+                    if comp:
+                        out |= comp
+        return out
+
+    def _scope_splits(self, sc: _Scope) -> None:
+        slices: dict[str, list[tuple[Role, ast.Slice, int, str]]] = {}
+        built: list[tuple[Role, str, int, str]] = []
+        splits: list[tuple[int, set[str]]] = []
+        for rec in sc.assigns:
+            pairs = _pairs(rec)
+            for tname, value in pairs:
+                r = role(tname)
+                if isinstance(value, ast.Subscript):
+                    base = dotted(value.value)
+                    if isinstance(value.slice, ast.Slice) and base:
+                        if r is not None:
+                            slices.setdefault(base, []).append((r, value.slice, rec.line, tname))
+                        splits.append((rec.line, {base_name(value)}))
+                    elif (
+                        isinstance(value.slice, ast.Name)
+                        and role(value.slice.id) is not None
+                        and base
+                    ):
+                        splits.append((rec.line, {base_name(value)}))
+                elif r == "eval" and isinstance(value, ast.Name | ast.Attribute):
+                    src = dotted(value)
+                    if src and role(src.split(".")[-1]) == "train":
+                        self.facts.overlap_issues.append(
+                            (rec.line, f"{tname} = {src}: held-out data is the training data")
+                        )
+                elif r is not None and isinstance(value, ast.Call):
+                    key = _dataset_key(value)
+                    if key:
+                        built.append((r, key, rec.line, tname))
+            value = rec.value
+            if isinstance(value, ast.Call):
+                name = last_name(value.func)
+                if name in _SPLITTERS and (name != "sample" or kwarg(value, "frac") is not None):
+                    bases = {base_name(a) for a in value.args} - {""}
+                    func = value.func
+                    if isinstance(func, ast.Attribute):
+                        head = base_name(func.value)
+                        if head and head not in _MODULE_ALIASES:
+                            bases.add(head)
+                    splits.append((rec.line, bases))
+                    self._split_of_random_dataset(rec, value, sc)
+        for base, items in slices.items():
+            trains = [i for i in items if i[0] == "train"]
+            for e in (i for i in items if i[0] == "eval"):
+                for tr in trains:
+                    if _slices_overlap(tr[1], e[1]):
+                        self.facts.overlap_issues.append(
+                            (e[2], f"{e[3]} and {tr[3]} are overlapping slices of {base}")
+                        )
+                        break
+        for ev in (b for b in built if b[0] == "eval"):
+            for same in (b for b in built if b[0] == "train" and b[1] == ev[1]):
+                self.facts.overlap_issues.append(
+                    (ev[2], f"{ev[3]} is built exactly like {same[3]}, so it holds the same data")
+                )
+                break
+        if sc.stats and splits:
+            self._leaks(sc, splits)
+
+    def _split_of_random_dataset(self, rec: _Assign, value: ast.Call, sc: _Scope) -> None:
+        if not value.args or not any(role(n) == "eval" for n in rec.names):
+            return
+        src = value.args[0]
+        if not isinstance(src, ast.Name):
+            return
+        if (id(sc), src.id) not in self.random_datasets and (
+            id(self.module),
+            src.id,
+        ) not in self.random_datasets:
+            return
+        if ".transform =" in self.f.text or ".transform=" in self.f.text:
+            return
+        self.facts.augment_issues.append(
+            (
+                rec.line,
+                f"{src.id} has a random transform and is split: the held-out part keeps it",
+            )
+        )
+
+    def _leaks(self, sc: _Scope, splits: list[tuple[int, set[str]]]) -> None:
+        for line, data in sc.stats:
+            derived = {data}
+            later = sorted(
+                [("a", r.line, r) for r in sc.assigns if r.line >= line], key=lambda x: x[1]
+            )
+            hit = 0
+            for split_line, bases in sorted(splits, key=lambda s: s[0]):
+                if split_line < line:
+                    continue
+                for _, aline, rec in later:
+                    if aline < split_line and rec.loads & derived:
+                        derived.update(rec.names)
+                if bases & derived:
+                    hit = split_line
+                    break
+            if hit:
+                self.facts.leak_issues.append((line, data, hit))
+
+    def _loader_overlap(self) -> None:
+        by_key: dict[tuple[str, str], list[_Loader]] = {}
+        for ld in self.loaders:
+            if ld.dataset_key and ld.role is not None and not ld.sampled:
+                by_key.setdefault((ld.scope_key, ld.dataset_key), []).append(ld)
+        for group in by_key.values():
+            roles = {ld.role for ld in group}
+            if roles == {"train", "eval"}:
+                e = next(ld for ld in group if ld.role == "eval")
+                assert e.dataset is not None
+                name = dotted(e.dataset) or "dataset"
+                self.facts.overlap_issues.append(
+                    (e.line, f"training and held-out loaders read the same {name} without a split")
+                )
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+def _element(rec: _Assign, name: str) -> ast.expr | None:
+    """The part of an assignment's value bound to ``name`` (handles ``a, b = x, y``)."""
+    for tname, value in _pairs(rec):
+        if tname == name:
+            return value
+    return rec.value if name in rec.names else None
+
+
+def _pairs(rec: _Assign) -> list[tuple[str, ast.expr]]:
+    out: list[tuple[str, ast.expr]] = []
+    for tg in rec.targets:
+        if isinstance(tg, ast.Name | ast.Attribute):
+            out.append((tg.id if isinstance(tg, ast.Name) else tg.attr, rec.value))
+        elif (
+            isinstance(tg, ast.Tuple)
+            and isinstance(rec.value, ast.Tuple)
+            and len(tg.elts) == len(rec.value.elts)
+        ):
+            for t_elt, v_elt in zip(tg.elts, rec.value.elts, strict=True):
+                if isinstance(t_elt, ast.Name | ast.Attribute):
+                    out.append((t_elt.id if isinstance(t_elt, ast.Name) else t_elt.attr, v_elt))
+    return out
+
+
+def _expr_role(node: ast.expr) -> Role | None:
+    if isinstance(node, ast.Name):
+        return role(node.id)
+    if isinstance(node, ast.Attribute):
+        return role(node.attr)
+    if isinstance(node, ast.Subscript):
+        return role(const_str(node.slice)) or _expr_role(node.value)
+    if isinstance(node, ast.Call):
+        r = role(last_name(node.func))
+        if r is None:
+            for a in node.args:
+                if isinstance(a, ast.Name | ast.Attribute | ast.Subscript):
+                    r = _expr_role(a)
+                    if r is not None:
+                        break
+        return r
+    return None
+
+
+def _is_random_aug(name: str, call: ast.Call) -> bool:
+    if name.startswith("Random") and name not in _RANDOM_NOT_AUG and not name.endswith("Sampler"):
+        return True
+    if name in _AUG_OPS:
+        p = kwarg(call, "p")
+        return not (isinstance(p, ast.Constant) and p.value in (0, 1, 0.0, 1.0))
+    return False
+
+
+def _is_random_inline(node: ast.expr) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and _is_random_aug(last_name(sub.func), sub):
+            return True
+    return False
+
+
+def _across_samples(call: ast.Call) -> bool:
+    """False for per-sample statistics (``keepdim=True``, or an axis that leaves out 0)."""
+    for kw in call.keywords:
+        if kw.arg in ("keepdim", "keepdims") and not is_false(kw.value):
+            return False
+    axis = kwarg(call, "dim") or kwarg(call, "axis")
+    if axis is None and call.args and isinstance(call.func, ast.Attribute):
+        if dotted(call.func.value) not in _MODULE_ALIASES:
+            axis = call.args[0]
+        elif len(call.args) > 1:
+            axis = call.args[1]
+    if axis is None:
+        return True
+    values: list[object] = []
+    if isinstance(axis, ast.Constant):
+        values = [axis.value]
+    elif isinstance(axis, ast.Tuple | ast.List):
+        values = [e.value for e in axis.elts if isinstance(e, ast.Constant)]
+    else:
+        return True
+    return 0 in values
+
+
+def _component(name: str) -> str | None:
+    if not name:
+        return None
+    if _SCHED_WORD.search(name):
+        return "scheduler"
+    if _OPT_WORD.search(name):
+        return "optimizer"
+    if _PROGRESS_WORD.search(name):
+        return "progress"
+    if _MODEL_WORD.search(name):
+        return "model"
+    return None
+
+
+def _key_component(key: str | None, value: ast.expr) -> set[str] | None:
+    comp = _component(key or "")
+    if comp is None and isinstance(value, ast.Call) and last_name(value.func) == "state_dict":
+        func = value.func
+        assert isinstance(func, ast.Attribute)
+        comp = _component(last_name(func.value)) or "model"
+    if comp is None and isinstance(value, ast.Name | ast.Attribute):
+        comp = _component(value.id if isinstance(value, ast.Name) else value.attr)
+    return {comp} if comp else set()
+
+
+def _merge(parts: object) -> set[str] | None:
+    out: set[str] = set()
+    for p in parts:  # type: ignore[attr-defined]
+        if p is None:
+            return None  # ``**extra``: contents unknown
+        out |= p
+    return out
+
+
+def _save_kind(call: ast.Call) -> Literal["object", "weights", "complete"] | None:
+    func = call.func
+    name = last_name(func)
+    if isinstance(func, ast.Attribute):
+        recv = dotted(func.value)
+        if name == "save":
+            if recv == "torch.jit" or recv == "jit":
+                return "weights"
+            if recv.split(".")[-1] in ("torch", "th", "xm", "fabric", "accelerator"):
+                return "object"
+            return None
+        if name in ("save_state", "save_checkpoint") and recv.split(".")[-1] in (
+            "accelerator",
+            "trainer",
+            "fabric",
+            "engine",
+            "model_engine",
+        ):
+            return "complete"
+    if name in ("save_pretrained", "save_model", "save_file", "save_weights"):
+        return "weights"
+    lowered = name.lower()
+    named = "save" in lowered and any(w in lowered for w in ("checkpoint", "ckpt", "state"))
+    has_dict = any(isinstance(a, ast.Dict) for a in call.args) or any(
+        isinstance(kw.value, ast.Dict) for kw in call.keywords
+    )
+    return "object" if named and has_dict else None
+
+
+def _dataset_key(call: ast.Call) -> str:
+    """A key equal for two dataset constructions that read the same data; ``""`` otherwise."""
+    name = last_name(call.func)
+    low = name.lower()
+    if not ("dataset" in low or low.endswith("folder") or name in _TORCHVISION_SETS):
+        return ""
+    if any(w in low for w in ("random", "synthetic", "dummy", "fake")):
+        return ""
+    kws = [kw for kw in call.keywords if kw.arg not in _DATASET_IGNORED_KW]
+    if not call.args and not kws:
+        return ""
+    if has_star_kwargs(call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return ""
+    args = call.args[:1] if name in ("ImageFolder", "DatasetFolder") else call.args
+    return (
+        ast.dump(call.func)
+        + "|"
+        + "|".join(ast.dump(a) for a in args)
+        + "|"
+        + "|".join(sorted(f"{kw.arg}={ast.dump(kw.value)}" for kw in kws))
+    )
+
+
+def _bound(node: ast.expr | None) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) is int
+    ):
+        return -node.operand.value
+    return None
+
+
+def _slices_overlap(a: ast.Slice, b: ast.Slice) -> bool:
+    if a.step is not None or b.step is not None:
+        return False
+    if a.lower is None and b.lower is None:
+        return not (_bound(a.upper) == 0 or _bound(b.upper) == 0)
+    if a.upper is None and b.upper is None:
+        return True
+    dumps = [ast.dump(x) if x is not None else "" for x in (a.lower, a.upper, b.lower, b.upper)]
+    if dumps[0] == dumps[2] and dumps[1] == dumps[3]:
+        return True
+    bounds = [_bound(x) for x in (a.lower, a.upper, b.lower, b.upper)]
+    nones = [x is None for x in (a.lower, a.upper, b.lower, b.upper)]
+    known = [v for v, n in zip(bounds, nones, strict=True) if not n]
+    if all(v is not None for v in known) and all(v is not None and v >= 0 for v in known):
+        lo_a = bounds[0] or 0
+        lo_b = bounds[2] or 0
+        hi_a = bounds[1] if not nones[1] else None
+        hi_b = bounds[3] if not nones[3] else None
+        end_a = hi_a if hi_a is not None else 1 << 62
+        end_b = hi_b if hi_b is not None else 1 << 62
+        return max(lo_a, lo_b) < min(end_a, end_b)
+    return False
+
+
+__all__ = ["SIGNALS", "FileFacts", "facts_for"]

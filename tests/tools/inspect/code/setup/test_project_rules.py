@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from tests.tools.inspect.code.setup._helpers import hits, ids, run
+
+BARE_LOOP = """
+import torch
+
+def main():
+    model = torch.nn.Linear(10, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        print(loss.item())
+"""
+
+PROJECT_IDS = {
+    "repro.no-seed",
+    "repro.no-determinism",
+    "ckpt.none",
+    "train.no-validation",
+    "train.no-lr-schedule",
+    "track.none",
+    "data.no-split",
+}
+
+
+def test_a_bare_training_loop_gets_every_project_gap_at_its_backward_call() -> None:
+    findings = run({"src/train.py": BARE_LOOP})
+    assert {f.id for f in findings} == PROJECT_IDS
+    assert {(f.evidence[0].file, f.evidence[0].line) for f in findings} == {("src/train.py", 10)}
+
+
+def test_a_project_without_training_code_gets_no_project_findings() -> None:
+    library = """
+    import torch
+
+    def mse(a, b):
+        '''>>> loss.backward(); opt.step()'''
+        return ((a - b) ** 2).mean()
+    """
+    assert run({"lib/ops.py": library}) == []
+    assert run({}) == []
+
+
+def test_training_code_in_tests_does_not_make_a_training_project() -> None:
+    assert run({"tests/test_train.py": BARE_LOOP, "pkg/test_loop.py": BARE_LOOP}) == []
+
+
+def test_the_entry_file_is_preferred_by_name() -> None:
+    findings = run({"engine.py": BARE_LOOP, "train.py": BARE_LOOP})
+    assert {f.evidence[0].file for f in findings} == {"train.py"}
+
+
+def test_seeds_of_every_library_count() -> None:
+    for seeding in (
+        "random.seed(0)",
+        "np.random.seed(0)",
+        "torch.manual_seed(0)",
+        "L.seed_everything(42)",
+        "pl.seed_everything(42, workers=True)",
+        "transformers.set_seed(1)",
+        "from accelerate.utils import set_seed\nset_seed(3)",
+    ):
+        assert "repro.no-seed" not in ids({"train.py": BARE_LOOP, "seed.py": seeding}), seeding
+
+
+def test_determinism_requests_count_and_an_explicit_false_does_not() -> None:
+    for line in (
+        "torch.use_deterministic_algorithms(True)",
+        "torch.backends.cudnn.deterministic = True",
+        "trainer = pl.Trainer(deterministic=True)",
+    ):
+        assert "repro.no-determinism" not in ids({"train.py": BARE_LOOP, "d.py": line}), line
+    off = "torch.backends.cudnn.deterministic = False"
+    assert "repro.no-determinism" in ids({"train.py": BARE_LOOP, "d.py": off})
+
+
+def test_a_validation_pass_removes_the_validation_gap_and_asks_for_early_stopping() -> None:
+    val = """
+    def validate(model, val_loader):
+        model.eval()
+    """
+    found = ids({"train.py": BARE_LOOP, "val.py": val})
+    assert "train.no-validation" not in found
+    assert "data.no-split" not in found
+    assert "train.no-early-stopping" in found
+
+
+def test_tracking_with_any_machine_readable_logger_counts_and_print_does_not() -> None:
+    for logger in (
+        "import wandb\nwandb.log({'loss': 1})",
+        "import mlflow\nmlflow.log_metric('loss', 1)",
+        "from torch.utils.tensorboard import SummaryWriter\nw = SummaryWriter()",
+        "import csv\nw = csv.writer(f)",
+        "f.write(json.dumps(row) + '\\n')",
+    ):
+        assert "track.none" not in ids({"train.py": BARE_LOOP, "log.py": logger}), logger
+    assert "track.none" in ids({"train.py": BARE_LOOP, "log.py": "print('loss', 1)"})
+
+
+def test_a_scheduler_or_manual_decay_counts_as_a_learning_rate_schedule() -> None:
+    for sched in (
+        "s = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=10)",
+        "s = get_cosine_schedule_with_warmup(opt, 10, 100)",
+        "for g in opt.param_groups:\n    g['lr'] = lr * 0.1",
+    ):
+        assert "train.no-lr-schedule" not in ids({"train.py": BARE_LOOP, "s.py": sched}), sched
+
+
+def test_a_recurrent_model_without_clipping_is_reported_with_the_model_location() -> None:
+    model = """
+    import torch.nn as nn
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(10, 20)
+    """
+    findings = [
+        f for f in run({"train.py": BARE_LOOP, "model.py": model}) if f.id == "train.no-grad-clip"
+    ]
+    assert len(findings) == 1
+    assert findings[0].evidence[0].file == "train.py"
+    assert findings[0].evidence[0].detail == {"model_file": "model.py", "model_line": 6}
+
+
+def test_clipping_or_a_non_recurrent_model_means_no_clip_finding() -> None:
+    model = "self.rnn = nn.GRU(10, 20)\n"
+    clip = "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+    assert "train.no-grad-clip" not in ids({"train.py": BARE_LOOP, "m.py": model + clip})
+    assert "train.no-grad-clip" not in ids({"train.py": BARE_LOOP, "m.py": "nn.Conv2d(3, 8, 3)"})
+
+
+def test_an_lstm_mentioned_only_in_a_comment_is_not_a_model() -> None:
+    assert "train.no-grad-clip" not in ids({"train.py": BARE_LOOP, "m.py": "# nn.LSTM later\n"})
+
+
+def test_early_stopping_patience_counter_and_best_checkpoint_count() -> None:
+    val = "model.eval()\n"
+    for stop in (
+        "if bad_epochs >= patience:\n    break",
+        "best_acc = max(best_acc, acc)",
+        "cb = EarlyStopping(monitor='val_loss')",
+    ):
+        assert "train.no-early-stopping" not in ids(
+            {"train.py": BARE_LOOP, "v.py": val, "s.py": stop}
+        ), stop
+
+
+def test_project_findings_point_at_the_trainer_call_for_framework_projects() -> None:
+    src = """
+    import lightning as L
+    trainer = L.Trainer(max_epochs=3)
+    trainer.fit(model, dm)
+    """
+    assert hits({"train.py": src}, "repro.no-seed") == [("train.py", 3)]
