@@ -44,6 +44,12 @@ _PATH_CONTEXT = re.compile(
     r"\b(?:root|dirpath|save_dir|log_dir|logdir|output_dir|default_root_dir|data_dir|"
     r"checkpoint_dir|ckpt_dir|default)\s*=\s*)$"
 )
+# a bare file name ("best.pt") counts only as a direct argument of a call that reads or writes it;
+# elsewhere it is usually joined to a directory (ckpt_dir / "best.pt") that decides where it lands
+_FILE_CONTEXT = re.compile(
+    r"\b(?:save|load|open|savez|savez_compressed|dump|to_csv|to_parquet|savefig|FileHandler)"
+    r"\((?:[^\"'()/\n]*,)?\s*$"
+)
 # default directories written by trackers when the code does not name one
 _IMPLICIT = (
     ("wandb", re.compile(r"\bwandb\.init\("), "wandb/"),
@@ -102,8 +108,16 @@ class GitignoreArtifacts(RepoRule):
         for m in _SUFFIX_END.finditer(text):
             quote = text[m.end()]
             start = text.rfind(quote, max(0, m.start() - 200), m.start())
-            if start >= 0 and "\n" not in text[start : m.end()]:
-                literals.append((text[start + 1 : m.end()], start))
+            if start < 0 or "\n" in text[start : m.end()]:
+                continue
+            literal = text[start + 1 : m.end()]
+            if "/" not in literal.removeprefix("./"):
+                before = text[max(0, start - 80) : start].rsplit("\n", 1)[-1]
+                if before.endswith("f"):  # an f-string prefix
+                    before = before[:-1]
+                if not _FILE_CONTEXT.search(before):
+                    continue
+            literals.append((literal, start))
         for literal, pos in literals:
             cand = _candidate(literal.removeprefix("./"))
             if cand is not None and cand not in self.written:
