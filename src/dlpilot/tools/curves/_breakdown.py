@@ -1,8 +1,11 @@
 """Bias / variance / data-mismatch breakdown of one run (seed 001, sections 3.3 and 4.1).
 
-Errors per split are read at one reference step, the checkpoint a person would keep: the step
-where the smoothed dev (validation) error is lowest, or the last step when there is no dev
-series. Each split's error is its smoothed curve read at that step. Then::
+Errors per split are read at the end of training: each split's smoothed curve at the last
+logged step of the training (else dev) series, so the breakdown judges the model the
+configuration produced. (At the best-dev checkpoint of an overfitting run the training error is
+still high and the gaps would say "bias" and ask for a bigger model, the wrong advice; the
+best-dev step and error are reported beside, and curve.overfitting says to keep that checkpoint.)
+Then::
 
     avoidable bias = train error - target error          (target = human level / baseline)
     variance       = train-dev error - train error       (dev error - train error without train-dev)
@@ -96,8 +99,10 @@ class ErrorBreakdown(BaseModel):
     error_definition: str | None = Field(description="how error is computed from the metric")
     fraction_error: bool = Field(description="errors are fractions in [0, 1] (from accuracy)")
     reference_step: int | None = Field(
-        description="step the errors are read at: the best dev step, or the last step"
+        description="step the errors are read at: the last step of training"
     )
+    best_dev_step: int | None = Field(default=None, description="step of the lowest dev error")
+    best_dev_error: float | None = Field(default=None, description="lowest (smoothed) dev error")
     target_error: float | None
     train_error: float | None
     train_dev_error: float | None
@@ -208,13 +213,10 @@ def error_breakdown(
         if len(c):
             curves[split] = c
     dev = curves.get("val")
-    ref: float | None
-    if dev is not None:
-        ref = float(dev.steps[int(np.argmin(dev.smooth))])
-    elif "train" in curves:
-        ref = float(curves["train"].steps[-1])
-    else:
-        ref = None
+    base = curves.get("train") or dev
+    ref = float(base.steps[-1]) if base is not None else None
+    best_dev_step = int(dev.steps[int(np.argmin(dev.smooth))]) if dev is not None else None
+    best_dev = float(np.min(dev.smooth)) if dev is not None else None
 
     def at(split: str) -> float | None:
         c = curves.get(split)
@@ -282,6 +284,8 @@ def error_breakdown(
         error_definition=definition,
         fraction_error=frac,
         reference_step=int(ref) if ref is not None else None,
+        best_dev_step=best_dev_step,
+        best_dev_error=best_dev,
         target_error=target_error,
         train_error=tr,
         train_dev_error=td,

@@ -82,8 +82,10 @@ def diagnose_run(
     if "curve.diverged" in ids:  # the stronger finding says it already
         found = [f for f in found if f.id != "curve.train-loss-increasing"]
     b = error_breakdown(run, target_error=target_error, metric=metric, goal=goal)
-    found.extend(breakdown_findings(b))
-    verdict: Verdict = "instability" if ids & INSTABILITY_IDS else b.verdict
+    broken = bool(ids & INSTABILITY_IDS)
+    if not broken:  # the gaps of a run that blew up describe the blow-up, not the model
+        found.extend(breakdown_findings(b))
+    verdict: Verdict = "instability" if broken else b.verdict
     return RunDiagnosis(
         run=run.name,
         summary=summarize_run(run),

@@ -1,0 +1,348 @@
+"""Real small training runs (CPU torch, about a second each) recorded into Run objects.
+
+Each scenario trains a tiny model on seeded synthetic 2-D data the way a user script would:
+minibatch steps log ``train/loss``; the end of each epoch logs the epoch's mean training accuracy
+(``train/acc``) and the evaluation losses / accuracies of the held-out splits (eval mode, no
+grad). Series are built from the recorded numbers directly; no reader is involved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dlpilot.tools.curves._model import Run, Series
+
+Tensor = torch.Tensor
+torch.set_num_threads(1)  # tiny models: threads only add overhead and contention
+
+
+def moons(n: int, seed: int, noise: float = 0.08) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    t = torch.rand(n, generator=g) * math.pi
+    x = torch.stack([torch.cos(t), torch.sin(t)], 1)
+    x = torch.where(y[:, None] == 1, torch.stack([1 - x[:, 0], 0.5 - x[:, 1]], 1), x)
+    x = x + noise * torch.randn(n, 2, generator=g)
+    return (x - torch.tensor([0.5, 0.25])) / 0.7, y
+
+
+def circles(n: int, seed: int) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x.norm(dim=1) > 1.18).long()  # about half the points in each class
+    return x, y
+
+
+def blobs(n: int, seed: int, sep: float = 1.0) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 2, generator=g) + sep * (2 * y[:, None].float() - 1)
+    return x, y
+
+
+def rotate(x: Tensor, degrees: float) -> Tensor:
+    a = math.radians(degrees)
+    r = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return x @ r.T
+
+
+def flip_labels(y: Tensor, fraction: float, seed: int) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    flip = torch.rand(y.shape[0], generator=g) < fraction
+    return torch.where(flip, 1 - y, y)
+
+
+def mlp(hidden: int, depth: int = 2, dropout: float = 0.0) -> nn.Module:
+    layers: list[nn.Module] = []
+    width = 2
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = hidden
+    layers.append(nn.Linear(width, 2))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Recorder:
+    steps: dict[str, list[int]] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def log(self, name: str, step: int, value: float) -> None:
+        self.steps.setdefault(name, []).append(step)
+        self.values.setdefault(name, []).append(float(value))
+
+    def run(self, name: str, originals: dict[str, str] | None = None) -> Run:
+        run = Run(name=name, source="torch", format="recorded")
+        for k in self.steps:
+            run.series[k] = Series(
+                name=k,
+                original=(originals or {}).get(k, k),
+                steps=np.asarray(self.steps[k], dtype=np.int64),
+                values=np.asarray(self.values[k], dtype=np.float64),
+            )
+        return run
+
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def train(
+    name: str,
+    model: nn.Module,
+    train_xy: tuple[Tensor, Tensor],
+    evals: dict[str, tuple[Tensor, Tensor]],
+    *,
+    epochs: int,
+    batch: int,
+    make_opt: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    loss_fn: LossFn = F.cross_entropy,
+    ascend: bool = False,
+    lr_at: Callable[[int, int], float] | None = None,
+    originals: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Run:
+    """Minibatch training with per-step train/loss and per-epoch train/acc and eval metrics.
+
+    ``ascend`` back-propagates ``-loss`` (the sign bug); ``lr_at(step, total)`` sets the lr of
+    every step (a schedule) and logs it as ``lr``.
+    """
+    torch.manual_seed(seed)
+    rec = Recorder()
+    x, y = train_xy
+    opt = make_opt(list(model.parameters()))
+    g = torch.Generator().manual_seed(seed)
+    per_epoch = math.ceil(x.shape[0] / batch)
+    total, step = epochs * per_epoch, 0
+    for _ in range(epochs):
+        model.train()
+        perm = torch.randperm(x.shape[0], generator=g)
+        correct = 0
+        for i in range(per_epoch):
+            idx = perm[i * batch : (i + 1) * batch]
+            if lr_at is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(step, total)
+                rec.log("lr", step, opt.param_groups[0]["lr"])
+            out = model(x[idx])
+            loss = loss_fn(out, y[idx])
+            opt.zero_grad()
+            (-loss if ascend else loss).backward()
+            opt.step()
+            rec.log("train/loss", step, loss.item())
+            correct += int((out.argmax(1) == y[idx]).sum())
+            step += 1
+        rec.log("train/acc", step - 1, correct / x.shape[0])
+        model.eval()
+        with torch.no_grad():
+            for split, (ex, ey) in evals.items():
+                out = model(ex)
+                rec.log(f"{split}/loss", step - 1, loss_fn(out, ey).item())
+                rec.log(f"{split}/acc", step - 1, (out.argmax(1) == ey).float().mean().item())
+    return rec.run(name, originals)
+
+
+def adam(lr: float) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
+    return lambda p: torch.optim.Adam(p, lr=lr)
+
+
+def sgd(lr: float) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
+    return lambda p: torch.optim.SGD(p, lr=lr)
+
+
+# Scenarios ---------------------------------------------------------------------------------------
+
+
+def well_tuned() -> Run:
+    """MLP on moons, Adam 3e-3, enough data: fits train and val alike, no instability."""
+    torch.manual_seed(0)
+    return train(
+        "well-tuned",
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(3e-3),
+    )
+
+
+def diverging() -> Run:
+    """Logistic regression on unnormalized inputs with a learning rate far too high: the loss
+    blows up in the first steps and never comes back."""
+    torch.manual_seed(0)
+    x, y = moons(2000, 1)
+    xv, yv = moons(1000, 2)
+    return train(
+        "diverging",
+        mlp(32),
+        (x * 1000, y),
+        {"val": (xv * 1000, yv)},
+        epochs=6,
+        batch=64,
+        make_opt=sgd(1e4),
+    )
+
+
+def overfitting() -> Run:
+    """A wide MLP on 40 samples with 30% flipped labels, trained full-batch for long."""
+    torch.manual_seed(0)
+    x, y = moons(40, 3, noise=0.15)
+    return train(
+        "overfitting",
+        mlp(256),
+        (x, flip_labels(y, 0.3, 4)),
+        {"val": moons(1000, 2)},
+        epochs=300,
+        batch=40,
+        make_opt=adam(1e-2),
+    )
+
+
+def high_bias() -> Run:
+    """A linear model on circles: it cannot represent the boundary."""
+    torch.manual_seed(0)
+    return train(
+        "linear-on-circles",
+        nn.Linear(2, 2),
+        circles(2000, 1),
+        {"val": circles(1000, 2)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(1e-2),
+    )
+
+
+def data_mismatch() -> Run:
+    """Train and train-dev from one distribution; dev from a rotated (shifted) domain."""
+    torch.manual_seed(0)
+    xd, yd = blobs(1000, 3, sep=1.5)
+    return train(
+        "mismatch",
+        mlp(32),
+        blobs(2000, 1, sep=1.5),
+        {"train-dev": blobs(1000, 2, sep=1.5), "val": (rotate(xd, 75), yd)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(3e-3),
+    )
+
+
+def gradient_ascent() -> Run:
+    """The sign bug: ``(-loss).backward()`` with a small lr; the loss climbs steadily."""
+    torch.manual_seed(0)
+    return train(
+        "ascent",
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=6,
+        batch=64,
+        make_opt=sgd(5e-3),
+        ascend=True,
+    )
+
+
+def late_lr_jump() -> Run:
+    """A schedule bug: the lr jumps 40x for the last fifth of training, the loss spikes."""
+    torch.manual_seed(0)
+
+    def lr_at(step: int, total: int) -> float:
+        return 0.05 if step < 0.8 * total else 2.0
+
+    return train(
+        "late-lr-jump",
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=12,
+        batch=32,
+        make_opt=sgd(0.05),
+        lr_at=lr_at,
+    )
+
+
+def converged_early() -> Run:
+    """Logistic regression on overlapping Gaussian blobs (the right model) with a large Adam lr
+    trained for many epochs: done after the first epoch or two."""
+    torch.manual_seed(0)
+    return train(
+        "converged-early",
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=40,
+        batch=256,
+        make_opt=adam(0.1),
+    )
+
+
+def too_short() -> Run:
+    """The same model with a small SGD lr and few epochs: still improving at the end."""
+    torch.manual_seed(0)
+    return train(
+        "too-short",
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=10,
+        batch=64,
+        make_opt=sgd(3e-3),
+    )
+
+
+def heavy_dropout() -> Run:
+    """Dropout 0.5 active only in training: the validation loss is lower than the training one."""
+    torch.manual_seed(0)
+    return train(
+        "dropout",
+        mlp(64, dropout=0.5),
+        moons(2000, 1, noise=0.25),
+        {"val": moons(1000, 2, noise=0.25)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(3e-3),
+    )
+
+
+def nll_on_logits() -> Run:
+    """The bug NLLLoss-on-raw-logits: the logged classification loss goes negative."""
+    torch.manual_seed(0)
+    return train(
+        "nll-on-logits",
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=4,
+        batch=64,
+        make_opt=adam(1e-3),
+        loss_fn=F.nll_loss,
+    )
+
+
+def gaussian_nll_regression() -> Run:
+    """A regression model with a learned variance: its NLL is legitimately negative."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(2000, 1, generator=g) * 4 - 2
+    y = torch.sin(2 * x) + 0.05 * torch.randn(2000, 1, generator=g)
+    model = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    rec = Recorder()
+    for step in range(600):
+        idx = torch.randint(0, 2000, (64,), generator=g)
+        mean, log_var = model(x[idx]).unbind(1)
+        loss = F.gaussian_nll_loss(mean, y[idx, 0], log_var.exp())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.log("train/loss", step, loss.item())
+    return rec.run("gaussian-nll", {"train/loss": "train_nll"})
