@@ -1,8 +1,38 @@
-"""Static rules (filled in by their issue)."""
+"""Static rules on the training loop: gradients cleared and stepped, train / eval mode, grad
+mode in validation, what is fed to the loss, and mixed precision.
+
+All rules share one index per file (``_index``), built by a single walk of the tree and only for
+files whose text mentions something these rules look at.
+"""
 
 from __future__ import annotations
 
 from dlpilot.tools.inspect._base import Rule
+from dlpilot.tools.inspect.code.training._amp import AmpScalerRule
+from dlpilot.tools.inspect.code.training._loop import LossGraphRule, StepMissingRule, ZeroGradRule
+from dlpilot.tools.inspect.code.training._loss import LossInputRule
+from dlpilot.tools.inspect.code.training._mode import ModeRule
+from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
 
-RULES: list[type[Rule]] = []
-__all__ = ["RULES"]
+RULES: list[type[Rule]] = [
+    ZeroGradRule,
+    StepMissingRule,
+    LossGraphRule,
+    ModeCallParensRule,
+    ForwardCallRule,
+    ModeRule,
+    LossInputRule,
+    AmpScalerRule,
+]
+
+__all__ = [
+    "RULES",
+    "AmpScalerRule",
+    "ForwardCallRule",
+    "LossGraphRule",
+    "LossInputRule",
+    "ModeCallParensRule",
+    "ModeRule",
+    "StepMissingRule",
+    "ZeroGradRule",
+]

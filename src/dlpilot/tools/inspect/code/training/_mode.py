@@ -1,0 +1,315 @@
+"""Rules on train / eval mode and on grad mode during validation."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from dlpilot.findings import Finding, finding
+from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code.training._flow import (
+    Effect,
+    effects,
+    enclosing_class,
+    map_name,
+    module_names,
+    resolve,
+    summary,
+    touches,
+    trained_modules,
+)
+from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope, index_of
+from dlpilot.tools.inspect.code.training._names import is_model_name, last, root
+
+_EVAL_NAME = re.compile(
+    r"^_?(?:(?:val|valid|validate|validation|eval|evaluate|evaluation|test|testing|predict|"
+    r"inference|infer)(?:_(?!step$|epoch_end$|dataloader$)\w*)?|\w+_(?:eval|evaluate|evaluation|"
+    r"validate|validation|val|test|predict|prediction|inference))$"
+)
+_EVAL_DATA = re.compile(r"(?:^|_)(?:val(?!ue)|valid|test|eval|dev(?:_|$|set|loader|data))")
+
+
+def is_eval_function(scope: Scope) -> bool:
+    """A function that, by its name, runs validation, testing or inference."""
+    name = scope.name
+    if name.startswith("test_") or scope.name == "<module>":
+        return False
+    return _EVAL_NAME.match(name) is not None
+
+
+def _lightning(scope: Scope) -> bool:
+    cls = enclosing_class(scope)
+    return cls is not None and cls.is_lightning()
+
+
+def _covers(parent: str, module: str) -> bool:
+    return bool(parent) and (module == parent or module.startswith(parent + "."))
+
+
+def _scope_effects(ix: FileIndex, scope: Scope) -> list[Effect]:
+    key = ("effects", id(scope))
+    cached = ix.memo.get(key)
+    if isinstance(cached, list):
+        return cached
+    found = effects(ix, scope, scope.events)
+    ix.memo[key] = found
+    return found
+
+
+def _forwards(ix: FileIndex, events: Iterable[Event]) -> list[Event]:
+    """Calls of a model: ``model(x)``, ``self.net(x)``."""
+    modules = module_names(ix)
+    return [
+        e
+        for e in events
+        if e.kind == "call"
+        and not e.role
+        and e.name
+        and isinstance(e.node, ast.Call)
+        and (is_model_name(e.name) or e.name in modules)
+    ]
+
+
+class ModeRule(Rule):
+    """Modules left in eval mode while training, in train mode while validating, and validation
+    that builds autograd graphs."""
+
+    ids: ClassVar[tuple[str, ...]] = (
+        "mode.eval-during-training",
+        "mode.train-during-eval",
+        "mode.eval-grad-enabled",
+    )
+
+    def __init__(self) -> None:
+        self._called_without_grad: set[str] = set()
+        self._pending_grad: list[tuple[str, Finding]] = []
+
+    def visit(self, f: SourceFile) -> Iterable[Finding]:
+        ix = index_of(f)
+        if ix is None:
+            return []
+        out: list[Finding] = []
+        seen: set[tuple[str, int]] = set()
+        for scope in ix.scopes:
+            for ev in scope.events:
+                if ev.kind == "call" and (ev.no_grad or ev.grad_managed) and ev.name:
+                    self._called_without_grad.add(last(ev.name))
+            if _lightning(scope):
+                continue
+            for item in [
+                *_eval_during_training(ix, scope, f.rel),
+                *_train_during_eval(ix, scope, f.rel),
+            ]:
+                key = (item.id, item.evidence[0].line or 0)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(item)
+            for item in _eval_grad_enabled(ix, scope, f.rel):
+                if scope.name == "<module>":
+                    out.append(item)
+                else:
+                    self._pending_grad.append((scope.name, item))
+        return out
+
+    def finish(self, project: Project) -> Iterable[Finding]:
+        return [item for name, item in self._pending_grad if name not in self._called_without_grad]
+
+
+def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
+    effs = _scope_effects(ix, scope)
+    if not any(e.kind == "eval" for e in effs) or not any(e.kind == "step" for e in effs):
+        return []
+    trained = trained_modules(ix) | {e.recv for e in effs if e.kind == "train" and e.recv}
+    out: list[Finding] = []
+    for lid, loop in scope.loops.items():
+        inside = [e for e in effs if lid in e.event.loops]
+        if not any(e.kind == "step" for e in inside):
+            continue
+        for ev in inside:
+            module = ev.recv
+            if ev.kind != "eval" or not module or module not in trained:
+                continue
+            if any(
+                (e.kind == "train" and _covers(e.recv, module))
+                or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
+                or (e.kind == "opaque" and touches(e.recv, module))
+                for e in inside
+            ):
+                continue
+            if any(
+                e.kind == "assign"
+                and lid in e.loops
+                and (e.name == module or (root(module) != "self" and e.name == root(module)))
+                for e in scope.events
+            ):
+                continue  # a fresh model per iteration starts in train mode
+            out.append(
+                finding(
+                    "mode.eval-during-training",
+                    f"`{module}.eval()` runs inside the training loop (line {loop.line}) and "
+                    f"nothing in the loop calls `{module}.train()` again, so later optimizer "
+                    f"steps train with dropout / batch-norm in eval mode; call `{module}.train()` "
+                    "at the start of each training epoch.",
+                    how="static",
+                    file=rel,
+                    line=ev.line,
+                    detail={"module": module, "loop_line": loop.line},
+                )
+            )
+    return out
+
+
+def _train_during_eval(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
+    if not is_eval_function(scope):
+        return []
+    forwards = [e for e in _forwards(ix, scope.events) if e.loops or e.no_grad or scope.no_grad]
+    if not forwards:
+        return []
+    fw = forwards[0]
+    model = fw.name
+    effs = _scope_effects(ix, scope)
+    if any(
+        e.kind in {"eval", "mode?", "step", "backward"}
+        or (e.kind == "opaque" and touches(e.recv, model))
+        for e in effs
+    ):
+        return []
+    for e in effs:
+        if e.kind == "train" and _covers(e.recv, model) and e.order < fw.order:
+            return [_train_during_eval_finding(rel, e.line, scope.name, model, None)]
+    for caller in ix.scopes:
+        if caller is scope or _lightning(caller):
+            continue
+        for ev in caller.events:
+            if ev.kind != "call" or resolve(ix, caller, ev) is not scope:
+                continue
+            mapped = map_name(ix, model, scope, ev)
+            if _mode_at_call(ix, caller, ev, mapped) == "train":
+                return [_train_during_eval_finding(rel, fw.line, scope.name, model, ev.line)]
+    return []
+
+
+def _mode_at_call(ix: FileIndex, caller: Scope, call: Event, module: str | None) -> str:
+    """``train`` when the module is surely in train mode at the call; else ``unknown`` or
+    ``eval``."""
+    effs = _scope_effects(ix, caller)
+    before = [e for e in effs if e.order < call.order]
+    verdict = _latest_mode(before, module)
+    if verdict or not call.loops:
+        return verdict or "unknown"
+    lid = call.loops[-1]
+    wrapped = [e for e in effs if e.order > call.order and lid in e.event.loops]
+    return _latest_mode(wrapped, module) or "unknown"
+
+
+def _latest_mode(effs: list[Effect], module: str | None) -> str:
+    for e in reversed(effs):
+        matches = module is None or not e.recv or _covers(e.recv, module)
+        if e.kind == "eval" and matches:
+            return "eval"
+        if e.kind == "mode?" and matches:
+            return "unknown"
+        if e.kind == "opaque" and (module is None or touches(e.recv, module)):
+            return "unknown"
+        if e.kind == "train" and matches:
+            return "train"
+        if e.kind == "step":
+            return "train"
+    return ""
+
+
+def _train_during_eval_finding(
+    rel: str, line: int, function: str, model: str, caller_line: int | None
+) -> Finding:
+    detail: dict[str, str | int] = {"function": function, "module": model}
+    if caller_line is not None:
+        detail["call_line"] = caller_line
+    return finding(
+        "mode.train-during-eval",
+        f"`{function}` runs `{model}` in training mode, so dropout stays active and batch-norm "
+        f"uses and updates batch statistics during evaluation; call `{model}.eval()` before "
+        "evaluating (and `.train()` before training again).",
+        how="static",
+        file=rel,
+        line=line,
+        detail=dict(detail),
+    )
+
+
+def _eval_data(loop: Loop) -> bool:
+    if loop.iter is None:
+        return False
+    for node in ast.walk(loop.iter):
+        word = ""
+        if isinstance(node, ast.Name):
+            word = node.id
+        elif isinstance(node, ast.Attribute):
+            word = node.attr
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            word = node.value
+        if word and _EVAL_DATA.search(word.lower()):
+            return True
+    return False
+
+
+def _eval_grad_enabled(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
+    if scope.no_grad or scope.grad_managed:
+        return []
+    eval_fn = is_eval_function(scope)
+    effs = _scope_effects(ix, scope)
+    out: list[Finding] = []
+    flagged: set[int] = set()
+    for lid, loop in scope.loops.items():
+        parent = loop.parent
+        skip = False
+        while parent is not None:
+            skip = skip or parent in flagged
+            parent = scope.loops[parent].parent
+        if skip or loop.no_grad:
+            continue
+        inside = [e for e in scope.events if lid in e.loops]
+        forwards = [e for e in _forwards(ix, inside) if not e.no_grad and not e.grad_managed]
+        if not forwards:
+            continue
+        loop_effs = [e for e in effs if lid in e.event.loops]
+        if any(e.kind in {"backward", "step", "zero"} for e in loop_effs):
+            continue
+        if any(_needs_grad(ix, scope, e) for e in inside):
+            continue
+        first = inside[0].order if inside else 0
+        prior = [e for e in effs if e.order < first and e.kind in {"train", "eval", "mode?"}]
+        after_eval = bool(prior) and prior[-1].kind == "eval"
+        if not (eval_fn or _eval_data(loop) or after_eval):
+            continue
+        flagged.add(lid)
+        model = forwards[0].name
+        out.append(
+            finding(
+                "mode.eval-grad-enabled",
+                f"This evaluation loop calls `{model}` with gradients enabled, building an "
+                "autograd graph per batch that is never used (slower, more memory); wrap it in "
+                "`with torch.no_grad():` or `torch.inference_mode()`.",
+                how="static",
+                file=rel,
+                line=loop.line,
+                detail={"module": model, "function": scope.name},
+            )
+        )
+    return out
+
+
+def _needs_grad(ix: FileIndex, scope: Scope, ev: Event) -> bool:
+    """Whether a call in the loop needs gradients (``autograd.grad``, a helper that backprops)."""
+    if ev.kind == "assign" and ev.name.endswith("requires_grad"):
+        return True
+    if ev.kind != "call":
+        return False
+    if ev.name.endswith(("autograd.grad", "requires_grad_")) or "backward" in ev.name:
+        return True
+    callee = resolve(ix, scope, ev)
+    return callee is not None and callee is not scope and summary(ix, callee).grad
+
+
+__all__ = ["ModeRule", "is_eval_function"]
