@@ -9,6 +9,7 @@ views for tools; ``plot_data`` computes what ``plot_runs`` draws into a PNG.
 from dlpilot.tools.curves._breakdown import ErrorBreakdown, Verdict
 from dlpilot.tools.curves._diagnose import CurveDiagnosis, RunDiagnosis, diagnose_runs
 from dlpilot.tools.curves._model import Run, Series
+from dlpilot.tools.curves._plot import Line, Panel, PlotData, plot_data, plot_runs, render_png
 from dlpilot.tools.curves._summary import (
     MetricSummary,
     RunComparison,
@@ -23,7 +24,10 @@ from dlpilot.tools.curves.readers import read_run, read_runs
 __all__ = [
     "CurveDiagnosis",
     "ErrorBreakdown",
+    "Line",
     "MetricSummary",
+    "Panel",
+    "PlotData",
     "Run",
     "RunComparison",
     "RunDiagnosis",
@@ -33,8 +37,11 @@ __all__ = [
     "Verdict",
     "compare_runs",
     "diagnose_runs",
+    "plot_data",
+    "plot_runs",
     "read_run",
     "read_runs",
+    "render_png",
     "summarize_run",
     "summarize_runs",
 ]

@@ -179,7 +179,8 @@ def _check_goal(goal: str | None) -> Goal | None:
 
 
 def compare_runs(runs: list[Run], metric: str, goal: Goal | None = None) -> RunComparison:
-    """Rank runs by the best value of ``metric`` (an exact or bare name, see ``resolve_metric``).
+    """Rank runs by the best value of ``metric``: an exact name, or a bare quantity resolved to
+    the first split (val, test, train-dev, train) that any run logs, the same for every run.
 
     ``goal`` defaults to what the name says (losses and errors: min; accuracies, F1, ...: max).
     """
@@ -188,6 +189,11 @@ def compare_runs(runs: list[Run], metric: str, goal: Goal | None = None) -> RunC
         raise InvalidArgument(
             f"cannot tell whether {metric!r} should be minimized or maximized; pass goal='min' "
             "or goal='max'"
+        )
+    if "/" not in metric:  # one split for every run: never rank one's val against another's train
+        metric = next(
+            (f"{sp}/{metric}" for sp in _SPLIT_ORDER for r in runs if r.get(f"{sp}/{metric}")),
+            metric,
         )
     rows: list[RunRank] = []
     missing: list[str] = []
