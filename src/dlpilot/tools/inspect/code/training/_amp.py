@@ -23,10 +23,10 @@ def autocast_dtype(call: ast.Call, text: str) -> str:
     for kw in call.keywords:
         if kw.arg == "dtype":
             name = dotted(kw.value)
-            if name.endswith(("float16", "half")):
-                return "fp16"
             if name.endswith("bfloat16"):
                 return "bf16"
+            if name.endswith(("float16", "half")):
+                return "fp16"
             return ""
     owner = dotted(call.func)
     if owner.endswith("cuda.amp.autocast"):

@@ -15,6 +15,7 @@ from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileInd
 from dlpilot.tools.inspect.code.training._names import (
     call_attr,
     dotted,
+    is_model_name,
     is_optimizer_class,
     is_optimizer_name,
     last,
@@ -267,6 +268,8 @@ def _handed_roots(ev: Event) -> set[str]:
         if text:
             names.add(text)
     func = call.func
+    if is_model_name(dotted(func)):
+        return names  # a forward call: it does not change modes
     if isinstance(func, ast.Attribute) and func.attr not in _MODE_NEUTRAL:
         owner = dotted(func.value)
         if owner:

@@ -127,7 +127,7 @@ def worth_indexing(text: str) -> bool:
         or "autocast" in t
         or _EVAL_DEF.search(t) is not None
         or _BARE_MODE.search(t) is not None
-        or (("oftmax" in t or "igmoid" in t) and ("ntropy" in t or "ogits" in t))
+        or (("oftmax" in t or "igmoid" in t) and ("ntropy" in t or "ogits" in t or "forward" in t))
     )
 
 
