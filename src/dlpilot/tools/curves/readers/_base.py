@@ -24,7 +24,6 @@ value written wins: a resumed run rewrites steps) and normalizes names.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -150,28 +149,4 @@ def _sort_dedupe(
     return steps[keep], values[keep], None if walls is None else walls[keep], message
 
 
-def numeric_or_none(value: object) -> float | None:
-    """A JSON/CSV cell as a float, or None when it is not a number (bools are not numbers)."""
-    if type(value) is float or type(value) is int:
-        return float(value)
-    return None
-
-
-def one_run(runs: Sequence[Run], path: Path) -> Run:
-    if len(runs) != 1:
-        names = ", ".join(r.name for r in runs[:10])
-        from dlpilot.errors import CurveReadError
-
-        raise CurveReadError(f"{path} holds {len(runs)} runs ({names}); read them with read_runs")
-    return runs[0]
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def first(items: Iterable[str]) -> str:
-    return next(iter(items), "")
-
-
-__all__ = ["Reader", "SeriesBuilder", "numeric_or_none", "run_name_for"]
+__all__ = ["Reader", "SeriesBuilder", "run_name_for"]

@@ -48,11 +48,13 @@ class CsvReader(Reader):
         except OSError as e:
             raise CurveReadError(f"{path}: cannot read CSV file: {e}") from e
         run = Run(name=run_name_for(path), source=str(path), format=self.format)
-        try:
-            rows = list(csv.reader(io.StringIO(text)))
-        except csv.Error as e:
-            raise CurveReadError(f"{path}: not a readable CSV file: {e}") from e
-        rows = [r for r in rows if r]
+        if '"' in text:  # quoted cells: the csv module; else a plain split is several times faster
+            try:
+                rows = [r for r in csv.reader(io.StringIO(text)) if r]
+            except csv.Error as e:
+                raise CurveReadError(f"{path}: not a readable CSV file: {e}") from e
+        else:
+            rows = [line.split(",") for line in text.splitlines() if line]
         if not rows:
             raise CurveReadError(f"{path}: empty CSV file (no header row)")
         header = [h.strip() for h in rows[0]]
@@ -126,25 +128,19 @@ def _add_columns(
 
 def _numbers(cells: tuple[str, ...]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """(which cells hold a number, those numbers in order)."""
-    arr = np.array(cells)
-    arr = np.char.strip(arr) if arr.dtype.kind == "U" and _has_spaces(arr) else arr
-    mask = arr != ""
+    mask = np.fromiter(map(bool, cells), dtype=bool, count=len(cells))  # "" is an empty cell
     try:
-        return mask, arr[mask].astype(np.float64)
+        # float() parses "nan", "inf", "1e-3" and surrounding spaces, at C speed through map().
+        return mask, np.fromiter(map(float, filter(None, cells)), dtype=np.float64)
     except ValueError:
         pass
     out: list[float] = []
     for j in np.flatnonzero(mask).tolist():
         try:
-            out.append(float(arr[j]))
+            out.append(float(cells[j]))
         except ValueError:
             mask[j] = False
     return mask, np.array(out, dtype=np.float64)
-
-
-def _has_spaces(arr: npt.NDArray[np.str_]) -> bool:
-    sample = arr[: min(arr.shape[0], 64)]
-    return any(s != s.strip() for s in sample.tolist())
 
 
 def _fill(mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
