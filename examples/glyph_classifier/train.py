@@ -105,20 +105,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     log = (out / "metrics.jsonl").open("a")
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        train_correct, train_seen = 0, 0
         for images, labels in train_loader:
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(images), labels)
+            logits = model(images)
+            loss = criterion(logits, labels)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
             optimizer.step()
             scheduler.step()
             step += 1
+            train_correct += (logits.argmax(dim=1) == labels).sum().item()
+            train_seen += labels.numel()
             if step % 10 == 0:
                 log.write(json.dumps({"step": step, "train/loss": loss.item(),
                                       "lr": scheduler.get_last_lr()[0]}) + "\n")
 
         val_loss, val_acc = evaluate(model, val_loader, criterion)
-        log.write(json.dumps({"step": step, "epoch": epoch, "val/loss": val_loss, "val/acc": val_acc}) + "\n")
+        log.write(json.dumps({"step": step, "epoch": epoch, "train/acc": train_correct / train_seen,
+                              "val/loss": val_loss, "val/acc": val_acc}) + "\n")
         log.flush()
         print(f"epoch {epoch}: step {step} val_loss {val_loss:.4f} val_acc {val_acc:.3f}", flush=True)
 

@@ -145,7 +145,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from dlpilot.tools.curves import diagnose_runs, read_runs, render_text
+    from dlpilot.tools.curves import diagnose_runs, read_runs
 
     runs = read_runs(Path(args.path))
     diagnosis = diagnose_runs(runs, target_error=args.target_error)
@@ -153,8 +153,25 @@ def _curves(args: argparse.Namespace) -> int:
         from dlpilot.tools.curves import plot_runs
 
         args.plot.write_bytes(plot_runs(runs))
-    print(diagnosis.model_dump_json(indent=2) if args.json else render_text(diagnosis))
+    print(diagnosis.model_dump_json(indent=2) if args.json else _curves_text(args.path, diagnosis))
     return _exit_for(diagnosis.findings)
+
+
+def _curves_text(path: str, d: Any) -> str:
+    from dlpilot.findings import render_findings
+
+    lines = [f"dlpilot curves of {path}: {len(d.runs)} run(s), verdict: {d.verdict}"]
+    for run in d.runs:
+        metrics = ", ".join(f"{m.name} ({m.points})" for m in run.summary.metrics)
+        lines.append(f"  {run.run} [{run.summary.format}]: {metrics}")
+        lines.append(f"      {run.breakdown.explanation}")
+        lines += [f"      warning: {w}" for w in run.summary.warnings]
+    if d.missing:
+        lines.append("missing for a full verdict: " + "; ".join(d.missing))
+    lines += render_findings(d.findings)
+    if d.next_actions:
+        lines += ["", "Next actions"] + [f"  - {a}" for a in d.next_actions]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -265,5 +265,29 @@ def _unique(evidence: list[Evidence]) -> list[Evidence]:
     return out
 
 
+_HEADINGS = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
+
+
+def render_findings(findings: list[Finding], *, max_locations: int = 5) -> list[str]:
+    """Terminal lines for findings, grouped by severity, each with its id, message and places."""
+    lines: list[str] = []
+    for sev in Severity:
+        group = [f for f in findings if f.severity == sev]
+        if not group:
+            continue
+        lines += ["", f"{_HEADINGS[sev]} ({len(group)})"]
+        for f in group:
+            places = [e.location() for e in f.evidence if e.location()]
+            where = ", ".join(places[:max_locations])
+            if len(places) > max_locations:
+                where += f" (+{len(places) - max_locations} more)"
+            lines.append(f"  [{f.id}] {f.message}")
+            if where:
+                lines.append(f"      at {where}")
+    if not findings:
+        lines += ["", "No findings."]
+    return lines
+
+
 __all__ = ["CATALOGUE", "CheckSpec", "Evidence", "Finding", "How", "Severity", "finding",
-           "merge_findings"]
+           "merge_findings", "render_findings"]

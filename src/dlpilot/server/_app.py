@@ -11,7 +11,7 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 
 from dlpilot import __version__
 from dlpilot.findings import CATALOGUE
-from dlpilot.server import _inspect_tools
+from dlpilot.server import _curves_tools, _inspect_tools
 from dlpilot.server._roots import Roots
 from dlpilot.server._state import ServerState
 
@@ -27,6 +27,7 @@ def build_server(roots: Sequence[str | os.PathLike[str]] | None = None) -> MCPSe
     state = ServerState(roots=Roots(roots or [os.getcwd()]))
     server = MCPServer(name="dlpilot", version=__version__, instructions=INSTRUCTIONS)
     _inspect_tools.register(server, state)
+    _curves_tools.register(server, state)
     _register_resources(server, state)
     _register_prompts(server)
     return server

@@ -86,6 +86,10 @@ def _decades(ys: list[float]) -> float:
     return math.log10(max(pos) / min(pos))
 
 
+COUNTERS = frozenset({"epoch", "step", "global_step", "iteration", "samples", "tokens"})
+"""Series left out of the default plot: they count progress rather than measure the model."""
+
+
 def plot_data(
     runs: list[Run], *, metrics: list[str] | None = None, log_y: bool | None = None
 ) -> PlotData:
@@ -103,6 +107,8 @@ def plot_data(
     for ri, run in enumerate(runs):
         for name in sorted(run.series):
             q = _quantity(name)
+            if wanted is None and name in COUNTERS:
+                continue  # a step or epoch counter is an axis, not a curve worth a panel
             if wanted is not None and name not in wanted and q not in wanted:
                 continue
             by_q.setdefault(q, []).append((ri, run, run.series[name]))
