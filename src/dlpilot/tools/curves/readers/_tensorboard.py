@@ -34,6 +34,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from dlpilot.errors import CurveReadError
 from dlpilot.tools.curves._model import Run
@@ -111,7 +112,13 @@ def _read_file(path: Path, builder: SeriesBuilder, warnings: list[str]) -> None:
         warnings.append(f"{path}: {problem}; kept the {good} records before it")
     elif torn:
         warnings.append(f"{path}: {torn}; kept the {good} records before it")
-    _decode_events(data, offsets[:good], lengths[:good], builder, path, warnings)
+    offs = np.asarray(offsets[:good], dtype=np.int64)
+    lens = np.asarray(lengths[:good], dtype=np.int64)
+    fast = _fast_scalars(data, offs, lens)
+    rest = np.flatnonzero(~fast[0]) if fast is not None else np.arange(good)
+    _decode_events(
+        data, offs[rest].tolist(), lens[rest].tolist(), rest, fast, builder, path, warnings
+    )
 
 
 def _frame(data: bytes) -> tuple[list[int], list[int], str]:
@@ -173,15 +180,101 @@ def _gather_u32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(buf[idx]).view("<u4").reshape(-1)
 
 
+def _fast_scalars(
+    data: bytes, offs: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
+) -> (
+    tuple[
+        npt.NDArray[np.bool_],
+        list[bytes],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]
+    | None
+):
+    """Decode, with numpy over all records at once, the events of the one shape torch's
+    ``add_scalar`` writes: ``09 wall(8) [10 step-varint] 2A L 0A L 0A TL tag 15 value(4)`` with
+    one-byte lengths. Returns (which records matched, tags, tag index, step, value, wall time) of
+    the matching records; the others go through the general decoder."""
+    n = offs.shape[0]
+    if n == 0:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    size = buf.shape[0]
+    d = offs + 12
+    end = d + lens
+
+    def at(i: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        out: npt.NDArray[np.uint8] = buf[np.minimum(i, size - 1)]
+        return out
+
+    ok = (lens >= 9 + 8) & (at(d) == 0x09)
+    has_step = at(d + 9) == 0x10
+    vb = buf[np.minimum((d + 10)[:, None] + np.arange(10), size - 1)]  # varint bytes
+    cont = vb >= 0x80
+    k = np.argmin(cont, axis=1) + 1  # varint length: first byte without the continuation bit
+    ok &= ~cont.all(axis=1)
+    shifts = (7 * np.arange(10)).astype(np.uint64)
+    parts = (vb & 0x7F).astype(np.uint64) << shifts
+    parts[np.arange(10)[None, :] >= k[:, None]] = 0
+    step = np.where(has_step, parts.sum(axis=1, dtype=np.uint64).view(np.int64), 0)
+    p = np.where(has_step, d + 10 + k, d + 9)
+    l1, l2, tl = at(p + 1).astype(np.int64), at(p + 3).astype(np.int64), at(p + 5).astype(np.int64)
+    ok &= (at(p) == 0x2A) & (at(p + 2) == 0x0A) & (at(p + 4) == 0x0A)
+    ok &= (l1 < 0x80) & (l1 == l2 + 2) & (l2 == tl + 7) & (p + 2 + l1 == end)
+    ok &= at(p + 6 + tl) == 0x15
+    sel = np.flatnonzero(ok)
+    if sel.shape[0] == 0:
+        return None
+    p, tl = p[sel], tl[sel]
+    tag_start = p + 6
+    # Tag ids: hash the tag bytes column by column, then check every tag against its group's.
+    width = int(tl.max())
+    h = tl.astype(np.uint64)
+    for j in range(width):
+        col = np.where(j < tl, buf[np.minimum(tag_start + j, size - 1)], 0).astype(np.uint64)
+        h = h * np.uint64(1099511628211) + col
+    uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    tags = [data[int(tag_start[i]) : int(tag_start[i] + tl[i])] for i in first.tolist()]
+    rep = tag_start[first][inverse]
+    same = tl == tl[first][inverse]
+    for j in range(width):
+        live = j < tl
+        same &= ~live | (
+            buf[np.minimum(tag_start + j, size - 1)] == buf[np.minimum(rep + j, size - 1)]
+        )
+    if not bool(same.all()):
+        return None  # a hash collision: let the general decoder do it all
+    del uniq
+    value_at = (p + 7 + tl)[:, None] + np.arange(4)
+    values = np.ascontiguousarray(buf[value_at]).view("<f4").reshape(-1).astype(np.float64)
+    wall_at = (d[sel] + 1)[:, None] + np.arange(8)
+    walls = np.ascontiguousarray(buf[wall_at]).view("<f8").reshape(-1)
+    return ok, tags, inverse.astype(np.int64).reshape(-1), step[sel], values, walls
+
+
 def _decode_events(
     data: bytes,
     offsets: list[int],
     lengths: list[int],
+    record_index: npt.NDArray[np.int64],
+    fast: tuple[
+        npt.NDArray[np.bool_],
+        list[bytes],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]
+    | None,
     builder: SeriesBuilder,
     path: Path,
     warnings: list[str],
 ) -> None:
     tag_ids: dict[bytes, int] = {}
+    t_recs: list[int] = []
+    add_rec = t_recs.append
     plugins: dict[int, str] = {}
     t_ids: list[int] = []
     t_steps: list[int] = []
@@ -196,7 +289,7 @@ def _decode_events(
     f64 = _F64.unpack_from
     f32 = _F32.unpack_from
     undecodable = 0
-    for off, n in zip(offsets, lengths, strict=True):
+    for rec, off, n in zip(record_index.tolist(), offsets, lengths, strict=True):
         p = off + 12
         end = p + n
         wall = 0.0
@@ -253,6 +346,7 @@ def _decode_events(
                         if tid is None:
                             tid = tag_ids[tag] = len(tag_ids)
                         add_id(tid)
+                        add_rec(rec)
                         add_step(step)
                         add_value(f32(data, p + 3 + tl)[0])
                         add_wall(wall)
@@ -260,6 +354,7 @@ def _decode_events(
                         got = _decode_value(data, p, v_end, tag_ids, plugins)
                         if got is not None:
                             add_id(got[0])
+                            add_rec(rec)
                             add_step(step)
                             add_value(got[1])
                             add_wall(wall)
@@ -268,12 +363,33 @@ def _decode_events(
             undecodable += 1
     if undecodable:
         warnings.append(f"{path}: {undecodable} event(s) could not be decoded and were skipped")
-    if not t_ids:
-        return
     ids = np.asarray(t_ids, dtype=np.int64)
+    recs = np.asarray(t_recs, dtype=np.int64)
     steps = np.asarray(t_steps, dtype=np.int64)
     values = np.asarray(t_values, dtype=np.float64)
     walls = np.asarray(t_walls, dtype=np.float64)
+    if fast is not None:
+        matched, fast_tags, fast_ids, fast_steps, fast_values, fast_walls = fast
+        remap = np.empty(len(fast_tags), dtype=np.int64)
+        for i, tag in enumerate(fast_tags):
+            tid = tag_ids.get(tag)
+            if tid is None:
+                tid = tag_ids[tag] = len(tag_ids)
+            remap[i] = tid
+        ids = np.concatenate([ids, remap[fast_ids]])
+        recs = np.concatenate([recs, np.flatnonzero(matched)])
+        steps = np.concatenate([steps, fast_steps])
+        values = np.concatenate([values, fast_values])
+        walls = np.concatenate([walls, fast_walls])
+        by_record = np.argsort(recs, kind="stable")  # file order: the last write of a step wins
+        ids, steps, values, walls = (
+            ids[by_record],
+            steps[by_record],
+            values[by_record],
+            walls[by_record],
+        )
+    if ids.shape[0] == 0:
+        return
     order = np.argsort(ids, kind="stable")
     bounds = np.searchsorted(ids[order], np.arange(len(tag_ids) + 1))
     names = {tid: tag.decode("utf-8", "replace") for tag, tid in tag_ids.items()}
