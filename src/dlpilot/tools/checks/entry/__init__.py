@@ -10,6 +10,7 @@ the child through :mod:`dlpilot.sandbox`, forwards its progress, and returns pyd
 from ._api import find_batch_size, lr_range_test, probe_device, run_entry_checks
 from ._config import EntryConfig, load_entry_config
 from ._plot import LrPlotData, lr_plot_data, plot_lr_range
+from ._propose import propose_entry_table, write_entry_table
 from ._results import (
     BatchSizeResult,
     BatchTrial,
@@ -36,5 +37,7 @@ __all__ = [
     "lr_range_test",
     "plot_lr_range",
     "probe_device",
+    "propose_entry_table",
     "run_entry_checks",
+    "write_entry_table",
 ]
