@@ -1,0 +1,30 @@
+"""The in-child probe: runs a user's training script under PyTorch hooks and records evidence.
+
+Run as ``python -m dlpilot.sandbox.probe --out EVENTS.jsonl [bounds] -- script.py args...``. This
+package is the only place in dlpilot that imports torch, and only its ``__main__`` and private
+modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`
+and the option names below without torch.
+
+The event file is JSON lines, written and flushed as the run goes, so a crash still leaves the
+evidence up to it. Its size is bounded however long the script would train: per-step events are
+capped, everything else is a fixed-size aggregate in the ``summary`` events (written at steps 1, 2,
+4, 8, ... and once at the end). Event kinds:
+
+``start``      probe version, torch version, mode, bounds, script
+``loader``     a DataLoader seen for the first time (sampler, batch size, dataset length)
+``step``       one optimizer step (or one backward when there is no optimizer): loss, accuracy
+``obs``        an observation that may precede a crash (label range, label dtype, loss shapes)
+``summary``    every aggregate the parent's rules read (``final`` is true for the last one)
+``exception``  the user's exception: type, message, user-code file and line, traceback tail
+``end``        why the run stopped (``finished``, ``epochs``, ``steps``, ``time``,
+               ``overfit-steps``, ``exception``, ``exit``) and the counters at that point
+"""
+
+from __future__ import annotations
+
+PROBE_VERSION = 1
+"""Bumped when the event schema changes incompatibly."""
+
+MODES = ("script", "overfit")
+
+__all__ = ["MODES", "PROBE_VERSION"]

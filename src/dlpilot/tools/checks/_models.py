@@ -1,0 +1,102 @@
+"""Typed results of the runtime checks (pydantic; the server adapts them, never the reverse)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlpilot.findings import Finding
+
+StopReason = Literal[
+    "finished", "epochs", "steps", "time", "overfit-steps", "exception", "exit", "killed"
+]
+"""Why the probed script stopped: it ended on its own (``finished``), a bound was reached
+(``epochs``, ``steps``, ``time``, ``overfit-steps``), it raised (``exception``), it called
+``sys.exit`` with an error code (``exit``), or the process died before the probe could say
+(``killed``: timeout, out of memory, a signal, cancellation)."""
+
+
+class ChildRun(BaseModel):
+    """How one probed child process ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["script", "overfit"]
+    cause: str = Field(
+        description="the runner's cause: ok, exit, crash, signal, timeout, oom, cancelled"
+    )
+    stopped_by: StopReason
+    exit_code: int | None
+    wall_s: float
+    steps: int = Field(description="optimizer steps observed (backward calls if none)")
+    summary: str = Field(description="one line for a person")
+    output_tail: str = ""
+
+
+class UserException(BaseModel):
+    """The exception that ended the user's script, at its user-code frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    code: str | None = None
+    step: int | None = None
+    traceback_tail: str = ""
+
+
+class OverfitResult(BaseModel):
+    """The single-batch overfit test (seed 004, section 1): with dropout, weight decay, label
+    smoothing and schedulers off and the first batch replayed, can the model fit it?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["passed", "failed", "inconclusive"]
+    reason: str
+    steps: int
+    step_budget: int
+    classification: bool
+    initial_loss: float | None = None
+    final_loss: float | None = Field(default=None, description="lowest loss of the final window")
+    loss_threshold: float | None = None
+    final_accuracy: float | None = None
+    accuracy_threshold: float | None = None
+    still_falling: bool = False
+    losses: list[float | None] = Field(default_factory=list, description="loss per step")
+    accuracies: list[float | None] = Field(
+        default_factory=list, description="batch accuracy per step (classification)"
+    )
+    finding: Finding | None = None
+    run: ChildRun | None = None
+
+
+class CheckReport(BaseModel):
+    """What running a training script under the probe showed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    argv: list[str]
+    cwd: str
+    findings: list[Finding]
+    overfit: OverfitResult | None = None
+    run: ChildRun
+    exception: UserException | None = None
+    steps_observed: int
+    epochs_observed: int
+    loaders: list[dict[str, str | int | bool | None]] = Field(default_factory=list)
+    inspected_files: list[str] = Field(
+        default_factory=list, description="user files read by the static rules"
+    )
+    static_checked: bool = False
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        """No error or warning finding."""
+        return not any(f.severity.value in ("error", "warning") for f in self.findings)
+
+
+__all__ = ["CheckReport", "ChildRun", "OverfitResult", "StopReason", "UserException"]

@@ -1,0 +1,236 @@
+"""The single-batch overfit verdict (seed 004, section 1) and its plot: calculation, then drawing.
+
+Verdict, from the per-step loss curve of an overfit-mode run (first batch replayed, dropout,
+weight decay, label smoothing and schedulers off):
+
+* ``passed``: the lowest loss of the final window is at most :data:`LOSS_REL` of the first step's
+  loss (or below :data:`LOSS_ABS`); for classification, the batch accuracy in that window reaches
+  :data:`ACCURACY_PASS` and the loss is at most :data:`CLASSIFICATION_LOSS_REL` of the first.
+* ``failed``: the run made at least :data:`MIN_STEPS` steps and did not pass.
+* ``inconclusive``: too few steps, no loss seen, or the batch could not be held fixed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from dlpilot.findings import finding
+
+from ._evidence import ProbeRun, num
+from ._models import ChildRun, OverfitResult
+
+LOSS_REL = 0.05
+"""Loss "~0", relative: the final loss is at most 5% of the first. Scale-free, so it works for an
+MSE on unnormalized targets as well as for cross-entropy (ln 10 = 2.3 -> 0.115)."""
+
+LOSS_ABS = 1e-3
+"""Loss "~0", absolute: below this the loss counts as zero whatever it started at."""
+
+CLASSIFICATION_LOSS_REL = 0.25
+"""For classification, where accuracy is the primary criterion, the loss must also have fallen to
+a quarter of its start. A two-class batch fitted at 100% by Adam at 1e-3 sits near 0.07 after 200
+steps (10% of ln 2): "~0" in practice, but not under 5%; a quarter still fails a model that
+cannot fit (its loss stays near ln C)."""
+
+ACCURACY_PASS = 0.99
+"""Accuracy "~100%": every sample of a batch of up to 99 is right."""
+
+FINAL_WINDOW_SHARE = 0.1
+"""The final window is the last 10% of steps (at least :data:`FINAL_WINDOW_MIN` steps); its
+best point is judged, so an optimizer's last-step wobble does not fail a fitted batch."""
+
+FINAL_WINDOW_MIN = 5
+
+MIN_STEPS = 50
+"""Fewer steps than this (the script ended first) give no verdict unless the loss already passed."""
+
+STILL_FALLING = 0.8
+"""The curve is still falling when the final window's mean is below this share of the mean of
+the window before it: more steps would likely help."""
+
+DEFAULT_OVERFIT_STEPS = 200
+"""Seed 004 says 200-500 steps; 200 keeps a small CPU model within seconds."""
+
+
+def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> OverfitResult:
+    """Judge an overfit-mode run."""
+    losses: list[float | None] = [num(s.get("loss")) for s in run.steps]
+    accs: list[float | None] = [num(s.get("acc")) for s in run.steps]
+    classification = any(a is not None for a in accs)
+    steps = len(losses)
+    finite = [v for v in losses if v is not None and math.isfinite(v)]
+    base = OverfitResult(
+        verdict="inconclusive",
+        reason="",
+        steps=steps,
+        step_budget=budget,
+        classification=classification,
+        losses=losses,
+        accuracies=accs if classification else [],
+        run=child,
+    )
+    if not finite:
+        reason = "no training loss was observed"
+        if child is not None and child.stopped_by == "exception":
+            reason += " (the script raised an exception before its first step)"
+        return base.model_copy(update={"reason": reason})
+    replayed = int(run.summary.get("overfit", {}).get("replayed", 0)) if run.summary else 0
+    fixed = replayed > 0 or any(ld.get("kind") == "train" for ld in run.summary.get("loaders", []))
+    initial = finite[0]
+    window = max(FINAL_WINDOW_MIN, math.ceil(FINAL_WINDOW_SHARE * steps))
+    tail = [v for v in losses[-window:] if v is not None]
+    final = min((v for v in tail if math.isfinite(v)), default=math.inf)
+    rel = CLASSIFICATION_LOSS_REL if classification else LOSS_REL
+    threshold = max(rel * abs(initial), LOSS_ABS)
+    acc_tail = [a for a in accs[-window:] if a is not None]
+    final_acc = max(acc_tail) if acc_tail else None
+    prev = [v for v in losses[-2 * window : -window] if v is not None and math.isfinite(v)]
+    falling = (
+        bool(prev)
+        and bool(tail)
+        and all(math.isfinite(v) for v in tail)
+        and (sum(tail) / len(tail) < STILL_FALLING * (sum(prev) / len(prev)))
+    )
+    loss_ok = final <= threshold
+    acc_ok = not classification or (final_acc is not None and final_acc >= ACCURACY_PASS)
+    result = base.model_copy(
+        update={
+            "initial_loss": initial,
+            "final_loss": final if math.isfinite(final) else None,
+            "loss_threshold": threshold,
+            "final_accuracy": final_acc,
+            "accuracy_threshold": ACCURACY_PASS if classification else None,
+            "still_falling": falling,
+        }
+    )
+    if loss_ok and acc_ok:
+        acc = f", accuracy {final_acc:.0%}" if final_acc is not None else ""
+        return result.model_copy(
+            update={
+                "verdict": "passed",
+                "reason": f"loss {initial:.3g} -> {final:.3g} in {steps} steps{acc}",
+            }
+        )
+    if not fixed:
+        return result.model_copy(
+            update={
+                "reason": "the batch could not be held fixed (no training DataLoader and no "
+                "positional model input to replay)"
+            }
+        )
+    if steps < MIN_STEPS:
+        return result.model_copy(
+            update={
+                "reason": f"the script ended after {steps} steps, fewer than the {MIN_STEPS} a "
+                "verdict needs"
+            }
+        )
+    parts = []
+    if not loss_ok:
+        parts.append(f"loss only fell from {initial:.3g} to {final:.3g} (needs <= {threshold:.3g})")
+    if not acc_ok:
+        parts.append(
+            f"batch accuracy reached {final_acc if final_acc is not None else 0:.0%} "
+            f"(needs >= {ACCURACY_PASS:.0%})"
+        )
+    reason = f"after {steps} steps on one fixed batch the " + " and ".join(parts)
+    if falling:
+        reason += "; the loss was still falling, so more steps (--overfit-steps) may pass"
+    found = finding(
+        "overfit.single-batch-failed",
+        f"The model cannot overfit a single batch: {reason}. Model wiring, loss, labels or "
+        "optimizer settings are likely wrong.",
+        how="runtime",
+        step=steps,
+        detail={
+            "initial_loss": initial,
+            "final_loss": final if math.isfinite(final) else None,
+            "loss_threshold": threshold,
+            "final_accuracy": final_acc,
+            "steps": steps,
+            "still_falling": falling,
+            "curve": [
+                round(v, 6) if v is not None and math.isfinite(v) else None
+                for v in _thin(losses, 50)
+            ],
+        },
+    )
+    return result.model_copy(update={"verdict": "failed", "reason": reason, "finding": found})
+
+
+def _thin(values: list[float | None], n: int) -> list[float | None]:
+    if len(values) <= n:
+        return values
+    step = len(values) / n
+    return [values[int(i * step)] for i in range(n)] + [values[-1]]
+
+
+@dataclass
+class OverfitPlot:
+    """What the overfit plot draws (tests check this, not pixels)."""
+
+    steps: list[int]
+    losses: list[float]
+    accuracy_steps: list[int]
+    accuracies: list[float]
+    threshold: float | None
+    title: str
+    log_scale: bool
+
+
+def plot_data(result: OverfitResult) -> OverfitPlot:
+    pts = [(i + 1, v) for i, v in enumerate(result.losses) if v is not None and math.isfinite(v)]
+    acc = [(i + 1, a) for i, a in enumerate(result.accuracies) if a is not None]
+    positive = all(v > 0 for _, v in pts)
+    return OverfitPlot(
+        steps=[s for s, _ in pts],
+        losses=[v for _, v in pts],
+        accuracy_steps=[s for s, _ in acc],
+        accuracies=[a for _, a in acc],
+        threshold=result.loss_threshold,
+        title=f"Single-batch overfit test: {result.verdict}",
+        log_scale=bool(pts) and positive,
+    )
+
+
+def plot_overfit(result: OverfitResult) -> bytes:
+    """The loss (and accuracy) curve of an overfit test as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    data = plot_data(result)
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(data.steps, data.losses, color="tab:blue", label="loss")
+    if data.threshold is not None:
+        ax.axhline(data.threshold, color="tab:green", linestyle="--", label="pass threshold")
+    if data.log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(data.title)
+    if data.accuracies:
+        ax2 = ax.twinx()
+        ax2.plot(data.accuracy_steps, data.accuracies, color="tab:orange", label="accuracy")
+        ax2.set_ylim(0.0, 1.05)
+        ax2.set_ylabel("batch accuracy")
+    ax.legend(loc="upper right")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+__all__ = [
+    "ACCURACY_PASS",
+    "DEFAULT_OVERFIT_STEPS",
+    "LOSS_ABS",
+    "LOSS_REL",
+    "MIN_STEPS",
+    "OverfitPlot",
+    "plot_data",
+    "plot_overfit",
+    "verdict",
+]

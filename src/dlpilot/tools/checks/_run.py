@@ -1,0 +1,422 @@
+"""Running a training script under the probe (script mode, then overfit mode) and judging it.
+
+The parent never imports torch: it starts ``python -m dlpilot.sandbox.probe`` through the sandbox,
+follows the probe's event file for progress, and turns the evidence into findings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import cast
+
+import dlpilot
+from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
+from dlpilot.findings import Finding, merge_findings
+from dlpilot.sandbox import ChildResult, ChildSpec, python_executable, raise_for_cause, run_child
+from dlpilot.tools.control import Control
+
+from ._evidence import EventReader, ProbeRun
+from ._exceptions import explain
+from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
+from ._overfit import DEFAULT_OVERFIT_STEPS, verdict
+from ._rules import Context, judge_all
+
+DEFAULT_TRAIN_BATCHES = 20
+"""Training batches per epoch in script mode (Lightning's ``limit_train_batches`` idea): enough
+for the statistics, few enough for seconds on a CPU."""
+
+DEFAULT_VAL_BATCHES = 5
+"""Validation batches per pass: mode and no_grad bugs show on the first batch already."""
+
+DEFAULT_EPOCHS = 2
+"""Epochs before the script is stopped: two show the train -> validate -> train transition."""
+
+DEFAULT_MAX_STEPS = 200
+"""Step bound for scripts without a DataLoader: passes an epoch boundary of a small script."""
+
+DEFAULT_TIMEOUT_S = 300.0
+"""Wall-clock limit per probed child (script run, then overfit run): a small script's bounded run
+takes seconds, a slow data pipeline minutes."""
+
+SOFT_STOP_SHARE = 0.8
+"""The probe stops the script itself at this share of the timeout, so the evidence is complete
+and the hard kill stays a last resort."""
+
+MAX_OVERFIT_STEPS = 5000
+MAX_BATCHES = 100_000
+
+OUTPUT_LIMIT_BYTES = 256 * 1024
+"""Child output kept per stream (head and tail); a script that prints every step stays bounded."""
+
+_PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)*)?(\.exe)?$")
+_PROBE_MODULE = "dlpilot.sandbox.probe"
+
+
+def _src_root() -> str:
+    return str(Path(dlpilot.__file__).resolve().parents[1])
+
+
+def _split_argv(argv: list[str], cwd: Path) -> tuple[str, list[str]]:
+    """(interpreter, script part) from ``[python] script.py args`` or ``[python] -m mod args``."""
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise InvalidArgument(f"argv must be a non-empty list of strings, got {argv!r}")
+    python = python_executable()
+    rest = list(argv)
+    if _PYTHON_NAME.match(Path(rest[0]).name):
+        if os.sep in rest[0] or "/" in rest[0]:
+            python = rest[0]
+        rest = rest[1:]
+    if not rest:
+        raise InvalidArgument(f"argv names no script to run: {argv!r}")
+    if rest[0] == "-m":
+        if len(rest) < 2 or not rest[1] or rest[1].startswith("-"):
+            raise InvalidArgument(f"'-m' must be followed by a module name, got {argv!r}")
+        return python, rest
+    if rest[0].startswith("-"):
+        raise InvalidArgument(
+            f"argv must be [python] script.py args or [python] -m module args, got {argv!r}"
+        )
+    script = Path(rest[0])
+    full = script if script.is_absolute() else cwd / script
+    if not full.is_file():
+        raise InvalidArgument(f"script not found: {rest[0]!r} (looked in {cwd})")
+    return python, rest
+
+
+def _check_int(name: str, value: int, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidArgument(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def _check_cwd(cwd: Path | str) -> Path:
+    path = Path(cwd)
+    if not path.is_dir():
+        raise InvalidArgument(f"cwd is not a directory: {str(cwd)!r}")
+    return path.resolve()
+
+
+class _Progress:
+    """Turns the growing event file into ``control.progress`` calls."""
+
+    def __init__(
+        self, control: Control, reader: EventReader, offset: int, total: int, label: str
+    ) -> None:
+        self.control, self.reader = control, reader
+        self.offset, self.total, self.label = offset, total, label
+        self.last = -1
+
+    def tick(self) -> None:
+        run = self.reader.poll()
+        done = min(run.step_count, self.total - self.offset)
+        if done != self.last:
+            self.last = done
+            self.control.progress(
+                float(self.offset + done), float(self.total), f"{self.label}: step {done}"
+            )
+
+
+def _run_probe(
+    python: str,
+    script: list[str],
+    cwd: Path,
+    *,
+    mode: str,
+    bounds: dict[str, int | float],
+    timeout_s: float,
+    control: Control,
+    progress_offset: int,
+    progress_total: int,
+) -> tuple[ProbeRun, ChildResult]:
+    tmp = Path(tempfile.mkdtemp(prefix="dlpilot-probe-"))
+    try:
+        events = tmp / "events.jsonl"
+        argv = [python, "-m", _PROBE_MODULE, "--out", str(events), "--mode", mode]
+        for key, value in bounds.items():
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+        argv += ["--", *script]
+        pythonpath = os.pathsep.join(
+            p for p in (_src_root(), os.environ.get("PYTHONPATH", "")) if p
+        )
+        spec = ChildSpec(
+            argv=argv,
+            cwd=cwd,
+            env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+            timeout_s=timeout_s,
+            output_limit_bytes=OUTPUT_LIMIT_BYTES,
+        )
+        reader = EventReader(events)
+        label = "checking the script" if mode == "script" else "overfit test"
+        prog = _Progress(control, reader, progress_offset, progress_total, label)
+        result = run_child(spec, cancel=control.cancel, on_tick=prog.tick)
+        run = reader.finish()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if result.cause == "cancelled":
+        raise SandboxError(
+            "the check was cancelled", output_tail=result.output_tail, exit_code=result.exit_code
+        )
+    if not run.started:
+        # The probe never got going: the interpreter, torch or the probe's arguments failed.
+        if result.cause == "ok":
+            raise ChildCrashed(
+                f"the probe did not start: {result.describe()}",
+                output_tail=result.output_tail,
+                exit_code=result.exit_code,
+            )
+        raise_for_cause(result)
+    return run, result
+
+
+def _child_run(mode: str, run: ProbeRun, result: ChildResult) -> ChildRun:
+    reason = run.end.get("reason") if run.end else None
+    known = ("finished", "epochs", "steps", "time", "overfit-steps", "exception", "exit")
+    stopped = cast(StopReason, reason if reason in known else "killed")
+    return ChildRun(
+        mode="script" if mode == "script" else "overfit",
+        cause=result.cause,
+        stopped_by=stopped,
+        exit_code=result.exit_code,
+        wall_s=round(result.wall_s, 3),
+        steps=run.step_count,
+        summary=result.describe()
+        if stopped in ("killed", "exception", "exit")
+        else f"stopped by the probe ({stopped}) after {run.step_count} steps",
+        output_tail=result.output_tail[-4000:],
+    )
+
+
+def _user_exception(run: ProbeRun, ctx: Context) -> UserException | None:
+    e = run.exception
+    if not e:
+        return None
+    line = e.get("line")
+    step = e.get("step")
+    return UserException(
+        type=str(e.get("type", "Exception")),
+        message=str(e.get("message", "")),
+        file=ctx.rel(e.get("file")),
+        line=line if isinstance(line, int) and line >= 1 else None,
+        code=e.get("code"),
+        step=step if isinstance(step, int) and step >= 0 else None,
+        traceback_tail=str(e.get("traceback", ""))[-4000:],
+    )
+
+
+def _static_findings(files: list[str], cwd: Path, control: Control) -> tuple[list[Finding], bool]:
+    """The static rules on the files the script executed."""
+    try:
+        from dlpilot.tools.inspect import inspect_files
+    except ImportError:  # static inspection not installed in this build
+        return [], False
+    if not files:
+        return [], True
+    report = inspect_files(cwd, files, control=Control(cancel=control.cancel))
+    return list(report.findings), True
+
+
+def _bounds(
+    mode: str,
+    steps: int,
+    val_steps: int,
+    epochs: int,
+    max_steps: int,
+    overfit_steps: int,
+    timeout_s: float,
+) -> dict[str, int | float]:
+    return {
+        "train_batches": steps,
+        "val_batches": val_steps if mode == "script" else 1,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "max_seconds": round(max(1.0, timeout_s * SOFT_STOP_SHARE), 1),
+        "overfit_steps": overfit_steps,
+    }
+
+
+def check_script(
+    argv: list[str],
+    *,
+    cwd: Path,
+    steps: int = DEFAULT_TRAIN_BATCHES,
+    overfit: bool = True,
+    overfit_steps: int = DEFAULT_OVERFIT_STEPS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    control: Control | None = None,
+    val_steps: int = DEFAULT_VAL_BATCHES,
+    epochs: int = DEFAULT_EPOCHS,
+    max_steps: int | None = None,
+    static: bool = True,
+) -> CheckReport:
+    """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
+    probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
+    (or ``max_steps`` optimizer steps without a DataLoader), then, if ``overfit``, run the
+    single-batch overfit test for ``overfit_steps`` steps. Returns the merged findings (runtime,
+    the exception's explanation, and the static rules on the files the script ran), the overfit
+    verdict and how each child ended.
+
+    ``timeout_s`` limits each child. Raises :class:`~dlpilot.errors.InvalidArgument` for bad
+    arguments or a missing script, and a :class:`~dlpilot.errors.SandboxError` when the probe could
+    not start or the check was cancelled; a script that fails is diagnosed, not raised.
+    """
+    control = control or Control()
+    cwd = _check_cwd(cwd)
+    python, script = _split_argv(argv, cwd)
+    _check_int("steps", steps, 1, MAX_BATCHES)
+    _check_int("val_steps", val_steps, 1, MAX_BATCHES)
+    _check_int("epochs", epochs, 1, 100)
+    _check_int("overfit_steps", overfit_steps, 1, MAX_OVERFIT_STEPS)
+    bound = max_steps if max_steps is not None else max(DEFAULT_MAX_STEPS, (epochs + 1) * steps)
+    _check_int("max_steps", bound, 1, 10 * MAX_BATCHES)
+    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
+        raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")
+    started = time.monotonic()
+    total = epochs * steps + (overfit_steps if overfit else 0)
+    run, result = _run_probe(
+        python,
+        script,
+        cwd,
+        mode="script",
+        bounds=_bounds("script", steps, val_steps, epochs, bound, overfit_steps, timeout_s),
+        timeout_s=timeout_s,
+        control=control,
+        progress_offset=0,
+        progress_total=total,
+    )
+    ctx = Context(root=cwd)
+    child = _child_run("script", run, result)
+    exc = _user_exception(run, ctx)
+    findings = judge_all(run, ctx)
+    if exc is not None:
+        explained = explain(exc, file=exc.file, line=exc.line)
+        if explained is not None:
+            findings.append(explained)
+    files = [ctx.rel(f) or f for f in (run.end or {}).get("user_files", [])]
+    static_checked = False
+    if static:
+        extra, static_checked = _static_findings(files, cwd, control)
+        findings.extend(extra)
+    over: OverfitResult | None = None
+    if overfit:
+        if exc is not None and run.step_count == 0:
+            over = OverfitResult(
+                verdict="inconclusive",
+                reason="skipped: the script raised before its first training step",
+                steps=0,
+                step_budget=overfit_steps,
+                classification=False,
+            )
+        else:
+            over = _overfit(
+                python,
+                script,
+                cwd,
+                steps=steps,
+                epochs=epochs,
+                max_steps=bound,
+                overfit_steps=overfit_steps,
+                timeout_s=timeout_s,
+                control=control,
+                offset=epochs * steps,
+                total=total,
+            )
+            if over.finding is not None:
+                findings.append(over.finding)
+    control.progress(float(total), float(total), "check finished")
+    loaders = [
+        {k: v for k, v in ld.items() if isinstance(v, str | int | bool) or v is None}
+        for ld in (run.summary.get("loaders") or [])
+    ]
+    return CheckReport(
+        argv=list(argv),
+        cwd=str(cwd),
+        findings=merge_findings(findings),
+        overfit=over,
+        run=child,
+        exception=exc,
+        steps_observed=run.step_count,
+        epochs_observed=max(
+            (int(ld.get("epochs") or 0) for ld in loaders if ld.get("kind") == "train"), default=0
+        ),
+        loaders=loaders,
+        inspected_files=files,
+        static_checked=static_checked,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _overfit(
+    python: str,
+    script: list[str],
+    cwd: Path,
+    *,
+    steps: int,
+    epochs: int,
+    max_steps: int,
+    overfit_steps: int,
+    timeout_s: float,
+    control: Control,
+    offset: int,
+    total: int,
+) -> OverfitResult:
+    run, result = _run_probe(
+        python,
+        script,
+        cwd,
+        mode="overfit",
+        bounds=_bounds(
+            "overfit", steps, 1, epochs, max(max_steps, overfit_steps), overfit_steps, timeout_s
+        ),
+        timeout_s=timeout_s,
+        control=control,
+        progress_offset=offset,
+        progress_total=total,
+    )
+    return verdict(run, overfit_steps, _child_run("overfit", run, result))
+
+
+def overfit_test(
+    argv: list[str],
+    *,
+    cwd: Path,
+    overfit_steps: int = DEFAULT_OVERFIT_STEPS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    control: Control | None = None,
+) -> OverfitResult:
+    """Only the single-batch overfit test of ``argv`` (see :func:`check_script`)."""
+    control = control or Control()
+    cwd = _check_cwd(cwd)
+    python, script = _split_argv(argv, cwd)
+    _check_int("overfit_steps", overfit_steps, 1, MAX_OVERFIT_STEPS)
+    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
+        raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")
+    result = _overfit(
+        python,
+        script,
+        cwd,
+        steps=DEFAULT_TRAIN_BATCHES,
+        epochs=DEFAULT_EPOCHS,
+        max_steps=DEFAULT_MAX_STEPS,
+        overfit_steps=overfit_steps,
+        timeout_s=timeout_s,
+        control=control,
+        offset=0,
+        total=overfit_steps,
+    )
+    control.progress(float(overfit_steps), float(overfit_steps), "overfit test finished")
+    return result
+
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_TIMEOUT_S",
+    "DEFAULT_TRAIN_BATCHES",
+    "DEFAULT_VAL_BATCHES",
+    "check_script",
+    "overfit_test",
+]

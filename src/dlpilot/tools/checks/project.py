@@ -1,0 +1,102 @@
+"""One check of a project: its training script under the probe, plus, when the project has a
+``[tool.dlpilot]`` table, the entry-point checks that need its parts separately.
+
+This is what ``dlpilot check`` and the MCP tool ``check_script`` run, so that both give the same
+merged, de-duplicated list of findings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from dlpilot.errors import InvalidArgument
+from dlpilot.findings import Finding, merge_findings
+from dlpilot.tools.checks._models import CheckReport
+from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS
+from dlpilot.tools.checks._run import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_TRAIN_BATCHES,
+    check_script,
+)
+from dlpilot.tools.checks.entry import EntryReport, run_entry_checks
+from dlpilot.tools.checks.entry._config import find_table
+from dlpilot.tools.control import Control
+
+
+class ProjectCheck(BaseModel):
+    """Findings of every part that ran, merged; the part reports for their details."""
+
+    cwd: str
+    findings: list[Finding]
+    script: CheckReport | None = Field(default=None, description="script mode, when a command ran")
+    entry: EntryReport | None = Field(
+        default=None, description="entry-point mode, when the project has a [tool.dlpilot] table"
+    )
+    notes: list[str] = Field(default_factory=list, description="what was skipped, and why")
+
+
+def check_project(
+    argv: list[str] | None,
+    *,
+    cwd: Path,
+    entry: bool | None = None,
+    steps: int = DEFAULT_TRAIN_BATCHES,
+    overfit: bool = True,
+    overfit_steps: int = DEFAULT_OVERFIT_STEPS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    control: Control | None = None,
+) -> ProjectCheck:
+    """Run the script (``argv``) under the probe and, when ``entry`` is not False and ``cwd`` has a
+    ``[tool.dlpilot]`` table, the entry-point checks. ``entry=True`` requires the table.
+
+    The single-batch overfit test runs once: on the real script when there is one, otherwise
+    through the entry factories."""
+    control = control or Control()
+    cwd = Path(cwd)
+    if not argv and entry is False:
+        raise InvalidArgument("nothing to check: give a training command, or allow entry mode")
+    has_table = find_table(cwd.resolve()) is not None if cwd.is_dir() else False
+    if entry is True and not has_table:
+        raise InvalidArgument(
+            f"entry mode asked for, but {cwd} has no [tool.dlpilot] table; "
+            "`dlpilot init` drafts one"
+        )
+    if not argv and not has_table:
+        raise InvalidArgument(
+            f"no training command given and no [tool.dlpilot] table in {cwd}: use "
+            "`dlpilot check -- python train.py ...`, or `dlpilot init` to draft a table"
+        )
+    notes: list[str] = []
+    script = None
+    if argv:
+        script = check_script(
+            argv,
+            cwd=cwd,
+            steps=steps,
+            overfit=overfit,
+            overfit_steps=overfit_steps,
+            timeout_s=timeout_s,
+            control=control,
+        )
+    entry_report = None
+    if has_table and entry is not False:
+        entry_report = run_entry_checks(
+            cwd, overfit=overfit and script is None, overfit_steps=overfit_steps, control=control
+        )
+    elif not has_table:
+        notes.append(
+            "entry-point checks skipped: no [tool.dlpilot] table (label range against output "
+            "size, initial loss, split overlap, LR range test need one; `dlpilot init` drafts it)"
+        )
+    parts: list[Finding] = []
+    for report in (script, entry_report):
+        if report is not None:
+            parts += report.findings
+    return ProjectCheck(
+        cwd=str(cwd), findings=merge_findings(parts), script=script, entry=entry_report, notes=notes
+    )
+
+
+__all__ = ["ProjectCheck", "check_project"]

@@ -1,0 +1,127 @@
+"""Runtime rules, overfit verdict and exception mapping on hand-written evidence (no torch)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from dlpilot.tools.checks import Context, ProbeRun, judge_all, plot_data, verdict
+from dlpilot.tools.checks._evidence import EventReader
+from dlpilot.tools.checks._exceptions import explain
+from dlpilot.tools.checks._models import UserException
+
+CTX = Context(root=Path("/project"))
+
+
+def _run(summary: dict[str, object], steps: list[dict[str, object]] | None = None) -> ProbeRun:
+    run = ProbeRun(start={"ev": "start"}, summary=summary, steps=steps or [])
+    return run
+
+
+def _ids(run: ProbeRun) -> set[str]:
+    return {f.id for f in judge_all(run, CTX)}
+
+
+def test_empty_evidence_gives_no_finding() -> None:
+    assert _ids(_run({})) == set()
+
+
+def test_zero_grad_missing_needs_half_the_transitions() -> None:
+    assert "loop.zero-grad-missing" in _ids(_run({"loop": {"transitions": 10, "not_zeroed": 9}}))
+    assert "loop.zero-grad-missing" not in _ids(
+        _run({"loop": {"transitions": 10, "not_zeroed": 1}})
+    )
+
+
+def test_step_missing_is_not_reported_when_parameters_change_by_hand() -> None:
+    base = {"steps": 0, "backwards": 20, "loop": {"manual_update": False}}
+    assert "loop.step-missing" in _ids(_run(base))
+    assert "loop.step-missing" not in _ids(_run({**base, "loop": {"manual_update": True}}))
+
+
+def test_initial_loss_rule_uses_ln_c() -> None:
+    def first(value: float) -> ProbeRun:
+        return _run(
+            {
+                "loss": {
+                    "first_class_loss": {
+                        "fn": "cross_entropy",
+                        "value": value,
+                        "classes": 10,
+                        "reduction": "mean",
+                    }
+                }
+            }
+        )
+
+    assert "loss.initial-mismatch" not in _ids(first(2.4))
+    assert "loss.initial-mismatch" in _ids(first(2 * math.log(10) + 0.1))
+
+
+def test_dead_relu_is_judged_per_unit() -> None:
+    acts = [{"kind": "relu", "site": "fc", "batches": 5, "units": 10, "dead": 7}]
+    assert "act.dead-relu" in _ids(_run({"acts": acts}))
+    acts[0]["dead"] = 6
+    assert "act.dead-relu" not in _ids(_run({"acts": acts}))
+
+
+def test_exploding_growth_uses_the_finite_prefix() -> None:
+    series = [[i, 2.0**i, None, None] for i in range(15)] + [[15, "nan", None, None]]
+    assert "grad.exploding" in _ids(_run({"grads": {"series": series}}))
+    flat = [[i, 1.0, None, None] for i in range(15)]
+    assert "grad.exploding" not in _ids(_run({"grads": {"series": flat}}))
+
+
+def test_lr_too_low_looks_at_the_largest_ratio() -> None:
+    warmup = [[i, -5.0 + i * 0.4, 1e-3, 0] for i in range(6)]  # ends at -3.0
+    assert "lr.too-low" not in _ids(_run({"params": {"ratio": warmup}}))
+    tiny = [[i, -6.0, 1e-7, 0] for i in range(6)]
+    assert "lr.too-low" in _ids(_run({"params": {"ratio": tiny}}))
+
+
+def test_exceptions_map_to_catalogued_causes() -> None:
+    def exc(msg: str) -> str | None:
+        f = explain(UserException(type="E", message=msg), file="t.py", line=3)
+        return f.id if f else None
+
+    assert exc("Target 10 is out of bounds.") == "loss.label-out-of-range"
+    assert exc("expected target dtype to be Long or Byte, but got Float") == "loss.label-dtype"
+    assert exc("Found dtype Long but expected Float") == "loss.label-dtype"
+    assert exc("something else entirely") is None
+
+
+def _overfit_run(losses: list[float], accs: list[float] | None = None) -> ProbeRun:
+    steps = [
+        {"n": i + 1, "loss": v, **({"acc": accs[i]} if accs else {})} for i, v in enumerate(losses)
+    ]
+    return _run({"overfit": {"replayed": 5}, "loaders": []}, steps)
+
+
+def test_overfit_verdicts() -> None:
+    falling = [2.0 * 0.97**i for i in range(200)]
+    assert verdict(_overfit_run(falling), 200).verdict == "passed"
+    flat = [2.0 - 0.001 * i for i in range(200)]
+    failed = verdict(_overfit_run(flat), 200)
+    assert failed.verdict == "failed" and failed.finding is not None
+    assert failed.finding.id == "overfit.single-batch-failed"
+    short = verdict(_overfit_run(flat[:20]), 200)
+    assert short.verdict == "inconclusive"
+    low_acc = verdict(_overfit_run(falling, [0.5] * 200), 200)
+    assert low_acc.verdict == "failed" and low_acc.classification
+
+
+def test_plot_data_is_computed_apart_from_drawing() -> None:
+    result = verdict(_overfit_run([1.0, 0.5, float("nan"), 0.1] * 20), 80)
+    data = plot_data(result)
+    assert len(data.steps) == 60 and all(math.isfinite(v) for v in data.losses)
+    assert data.log_scale
+
+
+def test_event_reader_skips_a_cut_off_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "ev.jsonl"
+    path.write_text('{"ev":"start"}\n{"ev":"step","n":1,"loss":0.5}\n{"ev":"step","n"')
+    reader = EventReader(path)
+    run = reader.poll()
+    assert run.started and run.step_count == 1
+    run = reader.finish()
+    assert run.bad_lines == 1
