@@ -30,9 +30,11 @@ _EVAL_DEF = re.compile(
     r"def _?(?:val|valid|validate|validation|eval|evaluate|evaluation|predict|infer|inference|"
     r"test|run_eval\w*|do_eval\w*)\s*\("
 )
+_EVAL_WORD = re.compile(r"val_|_val|valid|test_|_test|testloader|eval")
 _BARE_MODE = re.compile(r"\.(?:train|eval)[ \t]*(?:#.*)?$", re.MULTILINE)
 
 Branch = tuple[tuple[int, int], ...]
+_LEAVES = (ast.Name, ast.Constant)
 
 
 @dataclass(slots=True, eq=False)
@@ -115,19 +117,40 @@ class FileIndex:
     memo: dict[tuple[str, int], object] = field(default_factory=dict)
 
 
+def mode_text(t: str) -> bool:
+    """Could the train / eval mode rules find anything in this text?"""
+    return (
+        ".eval()" in t
+        or _EVAL_DEF.search(t) is not None
+        or ("backward(" in t and _EVAL_WORD.search(t) is not None)
+    )
+
+
+def loop_text(t: str) -> bool:
+    """Could the optimization-loop rules find anything in this text?"""
+    return "backward(" in t and ("step(" in t or "zero_grad" in t or "optim" in t)
+
+
+def bare_mode_text(t: str) -> bool:
+    return _BARE_MODE.search(t) is not None
+
+
+def loss_text(t: str) -> bool:
+    return ("oftmax" in t or "igmoid" in t) and (
+        "ntropy" in t or "ogits" in t or "def forward" in t
+    )
+
+
 def worth_indexing(text: str) -> bool:
     """Cheap text test: could any training rule find anything in this file?"""
     t = text
     return (
-        "backward(" in t
-        or ".eval(" in t
-        or "no_grad" in t
-        or "inference_mode" in t
+        loop_text(t)
+        or ("autocast" in t and "backward(" in t)
         or ".forward(" in t
-        or "autocast" in t
-        or _EVAL_DEF.search(t) is not None
-        or _BARE_MODE.search(t) is not None
-        or (("oftmax" in t or "igmoid" in t) and ("ntropy" in t or "ogits" in t or "forward" in t))
+        or mode_text(t)
+        or loss_text(t)
+        or bare_mode_text(t)
     )
 
 
@@ -251,7 +274,17 @@ class _Builder(ast.NodeVisitor):
         )
 
     # -- recording ------------------------------------------------------------------------------
-    def _event(self, kind: str, line: int, **kw: object) -> Event:
+    def _event(
+        self,
+        kind: str,
+        line: int,
+        *,
+        role: str = "",
+        name: str = "",
+        recv: str = "",
+        extra: str = "",
+        node: ast.AST | None = None,
+    ) -> Event:
         self.order += 1
         ev = Event(
             kind,
@@ -261,9 +294,12 @@ class _Builder(ast.NodeVisitor):
             tuple(self.branch),
             self.no_grad,
             self.grad_managed,
+            role,
+            name,
+            recv,
+            extra,
+            node,
         )
-        for key, value in kw.items():
-            setattr(ev, key, value)
         self.scope.events.append(ev)
         return ev
 
@@ -457,12 +493,30 @@ class _Builder(ast.NodeVisitor):
         self._with(node)
 
     # -- expressions ----------------------------------------------------------------------------
+    # Names, constants and plain attribute chains hold no calls: skip them without dispatch.
+    def visit_Name(self, node: ast.Name) -> None:
+        return
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        return
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        value = node.value
+        while isinstance(value, ast.Attribute):
+            value = value.value
+        if not isinstance(value, ast.Name):
+            self.visit(value)
+
     def visit_Call(self, node: ast.Call) -> None:
-        self.visit(node.func)
+        self.visit_Attribute(node.func) if isinstance(node.func, ast.Attribute) else self.visit(
+            node.func
+        )
         for arg in node.args:
-            self.visit(arg)
+            if not isinstance(arg, _LEAVES):
+                self.visit(arg)
         for kw in node.keywords:
-            self.visit(kw.value)
+            if not isinstance(kw.value, _LEAVES):
+                self.visit(kw.value)
         role, recv, extra = _call_role(node)
         self._event(
             "call",
@@ -481,6 +535,10 @@ __all__ = [
     "FileIndex",
     "Loop",
     "Scope",
+    "bare_mode_text",
     "index_of",
+    "loop_text",
+    "loss_text",
+    "mode_text",
     "worth_indexing",
 ]

@@ -24,12 +24,45 @@ from dlpilot.tools.inspect.code.training._names import (
     dotted,
     is_non_stepping_call,
     is_optimizer_class,
-    is_optimizer_name,
     last,
 )
 
 _ZERO_TEXT = re.compile(r"zero_grad|grad\s*=\s*None|grad(?:\.data)?\.zero_\(|set_to_none")
-_STEP_RECEIVER = re.compile(r"([A-Za-z_][\w.]*)\s*\.\s*step\s*\(\s*([A-Za-z_][\w.]*)?")
+_STEP_ARG = re.compile(r"\s*\(\s*([A-Za-z_][\w.]*)")
+
+
+def _word_back(text: str, end: int) -> str:
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_."):
+        start -= 1
+    return text[start:end]
+
+
+def _stepped_names(text: str) -> set[str]:
+    """Receivers (and ``scaler.step(opt)`` arguments) of every ``.step`` in the text."""
+    out: set[str] = set()
+    pos = text.find(".step")
+    while pos != -1:
+        out.add(last(_word_back(text, pos)))
+        m = _STEP_ARG.match(text, pos + 5)
+        if m:
+            out.add(last(m.group(1)))
+        pos = text.find(".step", pos + 5)
+    return out
+
+
+def _words_around(text: str, needle: str) -> set[str]:
+    out: set[str] = set()
+    pos = text.find(needle)
+    while pos != -1:
+        end = pos
+        while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            end += 1
+        out.add(last(_word_back(text, pos) + text[pos:end]))
+        pos = text.find(needle, end + 1)
+    return out
+
+
 _DETACHING = frozenset({"item", "detach", "tolist", "numpy", "data", "cpu"})
 
 
@@ -233,21 +266,15 @@ class StepMissingRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if "step" in text:
-            for m in _STEP_RECEIVER.finditer(text):
-                self._stepped.add(last(m.group(1)))
-                if m.group(2):
-                    self._stepped.add(last(m.group(2)))
-            for m in re.finditer(r"([A-Za-z_][\w.]*)\.step\b(?!\s*\()", text):
-                self._stepped.add(last(m.group(1)))  # a step handed over as a callable
-        if "opt" not in text.lower():
+        if ".step" in text:
+            self._stepped.update(_stepped_names(text))
+        if "backward(" not in text:
+            # Without an index, any optimizer-looking word might be handed to a stepping call.
+            if ".step" in text or "optimizers" in text or "Trainer" in text:
+                self._handed.update(_words_around(text, "opt"))
             return []
-        ix = index_of(f) if "backward(" in text else None
+        ix = index_of(f)
         if ix is None:
-            # Without an index, any optimizer-looking name passed to a call might be stepped.
-            for m in re.finditer(r"[(,]\s*(?:\w+\s*=\s*)?([A-Za-z_][\w.]*)\s*(?=[,)])", text):
-                if is_optimizer_name(m.group(1)):
-                    self._handed.add(last(m.group(1)))
             return []
         for scope in ix.scopes:
             self._note_handed(ix, scope)
@@ -258,16 +285,19 @@ class StepMissingRule(Rule):
         for ev in scope.events:
             if ev.kind != "call" or not isinstance(ev.node, ast.Call) or ev.role:
                 continue
+            names: list[str] = []
+            for arg in [*ev.node.args, *(k.value for k in ev.node.keywords)]:
+                if isinstance(arg, ast.Starred):
+                    arg = arg.value
+                if isinstance(arg, (ast.Tuple, ast.List)):
+                    names += [dotted(elt) for elt in arg.elts if dotted(elt)]
+                elif dotted(arg) and is_optimizer(ix, dotted(arg)):
+                    names.append(dotted(arg))
+            if not names:
+                continue
             if resolve(ix, scope, ev) is not None or is_non_stepping_call(ev.node):
                 continue
-            for arg in [*ev.node.args, *(k.value for k in ev.node.keywords)]:
-                name = dotted(arg.value if isinstance(arg, ast.Starred) else arg)
-                if name and is_optimizer(ix, name):
-                    self._handed.add(last(name))
-                elif isinstance(arg, (ast.Tuple, ast.List)):
-                    for elt in arg.elts:
-                        if dotted(elt):
-                            self._handed.add(last(dotted(elt)))
+            self._handed.update(last(n) for n in names)
 
     def _note_candidate(self, ix: FileIndex, scope: Scope, rel: str) -> None:
         backs = [
@@ -345,7 +375,7 @@ class LossGraphRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if "backward(" not in text or ("+" not in text and "append(" not in text):
+        if "backward(" not in text or "loss" not in text:
             return []
         ix = index_of(f)
         if ix is None:

@@ -19,7 +19,14 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import enclosing_class, latest_assign
-from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileIndex, Scope, index_of
+from dlpilot.tools.inspect.code.training._index import (
+    ClassInfo,
+    Event,
+    FileIndex,
+    Scope,
+    index_of,
+    loss_text,
+)
 from dlpilot.tools.inspect.code.training._names import call_attr, dotted, last, root, unwrap_device
 
 _LOSS_CLASSES = {
@@ -83,8 +90,16 @@ class _Tracer:
                         self.values.setdefault("*." + last(ev.name), []).append(ev.node)
         self.class_kinds: dict[str, str] = {}
         self.pending_classes: set[str] = set()
+        self._named_memo: dict[tuple[str, int], str] = {}
+        self._model_memo: dict[str, str] = {}
 
     def _named(self, name: str, table: dict[str, str]) -> str:
+        key = (name, id(table))
+        if key not in self._named_memo:
+            self._named_memo[key] = self._named_uncached(name, table)
+        return self._named_memo[key]
+
+    def _named_uncached(self, name: str, table: dict[str, str]) -> str:
         values = self.values.get(name)
         if values is None and "." in name:
             values = self.values.get("*." + last(name))
@@ -107,6 +122,12 @@ class _Tracer:
     def model_kind(self, name: str) -> str:
         """The activation a model's output always ends with: ``softmax``, ``sigmoid``,
         ``class:Name`` for a class defined elsewhere, or ``""``."""
+        if name not in self._model_memo:
+            self._model_memo[name] = ""  # a placeholder breaks recursion
+            self._model_memo[name] = self._model_kind(name)
+        return self._model_memo[name]
+
+    def _model_kind(self, name: str) -> str:
         values = self.values.get(name) or self.values.get(last(name))
         if not values:
             return ""
@@ -222,7 +243,7 @@ class LossInputRule(Rule):
         text = f.text
         has_act = "oftmax" in text or "igmoid" in text or "expit" in text
         has_loss = "ntropy" in text or "ogits" in text
-        if not has_act and not has_loss:
+        if not loss_text(text) and not (has_loss and "backward(" in text):
             return []
         ix = index_of(f)
         if ix is None:

@@ -20,7 +20,14 @@ from dlpilot.tools.inspect.code.training._flow import (
     touches,
     trained_modules,
 )
-from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope, index_of
+from dlpilot.tools.inspect.code.training._index import (
+    Event,
+    FileIndex,
+    Loop,
+    Scope,
+    index_of,
+    mode_text,
+)
 from dlpilot.tools.inspect.code.training._names import is_model_name, last, root
 
 _EVAL_NAME = re.compile(
@@ -28,6 +35,21 @@ _EVAL_NAME = re.compile(
     r"inference|infer)(?:_(?!step$|epoch_end$|dataloader$)\w*)?|\w+_(?:eval|evaluate|evaluation|"
     r"validate|validation|val|test|predict|prediction|inference))$"
 )
+_CALLED = re.compile(r"(\w+)\s*\(")
+_GRAD_OFF_WINDOW = 600  # characters after a no_grad that a with-block's calls usually fit in
+
+
+def _calls_after_grad_off(text: str) -> set[str]:
+    """Names called shortly after each ``no_grad`` / ``inference_mode`` / ``set_grad_enabled``."""
+    out: set[str] = set()
+    for needle in ("no_grad", "inference_mode", "set_grad_enabled"):
+        pos = text.find(needle)
+        while pos != -1:
+            out.update(_CALLED.findall(text, pos, pos + _GRAD_OFF_WINDOW))
+            pos = text.find(needle, pos + _GRAD_OFF_WINDOW)
+    return out
+
+
 _EVAL_DATA = re.compile(r"(?:^|_)(?:val(?!ue)|valid|test|eval|dev(?:_|$|set|loader|data))")
 
 
@@ -87,6 +109,12 @@ class ModeRule(Rule):
         self._pending_grad: list[tuple[str, Finding]] = []
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
+        text = f.text
+        if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
+            # A helper may be called under no_grad here; judged by name at the end.
+            self._called_without_grad.update(_calls_after_grad_off(text))
+        if not mode_text(text):
+            return []
         ix = index_of(f)
         if ix is None:
             return []
@@ -118,6 +146,8 @@ class ModeRule(Rule):
 
 
 def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
+    if not scope.loops:
+        return []
     effs = _scope_effects(ix, scope)
     if not any(e.kind == "eval" for e in effs) or not any(e.kind == "step" for e in effs):
         return []
@@ -255,7 +285,7 @@ def _eval_data(loop: Loop) -> bool:
 
 
 def _eval_grad_enabled(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
-    if scope.no_grad or scope.grad_managed:
+    if scope.no_grad or scope.grad_managed or not scope.loops:
         return []
     eval_fn = is_eval_function(scope)
     effs = _scope_effects(ix, scope)

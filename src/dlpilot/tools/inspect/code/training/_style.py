@@ -9,7 +9,7 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import enclosing_class
-from dlpilot.tools.inspect.code.training._index import index_of
+from dlpilot.tools.inspect.code.training._index import bare_mode_text, index_of
 
 _CALLER_NAMES = ("forward", "_forward", "__call__", "_call_impl")
 
@@ -20,7 +20,7 @@ class ModeCallParensRule(Rule):
     ids: ClassVar[tuple[str, ...]] = ("loop.mode-call-missing-parens",)
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
-        if ".train" not in f.text and ".eval" not in f.text:
+        if not bare_mode_text(f.text):
             return []
         ix = index_of(f)
         if ix is None:
