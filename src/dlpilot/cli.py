@@ -54,7 +54,39 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=None, help="wall-clock limit in seconds")
     c.add_argument("--cwd", type=Path, default=None, help="directory to run in (default: .)")
     c.add_argument("--plot", type=Path, default=None, help="write the overfit loss curve as PNG")
+    entry = c.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--entry",
+        dest="entry",
+        action="store_true",
+        default=None,
+        help="require the [tool.dlpilot] entry-point checks",
+    )
+    entry.add_argument(
+        "--no-entry",
+        dest="entry",
+        action="store_false",
+        help="skip the entry-point checks even if the project has a table",
+    )
     c.add_argument("cmd", nargs=argparse.REMAINDER, help="the training command, after --")
+
+    n = sub.add_parser("init", help="draft the [tool.dlpilot] table of a project")
+    n.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
+    n.add_argument("--write", action="store_true", help="write it (pyproject.toml or dlpilot.toml)")
+    n.add_argument("--force", action="store_true", help="replace an existing table")
+
+    lr = sub.add_parser("lr-range", help="LR range test through the [tool.dlpilot] factories")
+    lr.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
+    lr.add_argument("--lr-min", type=float, default=1e-7)
+    lr.add_argument("--lr-max", type=float, default=10.0)
+    lr.add_argument("--steps", type=int, default=100)
+    lr.add_argument("--json", action="store_true", help="print the result as JSON")
+    lr.add_argument("--plot", type=Path, default=None, help="write the LR range curve as PNG")
+
+    b = sub.add_parser("batch-size", help="find the largest batch size that fits (CUDA)")
+    b.add_argument("path", nargs="?", default=".", help="project directory (default: .)")
+    b.add_argument("--max", dest="max_batch_size", type=int, default=None)
+    b.add_argument("--json", action="store_true", help="print the result as JSON")
 
     v = sub.add_parser("curves", help="read training curves and diagnose them")
     v.add_argument("path", help="a metrics file, a run directory or a directory of runs")
@@ -67,7 +99,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        handler = {"serve": _serve, "inspect": _inspect, "check": _check, "curves": _curves}
+        handler = {
+            "serve": _serve,
+            "inspect": _inspect,
+            "check": _check,
+            "curves": _curves,
+            "init": _init,
+            "lr-range": _lr_range,
+            "batch-size": _batch_size,
+        }
         return handler[args.command](args)
     except DlpilotError as exc:
         print(f"dlpilot: {exc}", file=sys.stderr)
@@ -95,7 +135,9 @@ def _host_port(value: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise InvalidArgument(f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8765") from None
+        raise InvalidArgument(
+            f"--http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8765"
+        ) from None
     if not 0 < port < 65536:
         raise InvalidArgument(f"--http {value!r}: port must be between 1 and 65535")
     return host, port
@@ -121,27 +163,112 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from dlpilot.tools.checks import check_script, render_text
+    from dlpilot.tools.checks.project import check_project
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    if not cmd:
-        raise InvalidArgument("no training command given: use dlpilot check -- python train.py ...")
-    options: dict[str, Any] = {"cwd": (args.cwd or Path.cwd()).resolve(), "overfit": not args.no_overfit}
-    if args.steps is not None:
-        options["steps"] = args.steps
-    if args.overfit_steps is not None:
-        options["overfit_steps"] = args.overfit_steps
+    options: dict[str, Any] = {"overfit": not args.no_overfit, "entry": args.entry}
+    for key in ("steps", "overfit_steps"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     if args.timeout is not None:
         options["timeout_s"] = args.timeout
-    report = check_script(cmd, **options)
-    if args.plot is not None and report.overfit is not None:
+    cwd = (args.cwd or Path.cwd()).resolve()
+    report = check_project(cmd or None, cwd=cwd, **options)
+    if args.plot is not None and report.script is not None and report.script.overfit is not None:
         from dlpilot.tools.checks import plot_overfit
 
-        args.plot.write_bytes(plot_overfit(report.overfit))
-    print(report.model_dump_json(indent=2) if args.json else render_text(report))
+        args.plot.write_bytes(plot_overfit(report.script.overfit))
+    print(report.model_dump_json(indent=2) if args.json else _check_text(report))
     return _exit_for(report.findings)
+
+
+def _check_text(report: Any) -> str:
+    from dlpilot.findings import render_findings
+
+    lines = [f"dlpilot check in {report.cwd}"]
+    if report.script is not None:
+        s = report.script
+        lines.append(f"  script: {' '.join(s.argv)}: {s.run.summary}")
+        lines.append(
+            f"      {s.steps_observed} steps over {s.epochs_observed} epoch(s) observed"
+            + (f", static pass over {len(s.inspected_files)} file(s)" if s.static_checked else "")
+        )
+        if s.exception is not None:
+            where = f" at {s.exception.file}:{s.exception.line}" if s.exception.file else ""
+            lines.append(
+                f"      the script raised {s.exception.type}: {s.exception.message}{where}"
+            )
+        if s.overfit is not None:
+            lines.append(f"  overfit test: {s.overfit.verdict}: {s.overfit.reason}")
+    if report.entry is not None:
+        e = report.entry
+        lines.append(f"  entry points ({e.config_source}): {len(e.findings)} finding(s)")
+        if e.overfit is not None:
+            verdict = "passed" if e.overfit.passed else "failed"
+            lines.append(
+                f"  overfit test (entry): {verdict} after {e.overfit.steps_run} steps, "
+                f"loss {e.overfit.initial_loss} -> {e.overfit.final_loss}"
+            )
+    lines += [f"  note: {n}" for n in report.notes]
+    lines += render_findings(report.findings)
+    return "\n".join(lines) + "\n"
+
+
+def _init(args: argparse.Namespace) -> int:
+    from dlpilot.tools.checks.entry._propose import propose_entry_table, write_entry_table
+
+    root = Path(args.path)
+    if args.write:
+        written = write_entry_table(root, force=args.force)
+        print(f"wrote the [tool.dlpilot] table to {written}")
+    else:
+        print(propose_entry_table(root), end="")
+    return EXIT_OK
+
+
+def _lr_range(args: argparse.Namespace) -> int:
+    from dlpilot.tools.checks.entry import lr_range_test, plot_lr_range
+
+    result = lr_range_test(
+        Path(args.path), lr_min=args.lr_min, lr_max=args.lr_max, steps=args.steps
+    )
+    if args.plot is not None:
+        args.plot.write_bytes(plot_lr_range(result))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(
+            f"LR range test over {len(result.lrs)} steps ({result.lr_min:g} .. {result.lr_max:g})"
+            + (f", stopped: {result.stopped}" if result.stopped else "")
+        )
+        print(f"  suggestion (steepest descent): {result.suggestion}")
+        print(
+            f"  lr at the loss minimum / 10:   "
+            f"{result.min_loss_lr / 10 if result.min_loss_lr else None}"
+        )
+        if result.note:
+            print(f"  note: {result.note}")
+    return EXIT_OK
+
+
+def _batch_size(args: argparse.Namespace) -> int:
+    from dlpilot.tools.checks.entry import find_batch_size
+
+    options = {} if args.max_batch_size is None else {"max_batch_size": args.max_batch_size}
+    result = find_batch_size(Path(args.path), **options)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return EXIT_OK
+    print(f"batch-size finder on {result.device} ({result.device_name})")
+    if result.note:
+        print(f"  note: {result.note}")
+    for t in result.trials:
+        speed = f"{t.samples_per_s:.0f} samples/s" if t.samples_per_s else (t.error or "")
+        print(f"  batch {t.batch_size:>6}: {'fits' if t.ok else 'fails'}  {speed}")
+    print(f"  recommended: {result.recommended}  (throughput knee: {result.throughput_knee})")
+    return EXIT_OK
 
 
 def _curves(args: argparse.Namespace) -> int:

@@ -35,8 +35,9 @@ def inspector() -> str:
 
 def _run(inspector: str, *args: str) -> subprocess.CompletedProcess[str]:
     server = [sys.executable, "-m", "dlpilot", "serve"]
-    return subprocess.run([inspector, "--cli", *server, *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+    return subprocess.run(
+        [inspector, "--cli", *server, *args], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
 
 
 def test_the_inspector_lists_the_tools_with_their_output_schemas(inspector):
@@ -48,8 +49,15 @@ def test_the_inspector_lists_the_tools_with_their_output_schemas(inspector):
 
 
 def test_the_inspector_calls_inspect_repo_on_the_example(inspector):
-    out = _run(inspector, "--method", "tools/call", "--tool-name", "inspect_repo",
-               "--tool-arg", "path=examples/glyph_classifier")
+    out = _run(
+        inspector,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "inspect_repo",
+        "--tool-arg",
+        "path=examples/glyph_classifier",
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["isError"] is False
@@ -57,7 +65,14 @@ def test_the_inspector_calls_inspect_repo_on_the_example(inspector):
 
 
 def test_the_inspector_sees_a_refused_path_as_a_tool_error(inspector):
-    out = _run(inspector, "--method", "tools/call", "--tool-name", "inspect_repo",
-               "--tool-arg", f"path={Path('/').resolve()}")
+    out = _run(
+        inspector,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "inspect_repo",
+        "--tool-arg",
+        f"path={Path('/').resolve()}",
+    )
     assert out.returncode == 5  # the Inspector's exit status for a tool error
     assert "outside the allowed roots" in out.stdout + out.stderr

@@ -31,7 +31,9 @@ async def test_every_tool_has_a_schema_a_one_line_description_and_annotations(se
     for tool in tools:
         assert tool.output_schema is not None, tool.name
         assert tool.description and "\n" not in tool.description.strip(), tool.name
-        assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+        assert tool.annotations is not None and tool.annotations.read_only_hint is not None, (
+            tool.name
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -101,8 +103,15 @@ async def test_the_gap_report_tool_follows_the_seed_template(server):
     async with Client(server) as client:
         result = await client.call_tool("gap_report", {"path": str(EXAMPLE)})
     md = result.structured_content["markdown"]
-    for heading in ("### Environment", "### Reproducibility", "### Data", "### Training",
-                    "### Code Quality", "### Priority Fixes", "### Recommendations"):
+    for heading in (
+        "### Environment",
+        "### Reproducibility",
+        "### Data",
+        "### Training",
+        "### Code Quality",
+        "### Priority Fixes",
+        "### Recommendations",
+    ):
         assert heading in md
 
 

@@ -37,7 +37,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 20
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"server exited early: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -49,7 +51,9 @@ async def test_serve_over_http_binds_loopback_and_answers_a_real_client():
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dlpilot", "serve", "--http", f"127.0.0.1:{port}"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         _wait_for_port(port, proc)
@@ -66,7 +70,10 @@ async def test_serve_over_http_binds_loopback_and_answers_a_real_client():
 def test_a_bad_http_address_is_refused_with_the_value_named():
     out = subprocess.run(
         [sys.executable, "-m", "dlpilot", "serve", "--http", "localhost:notaport"],
-        capture_output=True, text=True, cwd=REPO, timeout=30,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
     )
     assert out.returncode == 2
     assert "'localhost:notaport'" in out.stderr

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 
 from dlpilot import __version__
 from dlpilot.findings import CATALOGUE
-from dlpilot.server import _curves_tools, _inspect_tools
+from dlpilot.server import _check_tools, _curves_tools, _inspect_tools
 from dlpilot.server._roots import Roots
 from dlpilot.server._state import ServerState
 
@@ -28,6 +28,7 @@ def build_server(roots: Sequence[str | os.PathLike[str]] | None = None) -> MCPSe
     server = MCPServer(name="dlpilot", version=__version__, instructions=INSTRUCTIONS)
     _inspect_tools.register(server, state)
     _curves_tools.register(server, state)
+    _check_tools.register(server, state)
     _register_resources(server, state)
     _register_prompts(server)
     return server
@@ -37,7 +38,7 @@ def _register_resources(server: MCPServer, state: ServerState) -> None:
     @server.resource(
         "dlpilot://checks",
         name="check catalogue",
-        description="Every finding id dlpilot reports, with severity, ways it is seen and the problem.",
+        description="Every finding id dlpilot reports: severity, ways it is seen, the problem.",
         mime_type="application/json",
     )
     def checks() -> str:
@@ -80,7 +81,8 @@ def _register_prompts(server: MCPServer) -> None:
             UserMessage(
                 f"Review the deep-learning project at {path!r} with dlpilot.\n"
                 "1. Call inspect_repo on it and read every finding.\n"
-                "2. Explain the error-level findings first: what breaks, where (file:line), the fix.\n"
+                "2. Explain the error-level findings first: what breaks, where (file:line), "
+                "the fix.\n"
                 "3. Then the warnings, grouped by checklist area (data, training loop, "
                 "reproducibility, checkpoints, repository).\n"
                 "4. Call gap_report and give the priority fixes as a short ordered list.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import BaseModel
@@ -14,12 +15,14 @@ def with_image(result: BaseModel, png: bytes | None, summary: str) -> CallToolRe
     content: list[TextContent | ImageContent] = [TextContent(type="text", text=summary)]
     if png:
         content.append(
-            ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mimeType="image/png")
+            ImageContent(
+                type="image", data=base64.b64encode(png).decode("ascii"), mimeType="image/png"
+            )
         )
     return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
 
 
-def findings_summary(title: str, findings: list[object]) -> str:
+def findings_summary(title: str, findings: Sequence[object]) -> str:
     """One line per finding, most severe first: what a model reads before the structured data."""
     lines = [title]
     for f in findings:

@@ -13,7 +13,7 @@ from dlpilot.server._content import with_image
 from dlpilot.server._inspect_tools import READ_ONLY
 from dlpilot.server._state import ServerState
 from dlpilot.tools.control import Control
-from dlpilot.tools.curves import CurveDiagnosis, RunComparison, RunsView, RunSummary
+from dlpilot.tools.curves import CurveDiagnosis, RunComparison, RunSummary, RunsView
 
 
 class CurvesRead(BaseModel):
@@ -45,7 +45,8 @@ def register(server: MCPServer, state: ServerState) -> None:
         name="read_curves",
         description=(
             "Read training curves (JSONL, CSV/Lightning, TensorBoard, HF trainer_state, MLflow) "
-            "from a file or run directory; returns per-metric summaries, downsampled points on request."
+            "from a file or run directory; returns per-metric summaries, and downsampled points "
+            "on request."
         ),
         annotations=READ_ONLY,
     )
@@ -118,9 +119,12 @@ def register(server: MCPServer, state: ServerState) -> None:
         runs = await run_tool(ctx, _read, path)
         data = plot_data(runs, metrics=metrics, log_y=log_y)
         png = render_png(data)
-        result = CurvesPlot(path=path, runs=[r.name for r in runs],
-                            panels=[p.title for p in data.panels])
-        return with_image(result, png, f"{len(data.panels)} panels for {len(runs)} run(s) of {path}")
+        result = CurvesPlot(
+            path=path, runs=[r.name for r in runs], panels=[p.title for p in data.panels]
+        )
+        return with_image(
+            result, png, f"{len(data.panels)} panels for {len(runs)} run(s) of {path}"
+        )
 
 
 __all__ = ["CurvesPlot", "CurvesRead", "register"]

@@ -87,3 +87,24 @@ def test_a_ramp_into_divergence_stops_early(tmp_path):
     assert r.stopped in ("diverged", "nonfinite")
     assert len(r.lrs) < 80
     assert r.suggestion is not None and r.suggestion < 1e4
+
+
+def test_the_suggestion_is_never_taken_from_the_blow_up_past_the_loss_minimum():
+    from dlpilot.tools.checks.entry._lrmath import steepest
+
+    lrs = [10 ** (-6 + i * 0.1) for i in range(60)]
+    # a gentle descent to the minimum at index 40, then an oscillating blow-up whose one
+    # downward swing (index 50 -> 51) is steeper than anything in the descent
+    smoothed = [2.0 - 0.02 * i for i in range(41)] + [1.5 + 0.3 * (i - 40) for i in range(41, 60)]
+    smoothed[30] = smoothed[29] - 0.1
+    smoothed[51] = smoothed[50] - 2.0
+    assert min(smoothed) == smoothed[40]
+    assert steepest(lrs, smoothed) in (lrs[29], lrs[30])
+
+
+def test_the_ema_memory_is_a_few_steps_of_the_ramp_not_most_of_it():
+    from dlpilot.sandbox.probe.entry._lr import smoothing_beta
+
+    assert smoothing_beta(60) < 0.9
+    assert 1 / (1 - smoothing_beta(100)) <= 11
+    assert smoothing_beta(10_000) == 0.98

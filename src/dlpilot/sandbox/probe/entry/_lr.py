@@ -12,8 +12,19 @@ import torch
 from ._build import Parts, split_batch
 from ._protocol import Events, stage
 
-SMOOTHING_BETA = 0.98
-"""EMA factor of the smoothed loss (bias-corrected), the value of fastai and Lightning's finder."""
+MAX_SMOOTHING_BETA = 0.98
+"""Upper bound of the EMA factor (bias-corrected): fastai's and Lightning's fixed value."""
+
+SMOOTHING_MEMORY_STEPS = 10.0
+"""The EMA remembers about this many steps. A fixed 0.98 remembers ~50, most of a short ramp:
+the smoothed loss then lags the lr by decades and the steepest point lands at a far too high lr
+(a 60-step ramp on the example suggested lr 3.9 for AdamW)."""
+
+
+def smoothing_beta(steps: int) -> float:
+    """EMA factor for a ramp of ``steps`` steps: memory of ~10 steps, within [0.6, 0.98]."""
+    return min(MAX_SMOOTHING_BETA, max(0.6, 1.0 - SMOOTHING_MEMORY_STEPS / max(1, steps)))
+
 
 DIVERGE_FACTOR = 4.0
 """Stop once the smoothed loss exceeds this many times its best value: it has diverged."""
@@ -30,6 +41,7 @@ def lr_range(parts: Parts, params: dict[str, Any], events: Events) -> dict[str, 
     lrs: list[float] = []
     losses: list[float] = []
     smoothed: list[float] = []
+    beta = smoothing_beta(steps)
     avg, best = 0.0, math.inf
     stopped: str | None = None
     for i in range(steps):
@@ -46,8 +58,8 @@ def lr_range(parts: Parts, params: dict[str, Any], events: Events) -> dict[str, 
             smoothed.append(math.inf)
             stopped = "nonfinite"
             break
-        avg = SMOOTHING_BETA * avg + (1 - SMOOTHING_BETA) * value
-        smooth = avg / (1 - SMOOTHING_BETA ** (i + 1))
+        avg = beta * avg + (1 - beta) * value
+        smooth = avg / (1 - beta ** (i + 1))
         smoothed.append(smooth)
         best = min(best, smooth)
         if i > 0 and smooth > DIVERGE_FACTOR * best:
@@ -71,7 +83,7 @@ def lr_range(parts: Parts, params: dict[str, Any], events: Events) -> dict[str, 
         "lrs": lrs,
         "losses": losses,
         "smoothed": smoothed,
-        "beta": SMOOTHING_BETA,
+        "beta": beta,
         "diverge_factor": DIVERGE_FACTOR,
         "stopped": stopped,
         "batch_size": parts.train.batch_size,

@@ -21,9 +21,14 @@ def usable(lrs: Sequence[float], smoothed: Sequence[float | None]) -> list[tuple
 
 
 def steepest(lrs: Sequence[float], smoothed: Sequence[float | None]) -> float | None:
-    """The lr where the smoothed loss falls fastest per decade of lr (central differences)."""
+    """The lr where the smoothed loss falls fastest per decade of lr (central differences),
+    searched only up to the smoothed loss's minimum: past it the loss is rising, and a steep
+    stretch there is the blow-up, not a rate to train at."""
     pts = usable(lrs, smoothed)
     window = pts[SKIP_BEGIN : len(pts) - SKIP_END]
+    if window:
+        lowest = min(range(len(window)), key=lambda i: window[i][1])
+        window = window[: lowest + 1]
     if len(window) < 3:
         return None
     xs = [math.log10(lr) for lr, _ in window]

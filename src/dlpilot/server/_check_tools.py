@@ -1,0 +1,208 @@
+"""MCP tools that run the user's code in the sandbox: the script check, the overfit test, and the
+entry-point tools (checks, LR range test, batch-size finder, drafting the table)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from dlpilot.server._adapt import run_tool, tool_errors
+from dlpilot.server._content import findings_summary, with_image
+from dlpilot.server._state import ServerState
+from dlpilot.tools.checks._models import OverfitResult
+from dlpilot.tools.checks.entry._results import BatchSizeResult, EntryReport, LrRangeResult
+from dlpilot.tools.checks.project import ProjectCheck
+
+RUNS_USER_CODE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+"""The user's own script runs: it may write checkpoints and logs wherever it writes them."""
+RUNS_FACTORIES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+"""Only the project's factories run (model, data, loss, optimizer); nothing is written."""
+
+_PYTHON = re.compile(r"^python[0-9.]*$")
+
+
+class EntryTable(BaseModel):
+    """A drafted ``[tool.dlpilot]`` table (TOML), and where it was written, if it was."""
+
+    project: str
+    toml: str
+    written_to: str | None = None
+
+
+def _script_of(command: list[str]) -> str | None:
+    """The script file a ``[python] script.py args`` command runs (None for ``-m module``)."""
+    rest = command[1:] if command and _PYTHON.match(Path(command[0]).name) else command
+    if rest and rest[0] != "-m" and not rest[0].startswith("-"):
+        return rest[0]
+    return None
+
+
+def register(server: MCPServer, state: ServerState) -> None:
+    def _cwd_and_script(command: list[str], cwd: str) -> Path:
+        root = state.roots.resolve(cwd)
+        script = _script_of(command)
+        if script is not None:
+            state.roots.resolve(str(root / script))  # the script must lie inside the roots too
+        return root
+
+    @server.tool(
+        name="check_script",
+        description=(
+            "Run a training command (e.g. ['python', 'train.py']) under dlpilot's probe for a few "
+            "short epochs, then the single-batch overfit test; returns findings with evidence."
+        ),
+        annotations=RUNS_USER_CODE,
+    )
+    @tool_errors
+    async def check_script(
+        ctx: Context,
+        command: Annotated[list[str], Field(min_length=1)],
+        cwd: str = ".",
+        steps: Annotated[int | None, Field(ge=1, le=10_000)] = None,
+        overfit: bool = True,
+        overfit_steps: Annotated[int | None, Field(ge=1, le=5_000)] = None,
+        timeout_s: Annotated[float | None, Field(gt=0, le=24 * 3600)] = None,
+        entry: bool | None = None,
+    ) -> Annotated[CallToolResult, ProjectCheck]:
+        from dlpilot.tools.checks import plot_overfit
+        from dlpilot.tools.checks.project import check_project
+
+        root = _cwd_and_script(command, cwd)
+        options = {
+            k: v
+            for k, v in (
+                ("steps", steps),
+                ("overfit_steps", overfit_steps),
+                ("timeout_s", timeout_s),
+            )
+            if v is not None
+        }
+        report = await run_tool(
+            ctx, check_project, command, cwd=root, overfit=overfit, entry=entry, **options
+        )
+        state.last["check"] = report
+        overfit_result = report.script.overfit if report.script else None
+        png = plot_overfit(overfit_result) if overfit_result and overfit_result.losses else None
+        return with_image(
+            report, png, findings_summary(f"dlpilot check in {root}", report.findings)
+        )
+
+    @server.tool(
+        name="overfit_test",
+        description=(
+            "Single-batch overfit test of a training command: replay its first batch with dropout "
+            "and weight decay off; passes when loss goes to ~0 (accuracy ~100%)."
+        ),
+        annotations=RUNS_USER_CODE,
+    )
+    @tool_errors
+    async def overfit_test(
+        ctx: Context,
+        command: Annotated[list[str], Field(min_length=1)],
+        cwd: str = ".",
+        overfit_steps: Annotated[int | None, Field(ge=1, le=5_000)] = None,
+    ) -> Annotated[CallToolResult, OverfitResult]:
+        from dlpilot.tools.checks import overfit_test as run_overfit
+        from dlpilot.tools.checks import plot_overfit
+
+        root = _cwd_and_script(command, cwd)
+        options = {} if overfit_steps is None else {"overfit_steps": overfit_steps}
+        result = await run_tool(ctx, run_overfit, command, cwd=root, **options)
+        png = plot_overfit(result) if result.losses else None
+        return with_image(result, png, f"overfit test: {result.verdict}: {result.reason}")
+
+    @server.tool(
+        name="check_entry_points",
+        description=(
+            "Build the project's parts from its [tool.dlpilot] factories and check them: label "
+            "range, initial loss vs ln C, input statistics, split overlap, overfit test."
+        ),
+        annotations=RUNS_FACTORIES,
+    )
+    @tool_errors
+    async def check_entry_points(
+        ctx: Context, project: str = ".", overfit: bool = True
+    ) -> EntryReport:
+        from dlpilot.tools.checks.entry import run_entry_checks
+
+        return await run_tool(ctx, run_entry_checks, state.roots.resolve(project), overfit=overfit)
+
+    @server.tool(
+        name="lr_range_test",
+        description=(
+            "LR range test through the project's [tool.dlpilot] factories: exponential ramp, "
+            "smoothed loss, stop on divergence; suggests an lr and returns the curve as PNG."
+        ),
+        annotations=RUNS_FACTORIES,
+    )
+    @tool_errors
+    async def lr_range_test(
+        ctx: Context,
+        project: str = ".",
+        lr_min: Annotated[float, Field(gt=0)] = 1e-7,
+        lr_max: Annotated[float, Field(gt=0)] = 10.0,
+        steps: Annotated[int, Field(ge=10, le=10_000)] = 100,
+    ) -> Annotated[CallToolResult, LrRangeResult]:
+        from dlpilot.tools.checks.entry import lr_range_test as run_lr_range
+        from dlpilot.tools.checks.entry import plot_lr_range
+
+        root = state.roots.resolve(project)
+        result = await run_tool(ctx, run_lr_range, root, lr_min=lr_min, lr_max=lr_max, steps=steps)
+        summary = f"LR range test of {root}: suggestion {result.suggestion}"
+        return with_image(result, plot_lr_range(result), summary)
+
+    @server.tool(
+        name="find_batch_size",
+        description=(
+            "Find the largest batch size that fits on the GPU (grow, then binary search, with a "
+            "margin); on CPU, report throughput per batch size instead."
+        ),
+        annotations=RUNS_FACTORIES,
+    )
+    @tool_errors
+    async def find_batch_size(
+        ctx: Context,
+        project: str = ".",
+        max_batch_size: Annotated[int | None, Field(ge=1, le=1 << 20)] = None,
+    ) -> BatchSizeResult:
+        from dlpilot.tools.checks.entry import find_batch_size as run_finder
+
+        options = {} if max_batch_size is None else {"max_batch_size": max_batch_size}
+        return await run_tool(ctx, run_finder, state.roots.resolve(project), **options)
+
+    @server.tool(
+        name="propose_entry_table",
+        description=(
+            "Draft the project's [tool.dlpilot] table (model, data, loss, optimizer factories, "
+            "train command) by reading its code; write=true adds it to pyproject.toml."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    @tool_errors
+    async def propose_entry_table(
+        project: str = ".", write: bool = False, force: bool = False
+    ) -> EntryTable:
+        from dlpilot.tools.checks.entry._propose import propose_entry_table as propose
+        from dlpilot.tools.checks.entry._propose import write_entry_table
+
+        root = state.roots.resolve(project)
+        toml = propose(root)
+        written = str(write_entry_table(root, force=force)) if write else None
+        return EntryTable(project=str(root), toml=toml, written_to=written)
+
+
+__all__ = ["EntryTable", "register"]
