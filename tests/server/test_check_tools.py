@@ -69,7 +69,10 @@ async def test_a_script_outside_the_roots_is_refused_before_anything_runs(
 
 async def test_cancelling_check_script_kills_the_training_process(project):
     (project / "forever.py").write_text(
-        "import os, time\nopen('pid', 'w').write(str(os.getpid()))\nwhile True:\n    time.sleep(0.1)\n"
+        "import os, time\n"
+        "open('pid', 'w').write(str(os.getpid()))\n"
+        "while True:\n"
+        "    time.sleep(0.1)\n"
     )
     async with Client(build_server([project])) as client:
         with anyio.move_on_after(8):
