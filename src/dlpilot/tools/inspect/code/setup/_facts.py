@@ -10,6 +10,7 @@ are regex searches run lazily: a rule that already saw a signal never asks again
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -33,66 +34,214 @@ from dlpilot.tools.inspect.code.setup._names import (
 
 Framework = Literal["hf", "lightning"]
 
-# --- project-wide text signals (lenient on purpose: "absent everywhere" must be sure) ---
-SIGNALS: dict[str, re.Pattern[str]] = {
-    # any call of a name containing "seed" (manual_seed, seed_everything, set_seed, random.seed...)
-    "seed": re.compile(r"(?<!\w)(?!initial_seed\b|seed_worker\b)\w*seed\w*\s*\("),
-    "determinism": re.compile(
-        r"use_deterministic_algorithms\s*\((?!\s*False)|\bdeterministic\s*=(?!=|\s*(?:False|None|0\b))"
-        r"|full_determinism|CUBLAS_WORKSPACE_CONFIG"
+
+# --- project-wide text signals (lenient on purpose: "absent everywhere" must be sure) ---------
+# Plain substring tests first (fast); a regex runs only on a file that holds one of its gate
+# literals. A veto removes text that switches the feature off before anything is tested.
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    literals: tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+    gate: tuple[str, ...] = ()
+    veto: re.Pattern[str] | None = None
+    veto_gate: tuple[str, ...] = ()
+
+
+SIGNALS: dict[str, _Signal] = {
+    # any call of a name ending in "seed" (manual_seed, seed_everything, set_seed, random.seed...),
+    # but not a generator seeded for a split, nor reading the seed, nor defining a helper
+    "seed": _Signal(
+        ("seed(", "seed_everything", "seed_all(", "init_seeds(", "set_seed"),
+        veto=re.compile(
+            r"(?:Generator\(\)|\bg|\bgen|\bgenerator|\brng)\.manual_seed\(|initial_seed\("
+            r"|def \w*seed\w*\("
+        ),
+        veto_gate=("seed",),
     ),
-    "save": re.compile(
-        r"\b(?:torch|th|xm|fabric|accelerator)\.save\(|save_checkpoint|save_pretrained|save_model"
-        r"|save_state|ModelCheckpoint|\bsave_file\(|\bsave_weights|jit\.save\("
-        r"|\.save\(\s*(?:self\.)?(?:model|net)"
+    "determinism": _Signal(
+        ("use_deterministic_algorithms(True", "full_determinism", "CUBLAS_WORKSPACE_CONFIG"),
+        re.compile(
+            r"use_deterministic_algorithms\s*\((?!\s*False)"
+            r"|\bdeterministic\s*=(?!=|\s*(?:False|None|0\b))"
+        ),
+        ("deterministic",),
     ),
-    "resume": re.compile(
-        r"(?i)resume|restore|ckpt_path\s*=|load_checkpoint|load_state\("
-        r"|(?:optim\w*|opt\w*)\.load_state_dict\(|load_state_dict\(\s*\w+\[['\"]optim"
+    "save": _Signal(
+        (
+            "torch.save(",
+            "th.save(",
+            "xm.save(",
+            "fabric.save(",
+            "accelerator.save(",
+            "save_checkpoint",
+            "save_pretrained",
+            "save_model",
+            "save_state",
+            "ModelCheckpoint",
+            "save_file(",
+            "save_weights",
+            "jit.save(",
+            "model.save(",
+            "net.save(",
+        )
     ),
-    "validation": re.compile(
-        r"\.eval\(\)|validation_step|val_dataloader|evaluat|validat|eval_strategy|do_eval"
-        r"|test_step|eval_dataset|\b(?:val|valid|test|eval|dev)_?(?:loader|dataloader|dl)\b"
+    "resume": _Signal(
+        ("resume", "Resume", "restore", "ckpt_path", "load_checkpoint", "load_state("),
+        re.compile(r"(?:optim\w*|opt\w*)\.load_state_dict\(|load_state_dict\(\s*\w+\[['\"]optim"),
+        ("load_state_dict",),
     ),
-    "early_stop": re.compile(
-        r"(?i)early_?stop|patience\w*\s*[<>]|[<>]=?\s*(?:\w+\.)?\w*patience|\bbest_\w+|\w+_best\b"
-        r"|load_best_model_at_end|metric_for_best_model|monitor\s*=|save_top_k|no_improve"
-        r"|epochs_without_improvement"
+    "validation": _Signal(
+        (
+            "eval",
+            "valid",
+            "val_",
+            "_val",
+            "test_step",
+            "test_loader",
+            "test_dataloader",
+            "testloader",
+            "valloader",
+            "dev_loader",
+        )
     ),
-    "schedule": re.compile(
-        r"(?i)schedul|warm_?up|adjust_(?:learning_rate|lr)|\[['\"]lr['\"]\]\s*=(?!=)|lr_lambda"
-        r"|cosine|OneCycle|StepLR|ExponentialLR|poly_?lr|lr_decay|decay_lr|set_lr\("
+    "early_stop": _Signal(
+        (
+            "early_stop",
+            "earlystop",
+            "EarlyStop",
+            "best_",
+            "_best",
+            "load_best_model_at_end",
+            "save_top_k",
+            "no_improve",
+            "without_improvement",
+        ),
+        re.compile(r"patience\w*\s*[<>]|[<>]=?\s*(?:\w+\.)?\w*patience|monitor\s*="),
+        ("patience", "monitor"),
     ),
-    "clip": re.compile(
-        r"clip_grad|gradient_clip|max_grad_norm|clip_gradients|grad_clip|clip_norm|clip_value"
+    "schedule": _Signal(
+        (
+            "schedul",
+            "Schedul",
+            "warmup",
+            "warm_up",
+            "Warmup",
+            "adjust_learning_rate",
+            "adjust_lr",
+            "lr_lambda",
+            "cosine",
+            "Cosine",
+            "OneCycle",
+            "StepLR",
+            "ExponentialLR",
+            "poly_lr",
+            "lr_decay",
+            "decay_lr",
+            "set_lr(",
+        ),
+        re.compile(r"\[['\"]lr['\"]\]\s*=(?!=)"),
+        ("'lr']", '"lr"]'),
+        veto=re.compile(r"lr_scheduler_type\s*=\s*['\"]constant['\"]"),
+        veto_gate=("lr_scheduler_type",),
     ),
-    "track": re.compile(
-        r"wandb|mlflow|SummaryWriter|tensorboard|add_scalar|comet_ml|neptune|clearml|\baim\b"
-        r"|swanlab|dvclive|trackio|visdom|csv\.(?:writer|DictWriter)|\.to_csv\(|json\.dump"
-        r"|jsonl|report_to|(?:CSV|TensorBoard|Wandb|MLFlow|Comet|Neptune)Logger"
-        r"|\bself\.log(?:_dict)?\(|\blog_metrics?\(|accelerator\.log\(|fabric\.log"
-        r"|log_hyperparams"
+    "clip": _Signal(
+        (
+            "clip_grad",
+            "gradient_clip",
+            "max_grad_norm",
+            "clip_gradients",
+            "grad_clip",
+            "clip_norm",
+            "clip_value",
+        ),
+        veto=re.compile(
+            r"(?:max_grad_norm|gradient_clip_val|grad_clip|clip_grad)\w*\s*=\s*(?:0(?:\.0*)?|None)\b"
+        ),
+        veto_gate=("max_grad_norm", "gradient_clip_val", "grad_clip", "clip_grad"),
     ),
-    "heldout": re.compile(
-        r"random_split|train_test_split|KFold|\bSubset\b|SubsetRandomSampler|\btrain\s*=\s*False"
-        r"|\bsplit\s*=|eval_dataset|val_dataloader|test_dataloader|validation_data"
-        r"|validation_split|\.eval\(\)|is_train|\[['\"](?:val|valid|validation|test|dev|eval)"
-        r"|['\"](?:val|valid|validation|test|dev)['\"/]"
-        r"|\b\w*(?:val|valid|validation|test|eval|dev|holdout)_?(?:set|data|dataset|ds|dl|loader"
-        r"|dataloader|split|files|df|idx|indices|ids|paths?|dir|x|y|X|Y|images|labels|size"
-        r"|ratio|frac|fraction|percent|pct|samples|iter)\b|\b[xXyY]_(?:val|valid|test|dev|eval)\b"
+    "track": _Signal(
+        (
+            "wandb",
+            "mlflow",
+            "SummaryWriter",
+            "tensorboard",
+            "add_scalar",
+            "comet_ml",
+            "neptune",
+            "clearml",
+            "import aim",
+            "from aim",
+            "swanlab",
+            "dvclive",
+            "trackio",
+            "visdom",
+            "csv.writer",
+            "DictWriter",
+            ".to_csv(",
+            "json.dump",
+            "jsonl",
+            "report_to",
+            "CSVLogger",
+            "TensorBoardLogger",
+            "WandbLogger",
+            "MLFlowLogger",
+            "CometLogger",
+            "NeptuneLogger",
+            "self.log(",
+            "self.log_dict(",
+            "log_metric",
+            "accelerator.log(",
+            "fabric.log",
+            "log_hyperparams",
+        )
     ),
-    "worker_init": re.compile(r"worker_init_fn\s*=|\bgenerator\s*="),
+    "heldout": _Signal(
+        (
+            "random_split",
+            "train_test_split",
+            "KFold",
+            "Subset",
+            "train=False",
+            "train = False",
+            "split=",
+            "eval_dataset",
+            "val_",
+            "_val",
+            "valid",
+            "test_",
+            "_test",
+            "testset",
+            "valset",
+            "testloader",
+            "valloader",
+            "eval",
+            "'val'",
+            '"val"',
+            "'test'",
+            '"test"',
+            "/val",
+            "/test",
+            "'dev'",
+            '"dev"',
+            "dev_",
+            "holdout",
+            "is_train",
+        )
+    ),
+    "worker_init": _Signal(("worker_init_fn", "generator=", "generator =")),
 }
-# A signal match is void when the identifier it sits in switches the feature off, or when a seed
-# call only seeds a local generator (``torch.Generator().manual_seed(0)`` for a split).
-_VETO: dict[str, re.Pattern[str]] = {
-    "schedule": re.compile(r"lr_scheduler_type\s*=\s*['\"]constant['\"]"),
-    "clip": re.compile(
-        r"(?:max_grad_norm|gradient_clip_val|grad_clip|clip_grad)\w*\s*=\s*(?:0(?:\.0*)?|None)\b"
-    ),
-    "seed": re.compile(r"(?:Generator\(\)|\bg|\bgen|\bgenerator|\brng)\.manual_seed\("),
-}
+
+
+def _search(name: str, text: str) -> bool:
+    sig = SIGNALS[name]
+    if sig.veto is not None and any(g in text for g in sig.veto_gate):
+        text = sig.veto.sub(" ", text)
+    if any(lit in text for lit in sig.literals):
+        return True
+    if sig.pattern is not None and any(g in text for g in sig.gate):
+        return sig.pattern.search(text) is not None
+    return False
+
 
 # recurrent / transformer models (train.no-grad-clip applies only to them)
 _SEQ_MODEL = re.compile(
@@ -110,22 +259,57 @@ _SCHEDULER_IN_FILE = re.compile(
 # drive, cluster file systems and Colab's Google Drive. System and shared locations (/tmp, /dev,
 # /proc, /etc, /usr, /opt, /var) and container mounts (/mnt, /data, /workspace) are portable
 # enough and not reported; ``~/...`` is portable through ``expanduser``.
-_PATH_HINT = re.compile(
-    r"/home/|/Users/|/root/|[A-Za-z]:[\\/]|/scratch/|/gpfs/|/lustre/|/content/drive/"
-)
 _MACHINE_PATH = re.compile(
     r"(?:^|[\s=\"'(,;])((?:/home/[^/\s\"']+|/Users/[^/\s\"']+|/root|/scratch|/gpfs|/lustre"
     r"|/content/drive)/[^\s\"',;]*|[A-Za-z]:\\{1,2}[^\s\"',;]+|[A-Za-z]:/[^\s\"',;/]+[^\s\"',;]*)"
 )
-_AUGMENT_HINT = re.compile(
-    r"Random|Compose|Augment|Flip|(?:train|trn)_?(?:transform|tf|aug)|(?:transform|tf|aug)\w*_train"
+_PATH_LITERALS = (
+    "/home/",
+    "/Users/",
+    "/root/",
+    "/scratch/",
+    "/gpfs/",
+    "/lustre/",
+    "/content/drive/",
 )
-_SAVE_HINT = re.compile(r"\.save\(|save_checkpoint|save_pretrained|save_model|save_state|save_file")
-_LEAK_STATS_HINT = re.compile(r"fit_transform\(|\.fit\(|\bmean\(|\bstd\(|\bvar\(")
-_LEAK_SPLIT_HINT = re.compile(r"train_test_split|random_split|\.sample\(|\bsplit\(|_train\b|train_")
-_ROLE_ASSIGN_HINT = re.compile(
-    r"\b\w*(?:val|valid|validation|test|eval|dev)\w*\s*(?:=[^=]|,)|eval_dataset|val_dataloaders"
+_PATH_START = re.compile(r"/(?:home|Users|root|scratch|gpfs|lustre|content/drive)/")
+_PRUNE_ABOVE = 30_000  # characters; smaller files are walked whole (cheap, and keeps context)
+_SEQ_LITERALS = ("LSTM", "GRU", "RNN", "Transformer", "MultiheadAttention", "from_pretrained")
+_AUGMENT_LITERALS = (
+    "Random",
+    "Compose",
+    "Augment",
+    "Flip",
+    "Jitter",
+    "CutMix",
+    "MixUp",
+    "Mixup",
+    "train_transform",
+    "transform_train",
+    "train_tf",
+    "tf_train",
+    "train_aug",
+    "aug_train",
 )
+_TRANSFORM_LITERALS = ("transform", "_tf", "tf_", "aug", "Aug")
+_SAVE_LITERALS = (
+    "torch.save(",
+    "th.save(",
+    "fabric.save(",
+    "accelerator.save(",
+    "xm.save(",
+    "jit.save(",
+    "save_checkpoint",
+    "save_pretrained",
+    "save_model",
+    "save_state",
+    "save_file(",
+    "save_weights",
+)
+_STATS_LITERALS = ("fit_transform(", ".fit(", "mean(", "std(", "var(")
+_TRAIN_NAME = re.compile(r"train(?:_|set|loader|ing_data)|_train\b|_trn\b")
+_SPLIT_LITERALS = ("train_test_split", "random_split", ".sample(frac", "_train", "train_")
+_EVAL_LITERALS = ("val", "test", "eval", "dev")
 _SHUFFLE_ELSEWHERE = re.compile(
     r"(?<![\w=])shuffle\(|IterableDataset|streaming\s*=\s*True|webdataset|\bwds\."
 )
@@ -297,6 +481,8 @@ class FileFacts:
     def seq_model_line(self) -> int | None:
         if self.is_test:
             return None
+        if not any(lit in self.text for lit in _SEQ_LITERALS):
+            return None
         for m in _SEQ_MODEL.finditer(self.text):
             start = self.text.rfind("\n", 0, m.start()) + 1
             if "#" not in self.text[start : m.start()]:
@@ -306,20 +492,6 @@ class FileFacts:
     def release_text(self) -> None:
         """Drop the file text once no rule needs more signals from it."""
         self.text = ""
-
-
-def _search(name: str, text: str) -> bool:
-    veto = _VETO.get(name)
-    if veto is None:
-        return SIGNALS[name].search(text) is not None
-    for m in SIGNALS[name].finditer(text):
-        start = m.start()
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.()"):
-            start -= 1
-        v = veto.search(text, start, m.end() + 60)
-        if v is None or not v.start() <= m.start() < v.end():
-            return True
-    return False
 
 
 _cache: tuple[weakref.ref[SourceFile], FileFacts] | None = None
@@ -340,19 +512,77 @@ def _collect(f: SourceFile) -> FileFacts:
     if facts.is_test:
         return facts
     t = f.text
+    has_train = "train" in t
     need = _Needs(
-        training="backward" in t or "Trainer" in t or ".step(" in t,
-        loaders="DataLoader" in t,
-        saves=_SAVE_HINT.search(t) is not None,
-        augment=_AUGMENT_HINT.search(t) is not None,
-        leak=_LEAK_STATS_HINT.search(t) is not None and _LEAK_SPLIT_HINT.search(t) is not None,
-        roles=_ROLE_ASSIGN_HINT.search(t) is not None,
-        paths=_PATH_HINT.search(t) is not None,
+        training=(".backward(" in t and ".step(" in t)
+        or "Trainer(" in t
+        or "TrainingArguments(" in t
+        or "manual_backward(" in t,
+        loaders="DataLoader(" in t,
+        saves="save" in t and any(lit in t for lit in _SAVE_LITERALS),
+        augment=any(lit in t for lit in _AUGMENT_LITERALS)
+        and any(lit in t for lit in _TRANSFORM_LITERALS),
+        leak=has_train
+        and any(lit in t for lit in _SPLIT_LITERALS)
+        and any(lit in t for lit in _STATS_LITERALS),
+        roles=has_train
+        and (".fit(" in t or _TRAIN_NAME.search(t) is not None)
+        and any(lit in t for lit in _EVAL_LITERALS),
+        paths=_PATH_START.search(t) is not None or _has_windows_drive(t),
         datasets="__getitem__" in t and "random" in t,
     )
     if need.any():
         _Walker(f, facts, need).run()
     return facts
+
+
+def _has_windows_drive(t: str) -> bool:
+    """A string literal that starts with a drive (``"C:\\..."``, ``'D:/...'``); no regex."""
+    for sep in (":\\", ":/"):
+        i = t.find(sep)
+        while i >= 2:
+            if t[i - 1].isalpha() and t[i - 2] in "\"'":
+                return True
+            i = t.find(sep, i + 2)
+    return False
+
+
+def _hint_lines(t: str, need: _Needs) -> list[int]:
+    """Line numbers where a file shows something a rule looks at."""
+    lits: list[str] = []
+    if need.training:
+        lits += (".backward(", ".step(", "Trainer(", "TrainingArguments(", "manual_backward(")
+    if need.loaders:
+        lits += ("DataLoader(", "add_argument", "num_workers")
+    if need.saves:
+        lits += _SAVE_LITERALS
+    if need.augment:
+        lits += _AUGMENT_LITERALS
+    if need.leak:
+        lits += _STATS_LITERALS
+        lits += _SPLIT_LITERALS
+    if need.roles:
+        lits += ("train", ".fit(")
+    if need.paths:
+        lits += _PATH_LITERALS
+        lits += (":\\", ":/")
+    if need.datasets:
+        lits.append("__getitem__")
+    offsets: list[int] = []
+    for lit in lits:
+        i = t.find(lit)
+        while i >= 0:
+            offsets.append(i)
+            i = t.find(lit, i + 1)
+    offsets.sort()
+    lines: list[int] = []
+    line, pos = 1, 0
+    for off in offsets:
+        line += t.count("\n", pos, off)
+        pos = off
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
 
 
 @dataclass(slots=True)
@@ -396,11 +626,37 @@ class _Walker:
         self.int_defaults: dict[str, int] = {}
         self.classes: dict[str, int] = {}
         self.getitem_random: list[tuple[str, int]] = []
+        self._hints: list[int] = []
 
     # --- traversal -------------------------------------------------------------------------
     def run(self) -> None:
-        self._children(self.f.tree, self.module)
+        need = self.need
+        if len(self.f.text) < _PRUNE_ABOVE:
+            self._children(self.f.tree, self.module)
+        else:
+            # A large file (mostly library code): walk only the top-level statements and the
+            # methods whose lines show a hint.
+            self._hints = _hint_lines(self.f.text, need)
+            self._pruned_body(self.f.tree.body, self.module)
         self._finish()
+
+    def _pruned_body(self, body: list[ast.stmt], scope: _Scope) -> None:
+        for stmt in body:
+            if not self._hinted(stmt):
+                continue
+            if isinstance(stmt, ast.ClassDef):
+                inner = _Scope(stmt.name, stmt.name)
+                self.scopes.append(inner)
+                self.classes[stmt.name] = stmt.lineno
+                self._pruned_body(stmt.body, inner)
+            else:
+                self._node(stmt, scope)
+
+    def _hinted(self, stmt: ast.stmt) -> bool:
+        lo = stmt.lineno
+        hi = stmt.end_lineno or lo
+        i = bisect.bisect_left(self._hints, lo)
+        return i < len(self._hints) and self._hints[i] <= hi
 
     def _children(self, node: ast.AST, scope: _Scope) -> None:
         for child in ast.iter_child_nodes(node):
