@@ -23,14 +23,12 @@ variance could not be computed.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.curves._model import Run, Series
+from dlpilot.tools.curves._results import ErrorBreakdown, Verdict
 from dlpilot.tools.curves._rules import Curve
 from dlpilot.tools.curves._signal import Goal, infer_goal, split_name
 
@@ -40,9 +38,6 @@ GAP_RELATIVE = 0.20
 # ... and, for errors that are fractions (1 - accuracy), at least one percentage point.
 GAP_ABSOLUTE = 0.01
 
-Verdict = Literal[
-    "high bias", "high variance", "data mismatch", "instability", "balanced", "insufficient data"
-]
 
 NEXT_ACTIONS: dict[str, list[str]] = {
     "high bias": [
@@ -87,38 +82,6 @@ _VERDICT_FINDING = {
     "high variance": "curve.high-variance",
     "data mismatch": "curve.data-mismatch",
 }
-
-
-class ErrorBreakdown(BaseModel):
-    """The error structure of one run and what it says to do next."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    run: str
-    metric: str | None = Field(description="the quantity the error is made from, e.g. acc, loss")
-    error_definition: str | None = Field(description="how error is computed from the metric")
-    fraction_error: bool = Field(description="errors are fractions in [0, 1] (from accuracy)")
-    reference_step: int | None = Field(
-        description="step the errors are read at: the last step of training"
-    )
-    best_dev_step: int | None = Field(default=None, description="step of the lowest dev error")
-    best_dev_error: float | None = Field(default=None, description="lowest (smoothed) dev error")
-    target_error: float | None
-    train_error: float | None
-    train_dev_error: float | None
-    dev_error: float | None
-    test_error: float | None
-    avoidable_bias: float | None = Field(description="train error - target error")
-    variance: float | None = Field(
-        description="train-dev error - train error (dev - train when there is no train-dev)"
-    )
-    mismatch: float | None = Field(description="dev error - train-dev error")
-    dev_test_gap: float | None = Field(description="test error - dev error (overfit to dev)")
-    significant: list[str] = Field(default_factory=list, description="gaps that count")
-    verdict: Verdict
-    missing: list[str] = Field(default_factory=list)
-    next_actions: list[str] = Field(default_factory=list)
-    explanation: str = ""
 
 
 def _check_goal(goal: str | None) -> Goal | None:

@@ -9,61 +9,26 @@ nothing, and the seed's stability gate (section 5.2) comes before tuning for the
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
 from dlpilot.tools.curves._breakdown import (
     NEXT_ACTIONS,
-    ErrorBreakdown,
     Verdict,
     _check_goal,
     breakdown_findings,
     error_breakdown,
 )
 from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves._results import CurveDiagnosis, RunDiagnosis
 from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
-from dlpilot.tools.curves._summary import RunSummary, compare_runs, summarize_run
+from dlpilot.tools.curves._summary import compare_runs, summarize_run
 
 # Findings that make a run's verdict "instability".
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
 # Findings after which curve.saturated / curve.still-improving are not judged: the best point of a
 # diverging or rising loss is early because the run broke, not because it trained too long.
 BROKEN_IDS = frozenset({"curve.diverged", "lr.too-high", "curve.train-loss-increasing"})
-
-
-class RunDiagnosis(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run: str
-    summary: RunSummary
-    findings: list[Finding]
-    breakdown: ErrorBreakdown
-    verdict: Verdict
-    next_actions: list[str]
-
-
-class CurveDiagnosis(BaseModel):
-    """What the curves of one or more runs say. ``verdict``, ``missing`` and ``next_actions``
-    are those of ``primary_run``; ``findings`` merges every run's findings (one per id, with an
-    evidence entry per run, each naming its run in ``detail["run"]``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    primary_run: str
-    verdict: Verdict
-    missing: list[str] = Field(default_factory=list)
-    next_actions: list[str] = Field(default_factory=list)
-    findings: list[Finding]
-    runs: list[RunDiagnosis]
-
-    def run(self, name: str) -> RunDiagnosis | None:
-        return next((r for r in self.runs if r.run == name), None)
-
-    @property
-    def ids(self) -> set[str]:
-        return {f.id for f in self.findings}
 
 
 def diagnose_run(

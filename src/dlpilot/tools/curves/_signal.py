@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from dlpilot.tools.curves._results import Goal
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Goal = Literal["min", "max"]
 
 # Rolling-median window as a fraction of the series length (5%: wide enough to average out
 # minibatch noise on per-step logs, narrow enough to keep an epoch-level bend in a 20-point curve).

@@ -11,10 +11,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.tools.curves._model import Run, Series
+from dlpilot.tools.curves._results import (
+    MetricSummary,
+    RunComparison,
+    RunRank,
+    RunSummary,
+    RunsView,
+    RunView,
+    SeriesView,
+)
 from dlpilot.tools.curves._signal import (
     Goal,
     finite,
@@ -33,51 +41,6 @@ MIN_VIEW_POINTS = 4
 MAX_VIEW_POINTS = 100_000
 # Preference order of splits when a bare quantity ("loss") is asked for.
 _SPLIT_ORDER = ("val", "test", "train-dev", "train")
-
-
-class MetricSummary(BaseModel):
-    """One series in numbers. ``best_*`` need a goal (inferred from the name, e.g. loss = min)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    original: str
-    points: int = Field(description="number of logged points, finite or not")
-    nonfinite_points: int
-    first_nonfinite_step: int | None
-    first_step: int | None
-    last_step: int | None
-    first_value: float | None = Field(description="first finite value")
-    last_value: float | None = Field(description="last finite value")
-    goal: Goal | None
-    best_value: float | None
-    best_step: int | None
-    best_position: float | None = Field(
-        default=None,
-        description="where the best point lies in training, 0 = first logged step, 1 = last",
-    )
-    late_step_std: float | None = Field(
-        default=None,
-        description="standard deviation of step-to-step changes over the last 25% of points",
-    )
-    late_relative_std: float | None = Field(
-        default=None, description="late_step_std divided by the mean absolute late value"
-    )
-
-
-class RunSummary(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run: str
-    source: str
-    format: str
-    first_step: int | None
-    last_step: int | None
-    metrics: list[MetricSummary]
-    warnings: list[str] = Field(default_factory=list)
-
-    def metric(self, name: str) -> MetricSummary | None:
-        return next((m for m in self.metrics if m.name == name), None)
 
 
 def summarize_series(s: Series, goal: Goal | None = None) -> MetricSummary:
@@ -145,33 +108,6 @@ def resolve_metric(run: Run, metric: str) -> Series | None:
     return None
 
 
-class RunRank(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rank: int = Field(description="1 = best")
-    run: str
-    metric: str = Field(description="the series used in this run")
-    best_value: float
-    best_step: int
-    best_position: float
-    last_value: float
-    last_step: int
-    points: int
-
-
-class RunComparison(BaseModel):
-    """Runs side by side on one metric, best first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str
-    goal: Goal
-    ranking: list[RunRank]
-    missing: list[str] = Field(
-        default_factory=list, description="runs without the metric or with no finite value of it"
-    )
-
-
 def _check_goal(goal: str | None) -> Goal | None:
     if goal is None or goal in ("min", "max"):
         return goal  # type: ignore[return-value]
@@ -226,40 +162,6 @@ def compare_runs(runs: list[Run], metric: str, goal: Goal | None = None) -> RunC
     for i, r in enumerate(rows, start=1):
         r.rank = i
     return RunComparison(metric=metric, goal=goal, ranking=rows, missing=missing)
-
-
-class SeriesView(BaseModel):
-    """A series downsampled to a bounded number of points (min/max buckets keep the spikes).
-
-    ``values`` holds None where the log had NaN or an infinity; at most the first non-finite
-    point of each stretch is kept, so a run that went to NaN shows where it did.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    original: str
-    total_points: int
-    nonfinite_points: int
-    steps: list[int]
-    values: list[float | None]
-
-
-class RunView(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run: str
-    source: str
-    format: str
-    series: list[SeriesView]
-    warnings: list[str] = Field(default_factory=list)
-
-
-class RunsView(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    points_per_series: int
-    runs: list[RunView]
 
 
 # At most this many separate non-finite stretches are marked in a view.

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
-# gitpython raises at import when no git executable is on PATH unless told to stay quiet; a missing
-# git then reads as "not a git repository" instead of an import error.
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-import git
+@cache
+def _git() -> ModuleType:
+    """gitpython, imported on first use: it costs ~0.1 s, which the server's start-up (import to
+    ``tools/list``) should not pay. gitpython raises at import when no git executable is on PATH
+    unless told to stay quiet; a missing git then reads as "not a git repository"."""
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    import git
+
+    return git
 
 GIT_TIMEOUT_S = 60.0
 """Upper bound for one git command (ls-files of a huge monorepo), so inspection cannot hang."""
@@ -31,7 +38,7 @@ class GitFacts:
     def __init__(self, root: Path, toplevel: Path) -> None:
         self.root = root
         self.toplevel = toplevel
-        self._cmd = git.Git(str(root))
+        self._cmd = _git().Git(str(root))
 
     def run(self, *args: str, ok_status: tuple[int, ...] = (0,), stdin: bytes | None = None) -> str:
         """stdout of ``git <args>``; an exit status outside ``ok_status`` raises GitError."""
@@ -47,7 +54,7 @@ class GitFacts:
                     with_exceptions=False,
                     kill_after_timeout=GIT_TIMEOUT_S,
                 )
-        except (git.GitCommandError, OSError) as exc:
+        except (_git().GitCommandError, OSError) as exc:
             raise GitError(f"git {args[0]} failed: {exc}") from exc
         if status not in ok_status:
             raise GitError(f"git {args[0]} exited {status}: {str(err).strip()[:200]}")
@@ -74,9 +81,9 @@ class GitFacts:
 def open_git(root: Path) -> GitFacts | None:
     """The work tree containing ``root``, or None when there is none (or git is missing)."""
     try:
-        repo = git.Repo(root, search_parent_directories=True)
+        repo = _git().Repo(root, search_parent_directories=True)
         top = repo.working_tree_dir
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, OSError, ValueError):
+    except (_git().InvalidGitRepositoryError, _git().NoSuchPathError, OSError, ValueError):
         return None
     if top is None:  # a bare repository has no work tree
         return None
