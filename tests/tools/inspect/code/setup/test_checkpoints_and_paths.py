@@ -137,3 +137,12 @@ def test_portable_paths_urls_comments_and_docstrings_are_fine() -> None:
 
 def test_paths_in_tests_are_not_reported() -> None:
     assert hits({"tests/test_cfg.py": 'P = "/home/alice/x"\n'}, "repo.hardcoded-paths") == []
+
+
+def test_bare_location_prefixes_name_no_machine_and_are_fine() -> None:
+    # a tool that recognizes such paths lists their prefixes; a prefix alone is no path
+    src = """
+    PREFIXES = ("/root/", "/scratch/", "/gpfs/", "/lustre/", "/content/drive/", "/home/")
+    ROOT_DATA = "/root/data/train.csv"
+    """
+    assert hits({"paths.py": src}, "repo.hardcoded-paths") == [("paths.py", 3)]

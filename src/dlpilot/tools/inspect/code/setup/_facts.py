@@ -258,10 +258,12 @@ _SCHEDULER_IN_FILE = re.compile(
 # Absolute, machine-specific locations: a user's home (Linux, macOS, Windows, root), a Windows
 # drive, cluster file systems and Colab's Google Drive. System and shared locations (/tmp, /dev,
 # /proc, /etc, /usr, /opt, /var) and container mounts (/mnt, /data, /workspace) are portable
-# enough and not reported; ``~/...`` is portable through ``expanduser``.
+# enough and not reported; ``~/...`` is portable through ``expanduser``. A bare location prefix
+# ("/root/", "/scratch/") names no machine's path: something must follow it.
 _MACHINE_PATH = re.compile(
-    r"(?:^|[\s=\"'(,;])((?:/home/[^/\s\"']+|/Users/[^/\s\"']+|/root|/scratch|/gpfs|/lustre"
-    r"|/content/drive)/[^\s\"',;]*|[A-Za-z]:\\{1,2}[^\s\"',;]+|[A-Za-z]:/[^\s\"',;/]+[^\s\"',;]*)"
+    r"(?:^|[\s=\"'(,;])((?:/home/[^/\s\"']+|/Users/[^/\s\"']+)/[^\s\"',;]*"
+    r"|(?:/root|/scratch|/gpfs|/lustre|/content/drive)/[^\s\"',;]+"
+    r"|[A-Za-z]:\\{1,2}[^\s\"',;]+|[A-Za-z]:/[^\s\"',;/]+[^\s\"',;]*)"
 )
 _PATH_LITERALS = (
     "/home/",
