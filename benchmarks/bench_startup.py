@@ -1,7 +1,8 @@
-"""From process start to a ``tools/list`` answer over stdio, next to ``import optuna`` as a reference.
+"""From process start to a ``tools/list`` answer over stdio, beside ``import optuna``.
 
-Speaks raw JSON-RPC over the server's pipes (initialize, initialized, tools/list), so nothing but the
-server's own start-up is measured. Reports the median of a few runs and whether torch was loaded.
+Speaks raw JSON-RPC over the server's pipes (initialize, initialized, tools/list), so nothing
+but the server's own start-up is measured. Reports the median of a few runs and whether torch
+was loaded.
 
     python benchmarks/bench_startup.py [--runs 5]
 """
@@ -40,12 +41,25 @@ def time_to_tools_list() -> tuple[float, int]:
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dlpilot", "serve"],
-        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"}}})
+        _send(
+            proc,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "0"},
+                },
+            },
+        )
         _read_response(proc, 1)
         _send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
@@ -63,8 +77,13 @@ def time_import(module: str) -> float:
 
 
 def torch_loaded_by_server() -> bool:
-    code = "import sys, dlpilot.server; dlpilot.server.build_server(['.']); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    code = (
+        "import sys, dlpilot.server; dlpilot.server.build_server(['.']); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     return out.stdout.strip() == "True"
 
 

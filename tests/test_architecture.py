@@ -1,6 +1,6 @@
-"""The import rules of the design, enforced: only ``server`` imports mcp; only the in-child probe
-imports torch; ``sandbox`` knows only the standard library and ``dlpilot.errors``; ``runbook`` starts
-no processes; and the server and CLI processes never load torch."""
+"""The import rules of the design, enforced: only ``server`` imports mcp; only the in-child
+probe imports torch; ``sandbox`` knows only the standard library and ``dlpilot.errors``;
+``runbook`` starts no processes; and the server and CLI processes never load torch."""
 
 from __future__ import annotations
 
@@ -54,7 +54,11 @@ def test_the_sandbox_runner_imports_only_the_standard_library_and_errors():
         if not rel.startswith("sandbox/") or rel.startswith("sandbox/probe/"):
             continue
         for name, line in _imports(path):
-            if name.split(".")[0] in STDLIB or name == "dlpilot.errors" or name.startswith("dlpilot.sandbox"):
+            if (
+                name.split(".")[0] in STDLIB
+                or name == "dlpilot.errors"
+                or name.startswith("dlpilot.sandbox")
+            ):
                 continue
             bad.append(f"{rel}:{line} imports {name}")
     assert bad == []
@@ -75,7 +79,9 @@ def test_the_runbook_starts_no_processes():
     for rel, path in _modules():
         if rel.startswith("runbook/"):
             for name, line in _imports(path):
-                if name.split(".")[0] in {"subprocess", "multiprocessing"} or name.startswith("dlpilot.sandbox"):
+                if name.split(".")[0] in {"subprocess", "multiprocessing"} or name.startswith(
+                    "dlpilot.sandbox"
+                ):
                     bad.append(f"{rel}:{line} imports {name}")
     assert bad == []
 
@@ -85,7 +91,8 @@ def test_the_server_and_cli_processes_never_load_torch():
     code = (
         "import sys, dlpilot.cli, dlpilot.server\n"
         "dlpilot.server.build_server(['.'])\n"
-        "heavy = [m for m in ('torch', 'optuna', 'matplotlib', 'tensorboard') if m in sys.modules]\n"
+        "heavy = ('torch', 'optuna', 'matplotlib', 'tensorboard', 'git')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

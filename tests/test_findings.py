@@ -19,7 +19,9 @@ def _catalogue_rows_from_markdown() -> dict[str, tuple[str, str]]:
     return rows
 
 
-@pytest.mark.skipif(not (SHARED / "checks.md").exists(), reason="shared/checks.md is not beside the checkout")
+@pytest.mark.skipif(
+    not (SHARED / "checks.md").exists(), reason="shared/checks.md is not beside the checkout"
+)
 def test_catalogue_matches_the_shared_check_list_id_for_id():
     rows = _catalogue_rows_from_markdown()
     assert set(rows) == set(CATALOGUE)
@@ -37,7 +39,7 @@ def test_finding_takes_severity_from_the_catalogue():
 
 
 def test_unknown_finding_id_is_refused_with_its_name():
-    with pytest.raises(InvalidArgument, match="loop.nope"):
+    with pytest.raises(InvalidArgument, match=r"loop\.nope"):
         finding("loop.nope", "x", how="static")
 
 
@@ -55,4 +57,8 @@ def test_static_findings_at_different_places_stay_apart_and_sort_by_severity():
     b = finding("repo.hardcoded-paths", "b", how="static", file="b.py", line=1)
     e = finding("loop.step-missing", "e", how="static", file="c.py", line=1)
     merged = merge_findings([a, b, e, a])
-    assert [f.id for f in merged] == ["loop.step-missing", "repo.hardcoded-paths", "repo.hardcoded-paths"]
+    assert [f.id for f in merged] == [
+        "loop.step-missing",
+        "repo.hardcoded-paths",
+        "repo.hardcoded-paths",
+    ]

@@ -4,8 +4,9 @@
     python train.py --lr 1e-3 --epochs 4    # override any key of the config
     python train.py --resume runs/baseline/checkpoints/last.pt
 
-Metrics go to ``<out>/metrics.jsonl`` (one object per line: step, train/loss, val/loss, val/acc, lr),
-checkpoints to ``<out>/checkpoints/`` (last.pt every epoch, best.pt on a new best validation loss).
+Metrics go to ``<out>/metrics.jsonl`` (one object a line: step, train/loss, train/acc, val/loss,
+val/acc, lr), checkpoints to ``<out>/checkpoints/`` (last.pt every epoch, best.pt on a new best
+validation loss).
 """
 
 from __future__ import annotations
@@ -34,10 +35,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, default=HERE / "configs" / "default.toml")
     p.add_argument("--out", type=Path, default=HERE / "runs" / "baseline")
     p.add_argument("--resume", type=Path, default=None)
-    for key, kind in [("seed", int), ("epochs", int), ("batch_size", int), ("lr", float),
-                      ("weight_decay", float), ("dropout", float), ("width", int),
-                      ("warmup_steps", int), ("clip_grad_norm", float), ("patience", int),
-                      ("n_train", int), ("n_val", int), ("n_test", int)]:
+    for key, kind in [
+        ("seed", int),
+        ("epochs", int),
+        ("batch_size", int),
+        ("lr", float),
+        ("weight_decay", float),
+        ("dropout", float),
+        ("width", int),
+        ("warmup_steps", int),
+        ("clip_grad_norm", float),
+        ("patience", int),
+        ("n_train", int),
+        ("n_val", int),
+        ("n_test", int),
+    ]:
         p.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None)
     args = p.parse_args(argv)
     config = tomllib.loads(args.config.read_text())
@@ -86,7 +98,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup_steps, total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(cfg.warmup_steps, total_steps)
+    )
 
     out: Path = cfg.out
     ckpt_dir = out / "checkpoints"
@@ -118,18 +132,40 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             train_correct += (logits.argmax(dim=1) == labels).sum().item()
             train_seen += labels.numel()
             if step % 10 == 0:
-                log.write(json.dumps({"step": step, "train/loss": loss.item(),
-                                      "lr": scheduler.get_last_lr()[0]}) + "\n")
+                log.write(
+                    json.dumps(
+                        {"step": step, "train/loss": loss.item(), "lr": scheduler.get_last_lr()[0]}
+                    )
+                    + "\n"
+                )
 
         val_loss, val_acc = evaluate(model, val_loader, criterion)
-        log.write(json.dumps({"step": step, "epoch": epoch, "train/acc": train_correct / train_seen,
-                              "val/loss": val_loss, "val/acc": val_acc}) + "\n")
+        log.write(
+            json.dumps(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "train/acc": train_correct / train_seen,
+                    "val/loss": val_loss,
+                    "val/acc": val_acc,
+                }
+            )
+            + "\n"
+        )
         log.flush()
-        print(f"epoch {epoch}: step {step} val_loss {val_loss:.4f} val_acc {val_acc:.3f}", flush=True)
+        print(
+            f"epoch {epoch}: step {step} val_loss {val_loss:.4f} val_acc {val_acc:.3f}", flush=True
+        )
 
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "epoch": epoch, "step": step,
-                 "best_val": min(best_val, val_loss), "config": plain_config}
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "best_val": min(best_val, val_loss),
+            "config": plain_config,
+        }
         torch.save(state, ckpt_dir / "last.pt")
         if val_loss < best_val:
             best_val, stale = val_loss, 0

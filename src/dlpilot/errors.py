@@ -2,16 +2,16 @@
 
 ::
 
-    DlpilotError                    anything dlpilot raises on purpose
-    ├── InvalidArgument             bad input from a caller; the message names the value and what is accepted
-    │   └── PathNotAllowed          a path outside the allowed roots (after resolving ``..`` and symlinks)
-    ├── ProjectError                the project itself cannot be read as asked (missing dir, bad config table)
-    ├── CurveReadError              a metrics file or run directory cannot be read at all
-    └── SandboxError                user code could not be run to the end that was asked for
-        ├── ChildStartError         the child process could not be started (missing interpreter, bad cwd)
-        ├── ChildTimeout            the child ran past its wall-clock limit and was killed
-        ├── ChildOutOfMemory        the child ran out of memory (host limit or CUDA OOM)
-        └── ChildCrashed            the child exited with an error of its own (exception, signal, sys.exit)
+    DlpilotError             anything dlpilot raises on purpose
+    ├── InvalidArgument      bad input; the message names the value and what is accepted
+    │   └── PathNotAllowed   a path outside the allowed roots (after ``..`` and symlinks)
+    ├── ProjectError         the project cannot be read as asked (missing dir, bad table)
+    ├── CurveReadError       a metrics file or run directory cannot be read at all
+    └── SandboxError         user code could not be run to the end that was asked for
+        ├── ChildStartError  the child could not be started (missing interpreter, bad cwd)
+        ├── ChildTimeout     the child ran past its wall-clock limit and was killed
+        ├── ChildOutOfMemory the child ran out of memory (host limit or CUDA OOM)
+        └── ChildCrashed     the child failed on its own (exception, signal, sys.exit)
 
 Known failures are classified into these; everything else propagates. The server turns a
 ``DlpilotError`` into a tool error with its message; anything else becomes a short internal-error
@@ -44,7 +44,9 @@ class CurveReadError(DlpilotError):
 class SandboxError(DlpilotError):
     """User code could not be run as asked. ``output_tail`` holds the child's last output lines."""
 
-    def __init__(self, message: str, *, output_tail: str = "", exit_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, output_tail: str = "", exit_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.output_tail = output_tail
         self.exit_code = exit_code

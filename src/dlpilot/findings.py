@@ -109,83 +109,298 @@ _SECTION_OF_PREFIX = {
 
 _ROWS = (
     # Training loop
-    _c("loop.zero-grad-missing", "error", "SR", "gradients are never cleared, so they accumulate across optimizer steps"),
-    _c("loop.zero-grad-misplaced", "error", "SR", "gradients are cleared between `backward()` and `step()`, so the step uses zero gradients"),
+    _c(
+        "loop.zero-grad-missing",
+        "error",
+        "SR",
+        "gradients are never cleared, so they accumulate across optimizer steps",
+    ),
+    _c(
+        "loop.zero-grad-misplaced",
+        "error",
+        "SR",
+        "gradients are cleared between `backward()` and `step()`, so the step uses zero gradients",
+    ),
     _c("loop.step-missing", "error", "SR", "`backward()` runs but no optimizer step ever follows"),
-    _c("loop.backward-twice", "error", "R", "the same graph is back-propagated twice for one step (`retain_graph`), doubling gradients"),
-    _c("loop.loss-graph-retained", "warning", "SR", "losses are accumulated as tensors (`total += loss`), keeping every graph alive; memory grows per step"),
-    _c("loop.mode-call-missing-parens", "error", "S", "`model.train` / `model.eval` referenced without being called"),
-    _c("loop.forward-called-directly", "info", "S", "`model.forward(x)` bypasses module hooks; call `model(x)`"),
+    _c(
+        "loop.backward-twice",
+        "error",
+        "R",
+        "the same graph is back-propagated twice for one step (`retain_graph`), doubling gradients",
+    ),
+    _c(
+        "loop.loss-graph-retained",
+        "warning",
+        "SR",
+        "losses are accumulated as tensors (`total += loss`), keeping every graph alive; memory grows per step",
+    ),
+    _c(
+        "loop.mode-call-missing-parens",
+        "error",
+        "S",
+        "`model.train` / `model.eval` referenced without being called",
+    ),
+    _c(
+        "loop.forward-called-directly",
+        "info",
+        "S",
+        "`model.forward(x)` bypasses module hooks; call `model(x)`",
+    ),
     # Train / eval mode
-    _c("mode.eval-during-training", "error", "SR", "optimizer steps run while dropout / batch-norm modules are in eval mode (e.g. `eval()` for validation never undone)"),
-    _c("mode.train-during-eval", "error", "SR", "validation or inference forward passes run with dropout / batch-norm in training mode"),
-    _c("mode.eval-grad-enabled", "warning", "SR", "validation builds autograd graphs (no `no_grad` / `inference_mode`)"),
+    _c(
+        "mode.eval-during-training",
+        "error",
+        "SR",
+        "optimizer steps run while dropout / batch-norm modules are in eval mode (e.g. `eval()` for validation never undone)",
+    ),
+    _c(
+        "mode.train-during-eval",
+        "error",
+        "SR",
+        "validation or inference forward passes run with dropout / batch-norm in training mode",
+    ),
+    _c(
+        "mode.eval-grad-enabled",
+        "warning",
+        "SR",
+        "validation builds autograd graphs (no `no_grad` / `inference_mode`)",
+    ),
     # Loss and labels
-    _c("loss.softmax-before-ce", "error", "SR", "probabilities or log-probabilities are fed to a loss that expects raw logits (CrossEntropyLoss)"),
-    _c("loss.sigmoid-before-bce-logits", "error", "SR", "sigmoid outputs are fed to BCEWithLogitsLoss"),
-    _c("loss.shape-broadcast", "error", "R", "prediction and target shapes differ and broadcast silently (e.g. `(N,1)` vs `(N,)` in MSE)"),
-    _c("loss.label-out-of-range", "error", "R", "class-index labels outside `[0, C)` (and not the ignore index)"),
-    _c("loss.label-dtype", "error", "R", "label dtype does not fit the loss (float class indices, integer targets for BCE/MSE)"),
-    _c("loss.initial-mismatch", "warning", "R", "first classification loss far from ln C [abs(L0 - ln C) >= ln C]"),
+    _c(
+        "loss.softmax-before-ce",
+        "error",
+        "SR",
+        "probabilities or log-probabilities are fed to a loss that expects raw logits (CrossEntropyLoss)",
+    ),
+    _c(
+        "loss.sigmoid-before-bce-logits",
+        "error",
+        "SR",
+        "sigmoid outputs are fed to BCEWithLogitsLoss",
+    ),
+    _c(
+        "loss.shape-broadcast",
+        "error",
+        "R",
+        "prediction and target shapes differ and broadcast silently (e.g. `(N,1)` vs `(N,)` in MSE)",
+    ),
+    _c(
+        "loss.label-out-of-range",
+        "error",
+        "R",
+        "class-index labels outside `[0, C)` (and not the ignore index)",
+    ),
+    _c(
+        "loss.label-dtype",
+        "error",
+        "R",
+        "label dtype does not fit the loss (float class indices, integer targets for BCE/MSE)",
+    ),
+    _c(
+        "loss.initial-mismatch",
+        "warning",
+        "R",
+        "first classification loss far from ln C [abs(L0 - ln C) >= ln C]",
+    ),
     _c("loss.nonfinite", "error", "RC", "loss is NaN or Inf (report the first step)"),
     _c("loss.negative", "warning", "RC", "a loss that cannot be negative is negative"),
     # Gradients, parameters, learning rate
-    _c("grad.no-flow", "error", "R", "trainable parameters never get a gradient (None or exactly zero): detached subgraph, unused layer, accidental freeze; name them"),
-    _c("grad.not-in-optimizer", "error", "R", "trainable parameters that receive gradients are in no optimizer parameter group"),
+    _c(
+        "grad.no-flow",
+        "error",
+        "R",
+        "trainable parameters never get a gradient (None or exactly zero): detached subgraph, unused layer, accidental freeze; name them",
+    ),
+    _c(
+        "grad.not-in-optimizer",
+        "error",
+        "R",
+        "trainable parameters that receive gradients are in no optimizer parameter group",
+    ),
     _c("grad.nonfinite", "error", "R", "NaN / Inf gradients"),
-    _c("grad.exploding", "warning", "R", "gradient norm explodes [first/last layer norm ratio > 70, or growth > 2x per window]"),
-    _c("grad.vanishing", "warning", "R", "gradient vanishes [first/last ratio < 1e-3 and first-layer norm < 1e-4]"),
-    _c("param.unchanged", "error", "R", "optimizer steps run but parameters do not change (lr 0, all-zero gradients, ...)"),
+    _c(
+        "grad.exploding",
+        "warning",
+        "R",
+        "gradient norm explodes [first/last layer norm ratio > 70, or growth > 2x per window]",
+    ),
+    _c(
+        "grad.vanishing",
+        "warning",
+        "R",
+        "gradient vanishes [first/last ratio < 1e-3 and first-layer norm < 1e-4]",
+    ),
+    _c(
+        "param.unchanged",
+        "error",
+        "R",
+        "optimizer steps run but parameters do not change (lr 0, all-zero gradients, ...)",
+    ),
     _c("param.nonfinite", "error", "R", "NaN / Inf weights"),
-    _c("lr.too-high", "warning", "RC", "update/weight ratio too large [log10 > -1] or loss blows up within the first steps"),
+    _c(
+        "lr.too-high",
+        "warning",
+        "RC",
+        "update/weight ratio too large [log10 > -1] or loss blows up within the first steps",
+    ),
     _c("lr.too-low", "warning", "R", "update/weight ratio too small [log10 < -4]"),
-    _c("act.dead-relu", "warning", "R", "most units of a ReLU layer never activate [>= 70% outputs <= 0]"),
-    _c("act.saturated", "warning", "R", "sigmoid / tanh units saturated [> 50% of pre-activations beyond +-5]"),
+    _c(
+        "act.dead-relu",
+        "warning",
+        "R",
+        "most units of a ReLU layer never activate [>= 70% outputs <= 0]",
+    ),
+    _c(
+        "act.saturated",
+        "warning",
+        "R",
+        "sigmoid / tanh units saturated [> 50% of pre-activations beyond +-5]",
+    ),
     # Data
     _c("data.nonfinite", "error", "R", "NaN / Inf in inputs or labels"),
-    _c("data.unnormalized", "warning", "R", "inputs far from normalized (e.g. raw 0..255 pixels, features with scale >> 1)"),
+    _c(
+        "data.unnormalized",
+        "warning",
+        "R",
+        "inputs far from normalized (e.g. raw 0..255 pixels, features with scale >> 1)",
+    ),
     _c("data.constant", "error", "R", "an input stream or the labels are constant"),
-    _c("data.train-not-shuffled", "warning", "SR", "training batches come in a fixed or label-sorted order"),
-    _c("data.split-overlap", "error", "SR", "identical samples in the training and validation / test data"),
-    _c("data.augment-on-eval", "warning", "S", "random augmentation is applied to validation / test data"),
-    _c("data.norm-stats-leak", "warning", "S", "normalization statistics computed on data that includes validation / test"),
+    _c(
+        "data.train-not-shuffled",
+        "warning",
+        "SR",
+        "training batches come in a fixed or label-sorted order",
+    ),
+    _c(
+        "data.split-overlap",
+        "error",
+        "SR",
+        "identical samples in the training and validation / test data",
+    ),
+    _c(
+        "data.augment-on-eval",
+        "warning",
+        "S",
+        "random augmentation is applied to validation / test data",
+    ),
+    _c(
+        "data.norm-stats-leak",
+        "warning",
+        "S",
+        "normalization statistics computed on data that includes validation / test",
+    ),
     _c("data.no-split", "warning", "S", "no validation data at all"),
-    _c("data.worker-seed", "warning", "S", "random numbers in a Dataset with `num_workers > 0` and no `worker_init_fn` / generator (every worker repeats the same randomness)"),
+    _c(
+        "data.worker-seed",
+        "warning",
+        "S",
+        "random numbers in a Dataset with `num_workers > 0` and no `worker_init_fn` / generator (every worker repeats the same randomness)",
+    ),
     _c("data.class-imbalance", "info", "R", "label distribution strongly skewed"),
     # Overfit test
-    _c("overfit.single-batch-failed", "error", "R", "with regularization off, the model cannot drive the loss on one fixed batch near zero (accuracy ~100% for classification) within the step budget"),
+    _c(
+        "overfit.single-batch-failed",
+        "error",
+        "R",
+        "with regularization off, the model cannot drive the loss on one fixed batch near zero (accuracy ~100% for classification) within the step budget",
+    ),
     # Training setup, reproducibility, tracking
     _c("repro.no-seed", "warning", "S", "seeds not set (random / numpy / torch)"),
     _c("repro.no-determinism", "info", "S", "deterministic algorithms not requested"),
-    _c("repro.unpinned-deps", "warning", "S", "dependencies not pinned (no lock file, unpinned requirements)"),
+    _c(
+        "repro.unpinned-deps",
+        "warning",
+        "S",
+        "dependencies not pinned (no lock file, unpinned requirements)",
+    ),
     _c("ckpt.none", "warning", "S", "no checkpoint is ever saved"),
-    _c("ckpt.incomplete", "warning", "S", "checkpoints lack optimizer / scheduler / step state, so training cannot resume exactly"),
+    _c(
+        "ckpt.incomplete",
+        "warning",
+        "S",
+        "checkpoints lack optimizer / scheduler / step state, so training cannot resume exactly",
+    ),
     _c("ckpt.no-resume", "info", "S", "no code path loads a checkpoint to resume"),
     _c("train.no-validation", "warning", "S", "no validation pass"),
     _c("train.no-early-stopping", "info", "S", "no early stopping or best-checkpoint selection"),
     _c("train.no-lr-schedule", "info", "S", "constant learning rate, no schedule or warmup"),
-    _c("train.no-grad-clip", "info", "S", "recurrent / transformer model trained without gradient clipping"),
+    _c(
+        "train.no-grad-clip",
+        "info",
+        "S",
+        "recurrent / transformer model trained without gradient clipping",
+    ),
     _c("amp.no-grad-scaler", "error", "SR", "float16 autocast without a gradient scaler"),
     _c("track.none", "warning", "S", "metrics are not logged anywhere machine-readable"),
     # Repository
     _c("repo.no-readme", "info", "S", "no README with setup instructions"),
     _c("repo.no-tests", "info", "S", "no tests"),
-    _c("repo.gitignore-artifacts", "warning", "S", "data, checkpoints or logs are not ignored by git"),
+    _c(
+        "repo.gitignore-artifacts",
+        "warning",
+        "S",
+        "data, checkpoints or logs are not ignored by git",
+    ),
     _c("repo.large-files", "warning", "S", "large binaries (checkpoints, data) are committed"),
-    _c("repo.secrets", "error", "S", "credentials or API keys in tracked files (never echo the secret itself)"),
+    _c(
+        "repo.secrets",
+        "error",
+        "S",
+        "credentials or API keys in tracked files (never echo the secret itself)",
+    ),
     _c("repo.hardcoded-paths", "info", "S", "absolute machine-specific paths in code"),
-    _c("repo.dirty", "info", "S", "uncommitted changes (a trial must record commit and dirty state)"),
+    _c(
+        "repo.dirty",
+        "info",
+        "S",
+        "uncommitted changes (a trial must record commit and dirty state)",
+    ),
     # Curves (bias / variance / stability)
-    _c("curve.diverged", "error", "C", "loss becomes non-finite or explodes [>= 2x its minimum and rising]"),
+    _c(
+        "curve.diverged",
+        "error",
+        "C",
+        "loss becomes non-finite or explodes [>= 2x its minimum and rising]",
+    ),
     _c("curve.train-loss-increasing", "error", "C", "training loss trends upward (usually a bug)"),
-    _c("curve.overfitting", "warning", "C", "validation loss rises after its minimum while training loss keeps falling"),
-    _c("curve.high-bias", "warning", "C", "training error high relative to the target / baseline error (underfitting)"),
+    _c(
+        "curve.overfitting",
+        "warning",
+        "C",
+        "validation loss rises after its minimum while training loss keeps falling",
+    ),
+    _c(
+        "curve.high-bias",
+        "warning",
+        "C",
+        "training error high relative to the target / baseline error (underfitting)",
+    ),
     _c("curve.high-variance", "warning", "C", "training error low, dev error much higher"),
-    _c("curve.data-mismatch", "warning", "C", "train-dev error close to training error, dev / test error much higher"),
+    _c(
+        "curve.data-mismatch",
+        "warning",
+        "C",
+        "train-dev error close to training error, dev / test error much higher",
+    ),
     _c("curve.unstable", "warning", "C", "high step-to-step variance or spikes late in training"),
-    _c("curve.saturated", "info", "C", "no improvement long before the end (best point in the first 10% of steps: too many steps)"),
-    _c("curve.still-improving", "info", "C", "best point in the last 25% of steps (train longer, re-tune the decay)"),
-    _c("curve.val-better-than-train", "warning", "C", "validation clearly better than training (leakage, or regularization active only in training)"),
+    _c(
+        "curve.saturated",
+        "info",
+        "C",
+        "no improvement long before the end (best point in the first 10% of steps: too many steps)",
+    ),
+    _c(
+        "curve.still-improving",
+        "info",
+        "C",
+        "best point in the last 25% of steps (train longer, re-tune the decay)",
+    ),
+    _c(
+        "curve.val-better-than-train",
+        "warning",
+        "C",
+        "validation clearly better than training (leakage, or regularization active only in training)",
+    ),
 )
 
 CATALOGUE: dict[str, CheckSpec] = {
@@ -240,20 +455,26 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
             # A runtime or curve observation confirms the static ones: fold everything into one.
             head = dynamic[0]
             evidence = [e for f in dynamic + static for e in f.evidence]
-            merged.append(Finding(id=id_, severity=head.severity, message=head.message,
-                                  evidence=_unique(evidence)))
+            merged.append(
+                Finding(
+                    id=id_, severity=head.severity, message=head.message, evidence=_unique(evidence)
+                )
+            )
             continue
         seen: dict[tuple[str, str | None, int | None], Finding] = {}
         for f in static:
             key = _merge_key(f)
             if key in seen:
                 prev = seen[key]
-                seen[key] = prev.model_copy(update={"evidence": _unique(prev.evidence + f.evidence)})
+                seen[key] = prev.model_copy(
+                    update={"evidence": _unique(prev.evidence + f.evidence)}
+                )
             else:
                 seen[key] = f
         merged.extend(seen.values())
-    merged.sort(key=lambda f: (f.severity.rank, f.id, f.evidence[0].file or "",
-                               f.evidence[0].line or 0))
+    merged.sort(
+        key=lambda f: (f.severity.rank, f.id, f.evidence[0].file or "", f.evidence[0].line or 0)
+    )
     return merged
 
 
@@ -289,5 +510,14 @@ def render_findings(findings: list[Finding], *, max_locations: int = 5) -> list[
     return lines
 
 
-__all__ = ["CATALOGUE", "CheckSpec", "Evidence", "Finding", "How", "Severity", "finding",
-           "merge_findings", "render_findings"]
+__all__ = [
+    "CATALOGUE",
+    "CheckSpec",
+    "Evidence",
+    "Finding",
+    "How",
+    "Severity",
+    "finding",
+    "merge_findings",
+    "render_findings",
+]

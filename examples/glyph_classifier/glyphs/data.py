@@ -45,7 +45,9 @@ def generate(n: int, seed: int, noise: float = 0.35) -> tuple[torch.Tensor, torc
     images = templates[labels].clone()
     shifts = torch.randint(-2, 3, (n, 2), generator=g)
     for i in range(n):
-        images[i] = torch.roll(images[i], shifts=(int(shifts[i, 0]), int(shifts[i, 1])), dims=(0, 1))
+        images[i] = torch.roll(
+            images[i], shifts=(int(shifts[i, 0]), int(shifts[i, 1])), dims=(0, 1)
+        )
     images *= 0.6 + 0.4 * torch.rand(n, 1, 1, generator=g)
     images *= (torch.rand(n, SIZE, SIZE, generator=g) > 0.1).float()
     images += noise * torch.randn(n, SIZE, SIZE, generator=g)
@@ -90,7 +92,11 @@ def val_dataset(seed: int = 0) -> Dataset[tuple[torch.Tensor, ...]]:
 
 def loaders(
     splits: Splits, batch_size: int, seed: int
-) -> tuple[DataLoader[tuple[torch.Tensor, ...]], DataLoader[tuple[torch.Tensor, ...]], DataLoader[tuple[torch.Tensor, ...]]]:
+) -> tuple[
+    DataLoader[tuple[torch.Tensor, ...]],
+    DataLoader[tuple[torch.Tensor, ...]],
+    DataLoader[tuple[torch.Tensor, ...]],
+]:
     shuffle_gen = torch.Generator().manual_seed(seed)
     train = DataLoader(splits.train, batch_size=batch_size, shuffle=True, generator=shuffle_gen)
     val = DataLoader(splits.val, batch_size=2 * batch_size, shuffle=False)

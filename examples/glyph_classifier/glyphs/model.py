@@ -8,7 +8,9 @@ from glyphs.data import NUM_CLASSES
 
 
 class GlyphNet(nn.Module):
-    def __init__(self, width: int = 16, dropout: float = 0.2, num_classes: int = NUM_CLASSES) -> None:
+    def __init__(
+        self, width: int = 16, dropout: float = 0.2, num_classes: int = NUM_CLASSES
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1),

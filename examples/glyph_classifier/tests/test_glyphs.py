@@ -7,8 +7,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glyphs.data import NUM_CLASSES, generate, make_splits  # noqa: E402
-from glyphs.model import build_model  # noqa: E402
+from glyphs.data import NUM_CLASSES, generate, make_splits
+from glyphs.model import build_model
 
 
 def test_generated_data_has_the_right_shapes_and_every_class():

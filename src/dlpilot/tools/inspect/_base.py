@@ -48,7 +48,7 @@ class Project:
     tracked: list[str] = field(default_factory=list)  # git-tracked paths (empty if not git)
 
 
-class Rule(ABC):  # noqa: B024 - both hooks are optional; a rule overrides one or both
+class Rule(ABC):
     """A static check. ``ids`` lists every finding id it may report."""
 
     ids: ClassVar[tuple[str, ...]]

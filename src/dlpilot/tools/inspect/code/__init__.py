@@ -1,4 +1,4 @@
-"""Static rules on Python code: the training loop (``training``) and the project setup (``setup``)."""
+"""Static rules on Python code: the training loop (``training``), the project setup (``setup``)."""
 
 from __future__ import annotations
 

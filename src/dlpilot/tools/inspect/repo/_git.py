@@ -24,6 +24,7 @@ def _git() -> ModuleType:
 
     return git
 
+
 GIT_TIMEOUT_S = 60.0
 """Upper bound for one git command (ls-files of a huge monorepo), so inspection cannot hang."""
 
