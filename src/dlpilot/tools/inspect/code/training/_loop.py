@@ -24,6 +24,7 @@ from dlpilot.tools.inspect.code.training._names import (
     dotted,
     is_non_stepping_call,
     is_optimizer_class,
+    is_optimizer_name,
     last,
 )
 
@@ -276,12 +277,14 @@ class StepMissingRule(Rule):
         ix = index_of(f)
         if ix is None:
             return []
+        words = {w for w in _words_around(text, "opt") if is_optimizer_name(w)}
         for scope in ix.scopes:
-            self._note_handed(ix, scope)
+            if words:
+                self._note_handed(ix, scope, words)
             self._note_candidate(ix, scope, f.rel)
         return []
 
-    def _note_handed(self, ix: FileIndex, scope: Scope) -> None:
+    def _note_handed(self, ix: FileIndex, scope: Scope, words: set[str]) -> None:
         for ev in scope.events:
             if ev.kind != "call" or not isinstance(ev.node, ast.Call) or ev.role:
                 continue
@@ -291,8 +294,10 @@ class StepMissingRule(Rule):
                     arg = arg.value
                 if isinstance(arg, (ast.Tuple, ast.List)):
                     names += [dotted(elt) for elt in arg.elts if dotted(elt)]
-                elif dotted(arg) and is_optimizer(ix, dotted(arg)):
-                    names.append(dotted(arg))
+                elif isinstance(arg, (ast.Name, ast.Attribute)):
+                    name = dotted(arg)
+                    if name and last(name) in words:
+                        names.append(name)
             if not names:
                 continue
             if resolve(ix, scope, ev) is not None or is_non_stepping_call(ev.node):
