@@ -84,6 +84,10 @@ RETAIN_AGE_STEPS = 3
 SATURATION_ABS = 5.0
 """A sigmoid / tanh pre-activation beyond this magnitude is saturated (checks.md)."""
 
+SWALLOW_LIMIT = 20
+"""Hooks that may re-raise :class:`StopProbe` after the stop (``finally`` blocks may run a few);
+beyond this the script is swallowing it, and the probe ends the process itself."""
+
 FORWARDS_PER_STEP_CAP = 20
 """A script that runs forward passes without training is stopped after this many per step bound."""
 
@@ -444,6 +448,7 @@ class Recorder:
         self.exception: dict[str, Any] | None = None
         self.where: dict[str, list[Any]] = {}
         self.internal_errors: list[str] = []
+        self._reraised = 0
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -456,9 +461,22 @@ class Recorder:
 
     def _check(self) -> None:
         if self.stop_reason is not None and self.active:
+            self._reraised += 1
+            if self._reraised > SWALLOW_LIMIT:
+                self._hard_exit()
             raise StopProbe(self.stop_reason)
         if self.active and self._elapsed() > self.cfg.max_seconds:
             self.stop("time")
+
+    def _hard_exit(self) -> None:
+        """The script keeps swallowing :class:`StopProbe` (``except BaseException``): write the
+        evidence and end the process here."""
+        self.uninstall()
+        self.finish(self.stop_reason or "steps", 0)
+        self.w.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
