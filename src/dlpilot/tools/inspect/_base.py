@@ -22,6 +22,19 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding
 
+TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "integration_tests"})
+
+
+def is_test_path(rel: str) -> bool:
+    """True for test code: under a test directory, ``test_*.py``, ``*_test.py``, ``conftest.py``."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if name == "conftest.py" or (
+        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    ):
+        return True
+    return any(p in TEST_DIRS for p in parts[:-1])
+
 
 @dataclass(eq=False)
 class SourceFile:
@@ -62,4 +75,4 @@ class Rule(ABC):
         return ()
 
 
-__all__ = ["Project", "Rule", "SourceFile"]
+__all__ = ["TEST_DIRS", "Project", "Rule", "SourceFile", "is_test_path"]

@@ -95,6 +95,30 @@ def test_default_tracker_directories_count_as_written(tmp_path: Path) -> None:
     assert paths == {"wandb/", "runs/"}
 
 
+def test_artifact_paths_in_comments_and_in_embedded_programs_are_not_writes(
+    tmp_path: Path,
+) -> None:
+    fixture = (
+        "# old layout: torch.save(state, 'runs/exp1/best.pt')\n"
+        'PROGRAM = """\n'
+        "import torch\n"
+        "torch.save(state, 'runs/exp1/best.pt')\n"
+        '"""\n'
+        "# with lightning, a bare Trainer(max_epochs=1) logs to lightning_logs/\n"
+        "HINT = 'lightning: call Trainer(max_epochs=1)'\n"
+    )
+    root = _clean(tmp_path, **{".gitignore": "checkpoints/\n", "rules.py": fixture})
+    assert not inspect_repo(root).by_id("repo.gitignore-artifacts")
+
+
+def test_a_lightning_trainer_call_writes_lightning_logs(tmp_path: Path) -> None:
+    code = "import lightning as L\ntrainer = L.Trainer(max_epochs=1)\n"
+    root = _clean(tmp_path, **{".gitignore": "checkpoints/\n", "fit.py": code})
+    [f] = inspect_repo(root).by_id("repo.gitignore-artifacts")
+    assert f.evidence[0].detail["path"] == "lightning_logs/"
+    assert f.evidence[0].location() == "fit.py:2"
+
+
 def test_a_python_package_named_data_is_code_not_an_artifact_directory(tmp_path: Path) -> None:
     root = _clean(tmp_path, **{"data/__init__.py": "", "data/dataset.py": "class D: ...\n"})
     assert not inspect_repo(root).by_id("repo.gitignore-artifacts")

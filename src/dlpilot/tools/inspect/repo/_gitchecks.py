@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
-from dlpilot.tools.inspect._base import Project, SourceFile
+from dlpilot.tools.inspect._base import Project, SourceFile, is_test_path
 from dlpilot.tools.inspect.repo._common import (
     ARTIFACT_DIR_NAMES,
     ARTIFACT_SUFFIXES,
@@ -86,6 +87,31 @@ def _candidate(literal: str) -> str | None:
     return literal
 
 
+class _CodeStrings:
+    """The string constants and call lines of a parsed file: a text match counts only when it is
+    a string the code holds (not a comment, not a fragment of a larger string such as an embedded
+    example program) or, for a tracker's default directory, a real call."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.constants: set[str] = set()
+        self.fstring_heads: set[str] = set()
+        self.call_lines: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.constants.add(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values:
+                head = node.values[0]
+                if isinstance(head, ast.Constant) and isinstance(head.value, str) and head.value:
+                    self.fstring_heads.add(head.value)
+            elif isinstance(node, ast.Call):
+                self.call_lines.add(node.lineno)
+
+    def has_literal(self, literal: str) -> bool:
+        if literal in self.constants:
+            return True
+        return any(literal.startswith(head) for head in self.fstring_heads)
+
+
 class GitignoreArtifacts(RepoRule):
     """Data, checkpoint and log paths that exist or that the code writes to must be ignored."""
 
@@ -96,6 +122,8 @@ class GitignoreArtifacts(RepoRule):
         self.written: dict[str, tuple[str, int]] = {}  # candidate -> (file, line) first seen
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
+        if is_test_path(f.rel):
+            return ()  # tests write into temporary directories; existing artifacts still count
         text = f.text
         literals: list[tuple[str, int]] = []
         for m in _DIR_LITERAL.finditer(text):
@@ -118,13 +146,22 @@ class GitignoreArtifacts(RepoRule):
                 if not _FILE_CONTEXT.search(before):
                     continue
             literals.append((literal, start))
+        implicit = [
+            (cand, hit)
+            for needle, pattern, cand in _IMPLICIT
+            if cand not in self.written and needle in text and (hit := pattern.search(text))
+        ]
+        if not literals and not implicit:
+            return ()
+        code = _CodeStrings(f.tree)  # the text matched comments and strings too: confirm in code
         for literal, pos in literals:
             cand = _candidate(literal.removeprefix("./"))
-            if cand is not None and cand not in self.written:
+            if cand is not None and cand not in self.written and code.has_literal(literal):
                 self.written[cand] = (f.rel, _line_of(text, pos))
-        for needle, pattern, cand in _IMPLICIT:
-            if cand not in self.written and needle in text and (hit := pattern.search(text)):
-                self.written[cand] = (f.rel, _line_of(text, hit.start()))
+        for cand, hit in implicit:
+            line = _line_of(text, hit.start())
+            if cand not in self.written and line in code.call_lines:
+                self.written[cand] = (f.rel, line)
         return ()
 
     def _existing(self, project: Project) -> tuple[dict[str, list[str]], list[str]]:

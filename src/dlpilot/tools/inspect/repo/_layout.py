@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
-from dlpilot.tools.inspect._base import Project
+from dlpilot.tools.inspect._base import Project, is_test_path
 from dlpilot.tools.inspect.repo._common import RepoRule
 
 README_MAX_BYTES = 1024 * 1024
@@ -54,23 +53,13 @@ class NoReadme(RepoRule):
         ]
 
 
-def _is_test_path(rel: str) -> bool:
-    p = PurePosixPath(rel)
-    if any(part in ("tests", "test", "testing") for part in p.parts[:-1]):
-        return True
-    name = p.name
-    return name.endswith(".py") and (
-        name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-    )
-
-
 class NoTests(RepoRule):
     """Some test file or test directory exists."""
 
     ids: ClassVar[tuple[str, ...]] = ("repo.no-tests",)
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        if any(_is_test_path(p) for p in project.all_paths):
+        if any(is_test_path(p) for p in project.all_paths):
             return []
         return [
             finding(

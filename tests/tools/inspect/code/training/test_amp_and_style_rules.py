@@ -101,3 +101,13 @@ def helper(self, x):
 out = self.forward(x)
 """
     assert ids(src) == []
+
+
+def test_forward_of_an_object_that_is_not_a_model_is_not_a_module_call():
+    src = """
+for x, y in loader:
+    pred = parts.forward(model, x)       # a helper that runs the model, not nn.Module.forward
+    out = runner.forward(batch)
+    z = net.forward(x)
+"""
+    assert lines_of(src, "loop.forward-called-directly") == [5]

@@ -11,13 +11,14 @@ import ast
 import re
 from typing import Literal
 
+from dlpilot.tools.inspect._base import is_test_path
+
 Role = Literal["train", "eval"]
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _EVAL_EXACT = frozenset({"dev", "devset", "eval", "val", "valid", "test", "holdout", "heldout"})
 _EVAL_PREFIXES = ("val", "valid", "validation", "test", "eval", "holdout", "heldout", "devset")
 _NOT_EVAL_PREFIXES = ("valu", "testimon")  # value(s), testimony; "validate" stays eval
-_TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "integration_tests"})
 
 
 def role(name: str | None) -> Role | None:
@@ -36,15 +37,6 @@ def role(name: str | None) -> Role | None:
     if is_train == is_eval:
         return None
     return "train" if is_train else "eval"
-
-
-def is_test_path(rel: str) -> bool:
-    """True for test code (``tests/``, ``test_*.py``, ``*_test.py``, ``conftest.py``)."""
-    parts = rel.split("/")
-    name = parts[-1]
-    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
-        return True
-    return any(p in _TEST_DIRS for p in parts[:-1])
 
 
 def dotted(node: ast.expr) -> str:

@@ -10,6 +10,7 @@ from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import enclosing_class
 from dlpilot.tools.inspect.code.training._index import bare_mode_text, index_of
+from dlpilot.tools.inspect.code.training._names import is_model_name
 
 _CALLER_NAMES = ("forward", "_forward", "__call__", "_call_impl")
 
@@ -68,11 +69,15 @@ class ForwardCallRule(Rule):
                     continue
                 if ev.recv in {"self", "cls", "super()"} or ev.recv[:1].isupper():
                     continue
+                if not is_model_name(ev.recv):
+                    continue  # `runner.forward(batch)`: any object may have a forward method
                 call = ev.node
                 assert isinstance(call, ast.Call)
                 first = call.args[0] if call.args else None
-                if isinstance(first, ast.Name) and first.id in {"self", "ctx"}:
-                    continue
+                if isinstance(first, ast.Name) and (
+                    first.id in {"self", "ctx"} or is_model_name(first.id)
+                ):
+                    continue  # `helper.forward(model, x)` runs a model; it is not one
                 out.append(
                     finding(
                         "loop.forward-called-directly",
