@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dlpilot.errors import CurveReadError
-from dlpilot.tools.curves.readers import read_run, read_runs
+from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves.readers import _tensorboard, read_run, read_runs
 from dlpilot.tools.curves.readers._crc32c import crc32c, crc32c_many, crc32c_of_zeros, masked
 
 
@@ -181,3 +182,70 @@ def test_nan_and_inf_scalars_from_torch_are_kept(tmp_path: Path) -> None:
         w.add_scalar("loss", float("inf"), 2)
     values = read_run(tmp_path).series["train/loss"].values
     assert values[0] == 1.0 and math.isnan(values[1]) and math.isinf(values[2])
+
+
+def _same_series(a: Run, b: Run) -> None:
+    assert set(a.series) == set(b.series)
+    for name, s in a.series.items():
+        t = b.series[name]
+        assert s.steps.tolist() == t.steps.tolist()
+        assert s.values.tolist() == t.values.tolist()
+        assert s.wall_times is not None and t.wall_times is not None
+        assert s.wall_times.tolist() == t.wall_times.tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", [1, 7, 45, 64, 1000])
+def test_reading_in_blocks_smaller_than_a_record_gives_the_same_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    d = _torch_run(tmp_path / "run", steps=120)
+    whole = read_run(d)
+    monkeypatch.setattr(_tensorboard, "_BLOCK", block)
+    run = read_run(d)
+    assert run.warnings == []
+    _same_series(run, whole)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", [13, 100, 4096])
+def test_damage_read_in_small_blocks_is_reported_at_the_same_byte_offset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(_tensorboard, "_BLOCK", block)
+    d = _torch_run(tmp_path / "run")
+    file = _event_file(d)
+    records = _records(file)
+    original = file.read_bytes()
+    # A flipped data byte.
+    off, n = records[100]
+    data = bytearray(original)
+    data[off + 12 + n // 2] ^= 0xFF
+    file.write_bytes(bytes(data))
+    run = read_run(d)
+    assert any(f"data checksum mismatch in the record at byte {off}" in w for w in run.warnings)
+    assert any("kept the 100 records before it" in w for w in run.warnings)
+    # A length field that points far past the end of the file: its own checksum stops reading
+    # before anything is allocated for it.
+    off, _ = records[60]
+    data = bytearray(original)
+    data[off + 6] = 0x7F
+    file.write_bytes(bytes(data))
+    run = read_run(d)
+    assert any(f"length checksum mismatch in the record at byte {off}" in w for w in run.warnings)
+    # A torn last record.
+    last_off = records[-1][0]
+    file.write_bytes(original[: last_off + 20])
+    run = read_run(d)
+    assert any(f"torn record at byte {last_off} (20 bytes" in w for w in run.warnings)
+
+
+def test_a_record_longer_than_the_file_with_a_valid_length_checksum_is_a_torn_record(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "events.out.tfevents.1.host"
+    length = struct.pack("<Q", 10_000_000)
+    header = length + struct.pack("<I", int(masked(np.array([crc32c(length)], np.uint32))[0]))
+    file.write_bytes(header + b"x" * 100)
+    with pytest.raises(CurveReadError, match=r"torn record at byte 0 \(112 bytes"):
+        read_run(file)

@@ -92,13 +92,18 @@ class SeriesBuilder:
         return list(self._columns)
 
     def build(self, run: Run) -> Run:
-        """Fill ``run.series`` (sorted, de-duplicated, normalized names) and its warnings."""
-        for original, parts in self._columns.items():
+        """Fill ``run.series`` (sorted, de-duplicated, normalized names) and its warnings; the
+        builder is emptied (call it once)."""
+        for original in list(self._columns):
+            # Each metric's parts are dropped once joined: peak memory is the points once, plus
+            # one metric's copy.
+            parts = self._columns.pop(original)
             steps = np.concatenate([p[0] for p in parts])
             values = np.concatenate([p[1] for p in parts])
             walls = None
             if all(p[2] is not None for p in parts):
                 walls = np.concatenate([p[2] for p in parts if p[2] is not None])
+            del parts
             if steps.shape[0] == 0:
                 continue
             steps, values, walls, message = _sort_dedupe(original, steps, values, walls)

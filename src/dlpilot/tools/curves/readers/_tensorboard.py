@@ -21,16 +21,21 @@ Scalars come as ``simple_value`` (torch's ``SummaryWriter.add_scalar``, TF1) or 
 tag's plugin (declared by the tag's first value; later values usually omit the metadata) is
 ``scalars`` or absent. Every point is kept.
 
-Both checksums of every record are verified (``_crc32c.crc32c_many``, vectorized over records).
-Reading stops at the first torn record or checksum mismatch; what came before is kept and the
-file, byte offset and reason go to ``Run.warnings``. Several event files in one directory (a
+A file is read in blocks of about 4 MiB; each block's whole records are framed, checked and
+decoded with numpy across records, and a record cut by the block's end is carried into the next
+block. Memory thus follows the points kept (24 bytes a point), not the file's size. Both checksums
+of every record are verified (``_crc32c.crc32c_many``, vectorized over records). Reading stops
+at the first torn record or checksum mismatch; what came before is kept and the file, byte offset
+and reason go to ``Run.warnings``. Several event files in one directory (a
 resumed run) are read in the order of the timestamp in their names.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +49,8 @@ from dlpilot.tools.curves.readers._crc32c import crc32c, crc32c_many, masked
 _HEADER = struct.Struct("<Q")
 _F64 = struct.Struct("<d")
 _F32 = struct.Struct("<f")
+_U32 = struct.Struct("<I")
+_BLOCK = 4 << 20  # bytes read at a time (~85,000 scalar records): bounds the working memory
 _FILE_TIME = re.compile(r"tfevents\.(\d+)")
 
 # TensorFlow DataType enum values that hold one number per element.
@@ -100,29 +107,79 @@ class TensorBoardReader(Reader):
 
 
 def _read_file(path: Path, builder: SeriesBuilder, warnings: list[str]) -> None:
+    """Read one event file in blocks of about ``_BLOCK`` bytes: frame, check and decode each block
+    (a record cut by the block's end is carried into the next), so memory follows the points kept,
+    not the file's size."""
     try:
-        data = path.read_bytes()
+        f = path.open("rb")
     except OSError as e:
         raise CurveReadError(f"{path}: cannot read TensorBoard event file: {e}") from e
-    offsets, lengths, torn = _frame(data)
-    good, problem = _verify(data, offsets, lengths)
-    if good == 0 and (torn or problem):
-        raise CurveReadError(f"{path}: not a readable TensorBoard event file ({problem or torn})")
-    if problem:
-        warnings.append(f"{path}: {problem}; kept the {good} records before it")
-    elif torn:
-        warnings.append(f"{path}: {torn}; kept the {good} records before it")
-    offs = np.asarray(offsets[:good], dtype=np.int64)
-    lens = np.asarray(lengths[:good], dtype=np.int64)
-    fast = _fast_scalars(data, offs, lens)
-    rest = np.flatnonzero(~fast[0]) if fast is not None else np.arange(good)
-    _decode_events(
-        data, offs[rest].tolist(), lens[rest].tolist(), rest, fast, builder, path, warnings
+    decoder = _Decoder(path, builder, warnings)
+    kept = 0  # records read, checked and decoded
+    base = 0  # file offset of data[0]
+    stop = ""  # why reading stopped before the end, or ''
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            carry = b""
+            want = _BLOCK
+            while True:
+                block = f.read(want)
+                at_end = len(block) < want
+                data = carry + block if carry else block
+                del block, carry
+                offsets, lengths, end = _frame(data)
+                good, problem = _verify(data, offsets, lengths)
+                decoder.decode(data, offsets[:good], lengths[:good])
+                kept += good
+                if problem:
+                    i = offsets[good]
+                    stop = f"{problem} in the record at byte {base + i}"
+                    break
+                base += end
+                carry = data[end:]
+                del data
+                torn = _next_record(carry, base, size, at_end)
+                if isinstance(torn, str):
+                    stop = torn
+                    break
+                if torn < 0:
+                    break  # the end of the file, on a record boundary
+                want = max(_BLOCK, torn - len(carry))
+        except OSError as e:
+            raise CurveReadError(f"{path}: cannot read TensorBoard event file: {e}") from e
+    if kept == 0 and stop:
+        raise CurveReadError(f"{path}: not a readable TensorBoard event file ({stop})")
+    if stop:
+        warnings.append(f"{path}: {stop}; kept the {kept} records before it")
+    decoder.finish()
+
+
+def _next_record(carry: bytes, base: int, size: int, at_end: bool) -> int | str:
+    """After a block: the bytes the next record needs in all (> 0), -1 at the clean end of the
+    file, or the reason to stop (a torn record, a bad length checksum)."""
+    if not carry:
+        return -1 if at_end else _BLOCK
+    torn = (
+        f"torn record at byte {base} ({len(carry) if at_end else size - base} bytes of an "
+        "incomplete record at the end; the file may still be being written)"
     )
+    if at_end:
+        return torn
+    if len(carry) < 12:
+        return _BLOCK
+    (n,) = _HEADER.unpack_from(carry, 0)
+    (stored,) = _U32.unpack_from(carry, 8)
+    if int(masked(np.array([crc32c(carry[:8])], dtype=np.uint32))[0]) != stored:
+        return f"length checksum mismatch in the record at byte {base}"
+    if base + 16 + n > size:
+        return torn  # it cannot be complete in the file as it was when opened
+    return int(16 + n)
 
 
-def _frame(data: bytes) -> tuple[list[int], list[int], str]:
-    """Record offsets and data lengths; the reason reading stopped early, or ''."""
+def _frame(data: bytes) -> tuple[list[int], list[int], int]:
+    """Offsets and data lengths of the whole records at the start of ``data``, and the position
+    after the last of them."""
     offsets: list[int] = []
     lengths: list[int] = []
     add_off = offsets.append
@@ -137,20 +194,11 @@ def _frame(data: bytes) -> tuple[list[int], list[int], str]:
         add_off(pos)
         add_len(n)
         pos += 16 + n
-    if pos != size:
-        return (
-            offsets,
-            lengths,
-            (
-                f"torn record at byte {pos} ({size - pos} bytes of an incomplete record at "
-                "the end; the file may still be being written)"
-            ),
-        )
-    return offsets, lengths, ""
+    return offsets, lengths, pos
 
 
 def _verify(data: bytes, offsets: list[int], lengths: list[int]) -> tuple[int, str]:
-    """How many leading records pass both checksums, and what failed after them ('' if none)."""
+    """How many leading records pass both checksums, and which failed after them ('' if none)."""
     n = len(offsets)
     if n == 0:
         return 0, ""
@@ -171,13 +219,182 @@ def _verify(data: bytes, offsets: list[int], lengths: list[int]) -> tuple[int, s
     if bad.shape[0] == 0:
         return n, ""
     i = int(bad[0])
-    what = "length" if bool(bad_len[i]) else "data"
-    return i, f"{what} checksum mismatch in the record at byte {offsets[i]}"
+    return i, ("length" if bool(bad_len[i]) else "data") + " checksum mismatch"
 
 
 def _gather_u32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     idx = at[:, None] + np.arange(4)
     return np.ascontiguousarray(buf[idx]).view("<u4").reshape(-1)
+
+
+class _Decoder:
+    """Decodes the checked records of one file, block by block, into ``builder`` (one part per
+    tag and block, in file order). Tag ids and plugin names last for the whole file: a tag's
+    plugin is declared by its first value only."""
+
+    def __init__(self, path: Path, builder: SeriesBuilder, warnings: list[str]) -> None:
+        self.path = path
+        self.builder = builder
+        self.warnings = warnings
+        self.tag_ids: dict[bytes, int] = {}
+        self.names: list[str] = []
+        self.plugins: dict[int, str] = {}
+        self.undecodable = 0
+
+    def decode(self, data: bytes, offsets: list[int], lengths: list[int]) -> None:
+        if not offsets:
+            return
+        offs = np.asarray(offsets, dtype=np.int64)
+        lens = np.asarray(lengths, dtype=np.int64)
+        fast = _fast_scalars(data, offs, lens)
+        rest = np.arange(offs.shape[0]) if fast is None else np.flatnonzero(~fast[0])
+        ids, recs, steps, values, walls = self._decode_events(
+            data, offs[rest].tolist(), lens[rest].tolist(), rest.tolist()
+        )
+        if fast is not None:
+            matched, fast_tags, fast_ids, fast_steps, fast_values, fast_walls = fast
+            remap = np.array([self._tag_id(t) for t in fast_tags], dtype=np.int64)
+            if ids.shape[0] == 0:
+                ids, steps, values, walls = remap[fast_ids], fast_steps, fast_values, fast_walls
+            else:
+                ids = np.concatenate([ids, remap[fast_ids]])
+                recs = np.concatenate([recs, np.flatnonzero(matched)])
+                steps = np.concatenate([steps, fast_steps])
+                values = np.concatenate([values, fast_values])
+                walls = np.concatenate([walls, fast_walls])
+                by_record = np.argsort(recs, kind="stable")  # file order: the last write wins
+                ids, steps, values, walls = (
+                    ids[by_record],
+                    steps[by_record],
+                    values[by_record],
+                    walls[by_record],
+                )
+        if ids.shape[0] == 0:
+            return
+        count = len(self.names)
+        order = np.argsort(ids, kind="stable")
+        bounds = np.searchsorted(ids[order], np.arange(count + 1)).tolist()
+        for tid in range(count):
+            if bounds[tid] == bounds[tid + 1]:
+                continue
+            sel = order[bounds[tid] : bounds[tid + 1]]
+            self.builder.add(self.names[tid], steps[sel], values[sel], walls[sel])
+
+    def finish(self) -> None:
+        if self.undecodable:
+            self.warnings.append(
+                f"{self.path}: {self.undecodable} event(s) could not be decoded and were skipped"
+            )
+
+    def _tag_id(self, tag: bytes) -> int:
+        tid = self.tag_ids.get(tag)
+        if tid is None:
+            tid = self.tag_ids[tag] = len(self.names)
+            self.names.append(tag.decode("utf-8", "replace"))
+        return tid
+
+    def _decode_events(
+        self, data: bytes, offsets: list[int], lengths: list[int], records: list[int]
+    ) -> tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]:
+        """(tag id, record, step, value, wall time) of each scalar in the given records, decoded
+        one field at a time (any event shape)."""
+        tag_id = self._tag_id
+        plugins = self.plugins
+        t_recs: list[int] = []
+        t_ids: list[int] = []
+        t_steps: list[int] = []
+        t_values: list[float] = []
+        t_walls: list[float] = []
+        add_rec, add_id, add_step, add_value, add_wall = (
+            t_recs.append,
+            t_ids.append,
+            t_steps.append,
+            t_values.append,
+            t_walls.append,
+        )
+        f64 = _F64.unpack_from
+        f32 = _F32.unpack_from
+        for rec, off, n in zip(records, offsets, lengths, strict=True):
+            p = off + 12
+            end = p + n
+            wall = 0.0
+            step = 0
+            s_start = s_end = 0
+            try:
+                while p < end:
+                    key = data[p]
+                    p += 1
+                    if key == 0x09:  # wall_time, double
+                        wall = f64(data, p)[0]
+                        p += 8
+                    elif key == 0x10:  # step, varint
+                        b = data[p]
+                        p += 1
+                        if b < 0x80:
+                            step = b
+                        else:
+                            step, p = _varint_rest(data, p, b)
+                            if step >= 1 << 63:
+                                step -= 1 << 64
+                    elif key == 0x2A:  # summary
+                        ln = data[p]
+                        p += 1
+                        if ln >= 0x80:
+                            ln, p = _varint_rest(data, p, ln)
+                        s_start, s_end = p, p + ln
+                        p = s_end
+                    else:
+                        p = _skip(data, p, key)
+                if p != end:
+                    raise ValueError("field runs past the end of the event")
+                if s_end:
+                    p = s_start
+                    while p < s_end:
+                        key = data[p]
+                        ln = data[p + 1]
+                        p += 2
+                        if ln >= 0x80:
+                            ln, p = _varint_rest(data, p, ln)
+                        if key != 0x0A:  # Summary has no field but value = 1
+                            raise ValueError("unexpected field in Summary")
+                        v_end = p + ln
+                        # Fast path: torch's Value{tag=1, simple_value=2} and nothing else.
+                        tl = data[p + 1]
+                        if (
+                            data[p] == 0x0A
+                            and tl < 0x80
+                            and p + 7 + tl == v_end
+                            and data[p + 2 + tl] == 0x15
+                        ):
+                            add_id(tag_id(data[p + 2 : p + 2 + tl]))
+                            add_rec(rec)
+                            add_step(step)
+                            add_value(f32(data, p + 3 + tl)[0])
+                            add_wall(wall)
+                        else:
+                            got = _decode_value(data, p, v_end, tag_id, plugins)
+                            if got is not None:
+                                add_id(got[0])
+                                add_rec(rec)
+                                add_step(step)
+                                add_value(got[1])
+                                add_wall(wall)
+                        p = v_end
+            except (IndexError, ValueError, struct.error):
+                self.undecodable += 1
+        return (
+            np.asarray(t_ids, dtype=np.int64),
+            np.asarray(t_recs, dtype=np.int64),
+            np.asarray(t_steps, dtype=np.int64),
+            np.asarray(t_values, dtype=np.float64),
+            np.asarray(t_walls, dtype=np.float64),
+        )
 
 
 def _fast_scalars(
@@ -211,15 +428,22 @@ def _fast_scalars(
 
     ok = (lens >= 9 + 8) & (at(d) == 0x09)
     has_step = at(d + 9) == 0x10
-    vb = buf[np.minimum((d + 10)[:, None] + np.arange(10), size - 1)]  # varint bytes
-    cont = vb >= 0x80
-    k = np.argmin(cont, axis=1) + 1  # varint length: first byte without the continuation bit
-    ok &= ~cont.all(axis=1)
-    shifts = (7 * np.arange(10)).astype(np.uint64)
-    parts = (vb & 0x7F).astype(np.uint64) << shifts
-    parts[np.arange(10)[None, :] >= k[:, None]] = 0
-    step = np.where(has_step, parts.sum(axis=1, dtype=np.uint64).view(np.int64), 0)
-    p = np.where(has_step, d + 10 + k, d + 9)
+    # The step varint, one byte column at a time while any record's varint goes on.
+    step = np.zeros(n, dtype=np.uint64)
+    k = np.zeros(n, dtype=np.int64)  # varint length
+    going = has_step.copy()
+    first = d + 10
+    for j in range(10):
+        b = at(first + j)
+        step |= np.where(going, (b & 0x7F).astype(np.uint64) << np.uint64(7 * j), 0).astype(
+            np.uint64
+        )
+        k += going
+        going &= b >= 0x80
+        if not bool(going.any()):
+            break
+    ok &= ~going  # a varint longer than ten bytes
+    p = np.where(has_step, first + k, d + 9)
     l1, l2, tl = at(p + 1).astype(np.int64), at(p + 3).astype(np.int64), at(p + 5).astype(np.int64)
     ok &= (at(p) == 0x2A) & (at(p + 2) == 0x0A) & (at(p + 4) == 0x0A)
     ok &= (l1 < 0x80) & (l1 == l2 + 2) & (l2 == tl + 7) & (p + 2 + l1 == end)
@@ -233,170 +457,24 @@ def _fast_scalars(
     width = int(tl.max())
     h = tl.astype(np.uint64)
     for j in range(width):
-        col = np.where(j < tl, buf[np.minimum(tag_start + j, size - 1)], 0).astype(np.uint64)
+        col = np.where(j < tl, at(tag_start + j), 0).astype(np.uint64)
         h = h * np.uint64(1099511628211) + col
-    uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    tags = [data[int(tag_start[i]) : int(tag_start[i] + tl[i])] for i in first.tolist()]
-    rep = tag_start[first][inverse]
-    same = tl == tl[first][inverse]
+    _, first_of, inverse = np.unique(h, return_index=True, return_inverse=True)
+    del h
+    tags = [data[int(tag_start[i]) : int(tag_start[i] + tl[i])] for i in first_of.tolist()]
+    inverse = inverse.reshape(-1)
+    rep = tag_start[first_of][inverse]
+    same = tl == tl[first_of][inverse]
     for j in range(width):
-        live = j < tl
-        same &= ~live | (
-            buf[np.minimum(tag_start + j, size - 1)] == buf[np.minimum(rep + j, size - 1)]
-        )
+        same &= (j >= tl) | (at(tag_start + j) == at(rep + j))
     if not bool(same.all()):
         return None  # a hash collision: let the general decoder do it all
-    del uniq
     value_at = (p + 7 + tl)[:, None] + np.arange(4)
     values = np.ascontiguousarray(buf[value_at]).view("<f4").reshape(-1).astype(np.float64)
     wall_at = (d[sel] + 1)[:, None] + np.arange(8)
     walls = np.ascontiguousarray(buf[wall_at]).view("<f8").reshape(-1)
-    return ok, tags, inverse.astype(np.int64).reshape(-1), step[sel], values, walls
-
-
-def _decode_events(
-    data: bytes,
-    offsets: list[int],
-    lengths: list[int],
-    record_index: npt.NDArray[np.int64],
-    fast: tuple[
-        npt.NDArray[np.bool_],
-        list[bytes],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-    ]
-    | None,
-    builder: SeriesBuilder,
-    path: Path,
-    warnings: list[str],
-) -> None:
-    tag_ids: dict[bytes, int] = {}
-    t_recs: list[int] = []
-    add_rec = t_recs.append
-    plugins: dict[int, str] = {}
-    t_ids: list[int] = []
-    t_steps: list[int] = []
-    t_values: list[float] = []
-    t_walls: list[float] = []
-    add_id, add_step, add_value, add_wall = (
-        t_ids.append,
-        t_steps.append,
-        t_values.append,
-        t_walls.append,
-    )
-    f64 = _F64.unpack_from
-    f32 = _F32.unpack_from
-    undecodable = 0
-    for rec, off, n in zip(record_index.tolist(), offsets, lengths, strict=True):
-        p = off + 12
-        end = p + n
-        wall = 0.0
-        step = 0
-        s_start = s_end = 0
-        try:
-            while p < end:
-                key = data[p]
-                p += 1
-                if key == 0x09:  # wall_time, double
-                    wall = f64(data, p)[0]
-                    p += 8
-                elif key == 0x10:  # step, varint
-                    b = data[p]
-                    p += 1
-                    if b < 0x80:
-                        step = b
-                    else:
-                        step, p = _varint_rest(data, p, b)
-                        if step >= 1 << 63:
-                            step -= 1 << 64
-                elif key == 0x2A:  # summary
-                    ln = data[p]
-                    p += 1
-                    if ln >= 0x80:
-                        ln, p = _varint_rest(data, p, ln)
-                    s_start, s_end = p, p + ln
-                    p = s_end
-                else:
-                    p = _skip(data, p, key)
-            if p != end:
-                raise ValueError("field runs past the end of the event")
-            if s_end:
-                p = s_start
-                while p < s_end:
-                    key = data[p]
-                    ln = data[p + 1]
-                    p += 2
-                    if ln >= 0x80:
-                        ln, p = _varint_rest(data, p, ln)
-                    if key != 0x0A:  # Summary has no field but value = 1
-                        raise ValueError("unexpected field in Summary")
-                    v_end = p + ln
-                    # Fast path: torch's Value{tag=1, simple_value=2} and nothing else.
-                    tl = data[p + 1]
-                    if (
-                        data[p] == 0x0A
-                        and tl < 0x80
-                        and p + 7 + tl == v_end
-                        and data[p + 2 + tl] == 0x15
-                    ):
-                        tag = data[p + 2 : p + 2 + tl]
-                        tid = tag_ids.get(tag)
-                        if tid is None:
-                            tid = tag_ids[tag] = len(tag_ids)
-                        add_id(tid)
-                        add_rec(rec)
-                        add_step(step)
-                        add_value(f32(data, p + 3 + tl)[0])
-                        add_wall(wall)
-                    else:
-                        got = _decode_value(data, p, v_end, tag_ids, plugins)
-                        if got is not None:
-                            add_id(got[0])
-                            add_rec(rec)
-                            add_step(step)
-                            add_value(got[1])
-                            add_wall(wall)
-                    p = v_end
-        except (IndexError, ValueError, struct.error):
-            undecodable += 1
-    if undecodable:
-        warnings.append(f"{path}: {undecodable} event(s) could not be decoded and were skipped")
-    ids = np.asarray(t_ids, dtype=np.int64)
-    recs = np.asarray(t_recs, dtype=np.int64)
-    steps = np.asarray(t_steps, dtype=np.int64)
-    values = np.asarray(t_values, dtype=np.float64)
-    walls = np.asarray(t_walls, dtype=np.float64)
-    if fast is not None:
-        matched, fast_tags, fast_ids, fast_steps, fast_values, fast_walls = fast
-        remap = np.empty(len(fast_tags), dtype=np.int64)
-        for i, tag in enumerate(fast_tags):
-            tid = tag_ids.get(tag)
-            if tid is None:
-                tid = tag_ids[tag] = len(tag_ids)
-            remap[i] = tid
-        ids = np.concatenate([ids, remap[fast_ids]])
-        recs = np.concatenate([recs, np.flatnonzero(matched)])
-        steps = np.concatenate([steps, fast_steps])
-        values = np.concatenate([values, fast_values])
-        walls = np.concatenate([walls, fast_walls])
-        by_record = np.argsort(recs, kind="stable")  # file order: the last write of a step wins
-        ids, steps, values, walls = (
-            ids[by_record],
-            steps[by_record],
-            values[by_record],
-            walls[by_record],
-        )
-    if ids.shape[0] == 0:
-        return
-    order = np.argsort(ids, kind="stable")
-    bounds = np.searchsorted(ids[order], np.arange(len(tag_ids) + 1))
-    names = {tid: tag.decode("utf-8", "replace") for tag, tid in tag_ids.items()}
-    for tid in range(len(tag_ids)):
-        sel = order[bounds[tid] : bounds[tid + 1]]
-        if sel.shape[0]:
-            builder.add(names[tid], steps[sel], values[sel], walls[sel])
+    steps = step[sel].view(np.int64)
+    return ok, tags, inverse.astype(np.int64), steps, values, walls
 
 
 def _varint_rest(data: bytes, p: int, first: int) -> tuple[int, int]:
@@ -466,7 +544,7 @@ def _fields(data: bytes, p: int, end: int) -> list[tuple[int, int, int, int]]:
 
 
 def _decode_value(
-    data: bytes, p: int, end: int, tag_ids: dict[bytes, int], plugins: dict[int, str]
+    data: bytes, p: int, end: int, tag_id: Callable[[bytes], int], plugins: dict[int, str]
 ) -> tuple[int, float] | None:
     """(tag id, value) of a scalar Summary.Value in data[p:end], or None if it is not a scalar."""
     tag = b""
@@ -482,9 +560,7 @@ def _decode_value(
             tensor = (a, b)
         elif field == 9 and wire == 2:
             plugin = _plugin_name(data, a, b)
-    tid = tag_ids.get(tag)
-    if tid is None:
-        tid = tag_ids[tag] = len(tag_ids)
+    tid = tag_id(tag)
     if plugin is not None and tid not in plugins:
         plugins[tid] = plugin
     if simple is not None:
