@@ -156,3 +156,28 @@ def test_project_findings_point_at_the_trainer_call_for_framework_projects() -> 
     trainer.fit(model, dm)
     """
     assert hits({"train.py": src}, "repro.no-seed") == [("train.py", 3)]
+
+
+def test_scoring_a_test_split_every_epoch_counts_as_validation() -> None:
+    # a loader named "testing_..." walked by a plain `def test():`, and a held-out tensor pair
+    # scored under no_grad, are both validation even without "val" or "eval" in the text
+    by_function = """
+    def test():
+        with torch.no_grad():
+            for xb, yb in testing_batches_loader:
+                score(model(xb), yb)
+    """
+    by_tensor = """
+    with torch.no_grad():
+        held = criterion(model(test_input), test_target)
+    """
+    for extra in (by_function, by_tensor):
+        assert "train.no-validation" not in ids({"train.py": BARE_LOOP, "check.py": extra}), extra
+
+
+def test_unit_tests_and_a_test_size_argument_are_not_validation() -> None:
+    for extra in (
+        "class Checks:\n    def test_shapes(self):\n        pass\n",
+        "parts = split(data, test_size=0.2)\n",
+    ):
+        assert "train.no-validation" in ids({"train.py": BARE_LOOP, "other.py": extra}), extra

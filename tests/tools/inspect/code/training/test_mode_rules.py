@@ -354,3 +354,57 @@ trainer.train()
 metrics = trainer.evaluate()
 """
     assert ids(src) == []
+
+
+PLAIN_CONV_NET = """
+import torch
+import torch.nn as nn
+
+class Upscaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1)
+        )
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x):
+        return self.shuffle(self.body(x))
+"""
+
+NEVER_SWITCHES_MODE = """
+import torch
+from nets import Upscaler
+
+net = Upscaler()
+opt = torch.optim.Adam(net.parameters())
+
+def fit():
+    for x, y in train_loader:
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+
+def test():
+    with torch.no_grad():
+        for x, y in held_out_loader:
+            print(torch.nn.functional.mse_loss(net(x), y).item())
+
+for epoch in range(3):
+    fit()
+    test()
+"""
+
+
+def test_evaluating_in_train_mode_is_moot_when_the_project_model_has_no_mode_dependent_layer():
+    found = run_files({"nets.py": PLAIN_CONV_NET, "main.py": NEVER_SWITCHES_MODE})
+    assert "mode.train-during-eval" not in [f.id for f in found]
+
+
+def test_evaluating_in_train_mode_is_reported_once_the_project_model_has_dropout():
+    with_dropout = PLAIN_CONV_NET.replace("nn.ReLU(),", "nn.ReLU(), nn.Dropout2d(0.1),")
+    found = run_files({"nets.py": with_dropout, "main.py": NEVER_SWITCHES_MODE})
+    assert "mode.train-during-eval" in [f.id for f in found]
+    # a model the project does not define may have any layer: still reported
+    found = run_files({"main.py": NEVER_SWITCHES_MODE})
+    assert "mode.train-during-eval" in [f.id for f in found]

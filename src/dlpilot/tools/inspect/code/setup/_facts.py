@@ -102,7 +102,16 @@ SIGNALS: dict[str, _Signal] = {
             "testloader",
             "valloader",
             "dev_loader",
-        )
+        ),
+        # a function named for testing, or held-out data named "test..." / "testing...": scripts
+        # that evaluate on their test split each epoch (``def test():`` over ``testing_loader``,
+        # a held-out ``test_input`` scored under no_grad)
+        re.compile(
+            r"\bdef\s+_?test(?:ing)?(?:_\w+)?\s*\((?!\s*self\s*[,)])"
+            r"|\btest(?:ing)?_?(?:\w+_)?(?:loader|data|dataset|set|input|inputs|target|targets|x|y|X|Y|"
+            r"batch|images|samples)\b"
+        ),
+        ("test",),
     ),
     "early_stop": _Signal(
         (

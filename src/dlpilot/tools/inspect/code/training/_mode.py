@@ -50,6 +50,35 @@ def _calls_after_grad_off(text: str) -> set[str]:
     return out
 
 
+# Text that means some module may behave differently in train and eval mode: a mode-dependent
+# layer, code reading ``self.training``, or a model built by a library (zoo models have batch-norm
+# or dropout). A project that defines its own modules and holds none of these anywhere trains a
+# model whose train and eval modes compute the same thing, so mode findings would be moot.
+_MODE_SENSITIVE = (
+    "ropout",
+    "BatchNorm",
+    "batch_norm",
+    "InstanceNorm",
+    "instance_norm",
+    ".training",
+    "DropPath",
+    "drop_path",
+    "StochasticDepth",
+    "RReLU",
+    "rrelu",
+    "torchvision.models",
+    "import models",
+    "timm",
+    "from_pretrained",
+    "hub.load",
+    "transformers",
+    "segmentation_models",
+    "monai",
+    "lightning",
+)
+_DEFINES_MODULE = re.compile(r"^\s*class\s+\w+\s*\([^)]*\bModule\b", re.MULTILINE)
+
+
 _EVAL_DATA = re.compile(r"(?:^|_)(?:val(?!ue)|valid|test|eval|dev(?:_|$|set|loader|data))")
 
 
@@ -107,9 +136,16 @@ class ModeRule(Rule):
     def __init__(self) -> None:
         self._called_without_grad: set[str] = set()
         self._pending_grad: list[tuple[str, Finding]] = []
+        self._pending_mode: list[Finding] = []
+        self._mode_sensitive = False  # some module may compute differently in train / eval
+        self._defines_module = False  # the project defines its own nn.Module classes
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
+        if not self._mode_sensitive:
+            self._mode_sensitive = any(tok in text for tok in _MODE_SENSITIVE)
+        if not self._defines_module and "Module" in text:
+            self._defines_module = _DEFINES_MODULE.search(text) is not None
         if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
@@ -133,7 +169,7 @@ class ModeRule(Rule):
                 key = (item.id, item.evidence[0].line or 0)
                 if key not in seen:
                     seen.add(key)
-                    out.append(item)
+                    self._pending_mode.append(item)
             for item in _eval_grad_enabled(ix, scope, f.rel):
                 if scope.name == "<module>":
                     out.append(item)
@@ -142,7 +178,12 @@ class ModeRule(Rule):
         return out
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        return [item for name, item in self._pending_grad if name not in self._called_without_grad]
+        out = [item for name, item in self._pending_grad if name not in self._called_without_grad]
+        if self._mode_sensitive or not self._defines_module:
+            # Mode findings stand unless every model is the project's own and none of them has a
+            # layer that behaves differently in train and eval mode.
+            out[:0] = self._pending_mode
+        return out
 
 
 def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
