@@ -8,18 +8,46 @@ torch: the child does.
 
 from __future__ import annotations
 
-from ._evidence import ProbeRun, read_events
-from ._models import CheckReport, ChildRun, OverfitResult, UserException
-from ._overfit import OverfitPlot, plot_data, plot_overfit, verdict
-from ._rules import RULES, Context, RuntimeCheck, judge_all
-from ._run import (
-    DEFAULT_EPOCHS,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_TIMEOUT_S,
-    DEFAULT_TRAIN_BATCHES,
-    DEFAULT_VAL_BATCHES,
-    check_script,
-    overfit_test,
+from typing import TYPE_CHECKING
+
+from dlpilot.tools._lazy import lazy_exports
+from dlpilot.tools.checks._models import CheckReport, ChildRun, OverfitResult, UserException
+
+if TYPE_CHECKING:
+    from dlpilot.tools.checks._evidence import ProbeRun, read_events
+    from dlpilot.tools.checks._overfit import OverfitPlot, plot_data, plot_overfit, verdict
+    from dlpilot.tools.checks._rules import RULES, Context, RuntimeCheck, judge_all
+    from dlpilot.tools.checks._run import (
+        DEFAULT_EPOCHS,
+        DEFAULT_MAX_STEPS,
+        DEFAULT_TIMEOUT_S,
+        DEFAULT_TRAIN_BATCHES,
+        DEFAULT_VAL_BATCHES,
+        check_script,
+        overfit_test,
+    )
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ProbeRun": "_evidence",
+        "read_events": "_evidence",
+        "OverfitPlot": "_overfit",
+        "plot_data": "_overfit",
+        "plot_overfit": "_overfit",
+        "verdict": "_overfit",
+        "RULES": "_rules",
+        "Context": "_rules",
+        "RuntimeCheck": "_rules",
+        "judge_all": "_rules",
+        "DEFAULT_EPOCHS": "_run",
+        "DEFAULT_MAX_STEPS": "_run",
+        "DEFAULT_TIMEOUT_S": "_run",
+        "DEFAULT_TRAIN_BATCHES": "_run",
+        "DEFAULT_VAL_BATCHES": "_run",
+        "check_script": "_run",
+        "overfit_test": "_run",
+    },
 )
 
 __all__ = [

@@ -14,14 +14,7 @@ from pydantic import BaseModel, Field
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
 from dlpilot.tools.checks._models import CheckReport
-from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS
-from dlpilot.tools.checks._run import (
-    DEFAULT_TIMEOUT_S,
-    DEFAULT_TRAIN_BATCHES,
-    check_script,
-)
-from dlpilot.tools.checks.entry import EntryReport, run_entry_checks
-from dlpilot.tools.checks.entry._config import find_table
+from dlpilot.tools.checks.entry._results import EntryReport
 from dlpilot.tools.control import Control
 
 
@@ -42,18 +35,26 @@ def check_project(
     *,
     cwd: Path,
     entry: bool | None = None,
-    steps: int = DEFAULT_TRAIN_BATCHES,
+    steps: int | None = None,
     overfit: bool = True,
-    overfit_steps: int = DEFAULT_OVERFIT_STEPS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    overfit_steps: int | None = None,
+    timeout_s: float | None = None,
     control: Control | None = None,
 ) -> ProjectCheck:
     """Run the script (``argv``) under the probe and, when ``entry`` is not False and ``cwd`` has a
     ``[tool.dlpilot]`` table, the entry-point checks. ``entry=True`` requires the table.
 
     The single-batch overfit test runs once: on the real script when there is one, otherwise
-    through the entry factories."""
+    through the entry factories. ``None`` means the default of the part that runs."""
+    from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS
+    from dlpilot.tools.checks._run import DEFAULT_TIMEOUT_S, DEFAULT_TRAIN_BATCHES, check_script
+    from dlpilot.tools.checks.entry._api import run_entry_checks
+    from dlpilot.tools.checks.entry._config import find_table
+
     control = control or Control()
+    steps = DEFAULT_TRAIN_BATCHES if steps is None else steps
+    overfit_steps = DEFAULT_OVERFIT_STEPS if overfit_steps is None else overfit_steps
+    timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     cwd = Path(cwd)
     if not argv and entry is False:
         raise InvalidArgument("nothing to check: give a training command, or allow entry mode")

@@ -6,14 +6,14 @@ the bias / variance / mismatch breakdown; ``summarize_runs`` / ``compare_runs`` 
 views for tools; ``plot_data`` computes what ``plot_runs`` draws into a PNG.
 
 The result models are imported eagerly (they are light: the server needs their schemas at start);
-the functions, which need numpy, are loaded on first use.
+the functions, which need numpy, are loaded on first use (see ``dlpilot.tools._lazy``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dlpilot.tools._lazy import lazy_exports
 from dlpilot.tools.curves._results import (
     CurveDiagnosis,
     ErrorBreakdown,
@@ -32,31 +32,25 @@ if TYPE_CHECKING:
     from dlpilot.tools.curves._summary import compare_runs, summarize_run, summarize_runs
     from dlpilot.tools.curves.readers import read_run, read_runs
 
-_LAZY = {
-    "diagnose_runs": "_diagnose",
-    "Run": "_model",
-    "Series": "_model",
-    "Line": "_plot",
-    "Panel": "_plot",
-    "PlotData": "_plot",
-    "plot_data": "_plot",
-    "plot_runs": "_plot",
-    "render_png": "_plot",
-    "compare_runs": "_summary",
-    "summarize_run": "_summary",
-    "summarize_runs": "_summary",
-    "read_run": "readers",
-    "read_runs": "readers",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "diagnose_runs": "_diagnose",
+        "Run": "_model",
+        "Series": "_model",
+        "Line": "_plot",
+        "Panel": "_plot",
+        "PlotData": "_plot",
+        "plot_data": "_plot",
+        "plot_runs": "_plot",
+        "render_png": "_plot",
+        "compare_runs": "_summary",
+        "summarize_run": "_summary",
+        "summarize_runs": "_summary",
+        "read_run": "readers",
+        "read_runs": "readers",
+    },
+)
 
 
 __all__ = [

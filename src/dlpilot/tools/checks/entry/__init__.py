@@ -7,11 +7,12 @@ the child through :mod:`dlpilot.sandbox`, forwards its progress, and returns pyd
 ``dlpilot init`` uses :func:`propose_entry_table` / :func:`write_entry_table` to draft a table.
 """
 
-from ._api import find_batch_size, lr_range_test, probe_device, run_entry_checks
-from ._config import EntryConfig, load_entry_config
-from ._plot import LrPlotData, lr_plot_data, plot_lr_range
-from ._propose import propose_entry_table, write_entry_table
-from ._results import (
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dlpilot.tools._lazy import lazy_exports
+from dlpilot.tools.checks.entry._results import (
     BatchSizeResult,
     BatchTrial,
     DeviceInfo,
@@ -19,6 +20,34 @@ from ._results import (
     LrRangeResult,
     OverfitPoint,
     OverfitResult,
+)
+
+if TYPE_CHECKING:
+    from dlpilot.tools.checks.entry._api import (
+        find_batch_size,
+        lr_range_test,
+        probe_device,
+        run_entry_checks,
+    )
+    from dlpilot.tools.checks.entry._config import EntryConfig, load_entry_config
+    from dlpilot.tools.checks.entry._plot import LrPlotData, lr_plot_data, plot_lr_range
+    from dlpilot.tools.checks.entry._propose import propose_entry_table, write_entry_table
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "find_batch_size": "_api",
+        "lr_range_test": "_api",
+        "probe_device": "_api",
+        "run_entry_checks": "_api",
+        "EntryConfig": "_config",
+        "load_entry_config": "_config",
+        "LrPlotData": "_plot",
+        "lr_plot_data": "_plot",
+        "plot_lr_range": "_plot",
+        "propose_entry_table": "_propose",
+        "write_entry_table": "_propose",
+    },
 )
 
 __all__ = [
