@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         overfit_steps=args.overfit_steps,
         sample_every=args.sample_every,
         roots=tuple(sorted({script_dir, os.getcwd()})),
+        script=target if module is None else None,
     )
     rec = Recorder(writer, cfg)
     rec.install()

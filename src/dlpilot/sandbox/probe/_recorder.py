@@ -140,6 +140,7 @@ class Config:
     overfit_steps: int = 200
     sample_every: int = 10
     roots: tuple[str, ...] = ()
+    script: str | None = None
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -1774,7 +1775,7 @@ class Recorder:
         self.w.write("exception", essential=True, **self.exception)
 
     def user_files(self) -> list[str]:
-        out: list[str] = []
+        out: list[str] = [self.cfg.script] if self.cfg.script else []
         for mod in list(sys.modules.values()):
             f = getattr(mod, "__file__", None)
             if not isinstance(f, str) or not f.endswith(".py") or not os.path.isabs(f):
