@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlpilot.errors import CurveReadError
-from dlpilot.tools.curves.readers import read_run
+from dlpilot.tools.curves.readers import _jsonl, read_run
 
 
 def _write_lines(path: Path, rows: list[dict[str, object]]) -> None:
@@ -100,3 +100,70 @@ def test_many_rows_are_read_as_numpy_arrays(tmp_path: Path) -> None:
     loss = read_run(path).series["train/loss"]
     assert loss.steps.dtype == np.int64 and loss.values.dtype == np.float64
     assert len(loss) == n and loss.values[-1] == pytest.approx(1 / n)
+
+
+def _mixed_log(path: Path) -> None:
+    lines = []
+    for s in range(200):
+        row: dict[str, object] = {"step": s, "train_loss": 1.0 / (s + 1)}
+        if s % 7 == 0:
+            row["val_loss"] = 2.0 / (s + 1)
+        if s % 11 == 0:
+            row = {"lr": 0.1, **row, "phase": "train"}
+        if s == 50:
+            row["train_loss"] = None
+        if s == 60:
+            row["train_loss"] = True
+        lines.append(json.dumps(row))
+    lines.insert(120, "")
+    lines.insert(80, "not json at all")
+    lines.insert(90, "[1, 2]")
+    path.write_text("\n".join(lines) + '\n{"step": 999, "train_lo')
+
+
+@pytest.mark.parametrize("block", [1, 16, 100, 4096])
+def test_reading_in_small_blocks_gives_the_same_series_and_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    path = tmp_path / "metrics.jsonl"
+    _mixed_log(path)
+    whole = read_run(path)
+    monkeypatch.setattr(_jsonl, "_BLOCK", block)
+    run = read_run(path)
+    assert list(run.series) == list(whole.series) == ["lr", "train/loss", "val/loss"]
+    for name, s in whole.series.items():
+        assert run.series[name].steps.tolist() == s.steps.tolist()
+        assert run.series[name].values.tolist() == s.values.tolist()
+    assert run.warnings == whole.warnings
+    assert any("lines 81, ... (2 lines)" in w for w in run.warnings)
+    assert any("1 line(s) that are not objects" in w for w in run.warnings)
+    assert run.series["train/loss"].steps.tolist() == [s for s in range(200) if s not in (50, 60)]
+
+
+def test_a_float_step_that_is_whole_is_a_step_and_a_fractional_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    _write_lines(path, [{"step": 1.0, "epoch": 0, "loss": 1.0}, {"step": 2.0, "epoch": 0.5}])
+    assert read_run(path).series["train/loss"].steps.tolist() == [1]
+    _write_lines(path, [{"step": 1.5, "epoch": 0, "loss": 1.0}, {"step": 2, "epoch": 1}])
+    run = read_run(path)
+    assert run.series["train/loss"].steps.tolist() == [0]
+    assert run.series["step"].values.tolist() == [1.5, 2.0]
+
+
+def test_rows_without_the_step_key_are_skipped_and_wall_times_kept_when_every_row_has_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "metrics.jsonl"
+    _write_lines(
+        path,
+        [
+            {"step": 1, "loss": 1.0, "time": 10.0},
+            {"loss": 0.9, "time": 11.0},
+            {"step": 3, "loss": 0.8, "time": 12.5},
+        ],
+    )
+    run = read_run(path)
+    loss = run.series["train/loss"]
+    assert loss.steps.tolist() == [1, 3]
+    assert loss.wall_times is not None and loss.wall_times.tolist() == [10.0, 12.5]
+    assert any("skipped 1 row(s) without 'step'" in w for w in run.warnings)
