@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from dlpilot.errors import CurveReadError
-from dlpilot.tools.curves.readers import read_run, read_runs
+from dlpilot.tools.curves.readers import _csv, read_run, read_runs
 
 
 class _LightningLikeWriter:
@@ -123,3 +123,57 @@ def test_an_empty_csv_cannot_be_read(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(CurveReadError, match=r"metrics\.csv"):
         read_run(path, format="csv")
+
+
+def _sparse_csv(path: Path, quoted_from: int | None, torn: bool) -> None:
+    lines = ["epoch,step,train_loss_step,val_acc,val_loss,time"]
+    for step in range(300):
+        lines.append(f"{step // 100},{step},{1.0 / (step + 1)},,,{1000 + step}")
+        if step % 100 == 99:
+            lines.append(
+                f"{step // 100},{step},,{0.5 + step / 1e3},{2.0 / (step + 1)},{1000 + step}"
+            )
+        if step == 150:
+            lines.append("1,150,0.5")  # wrong cell count
+            lines.append("")
+    if quoted_from is not None:
+        lines[quoted_from] = '"0","' + lines[quoted_from].split(",", 1)[1].replace(",", '","') + '"'
+    text = "\r\n".join(lines) + ("\r\n" if not torn else "\r\n2,300,0.1")
+    path.write_text(text, newline="")
+
+
+@pytest.mark.parametrize("block", [1, 30, 1000, 1 << 20])
+@pytest.mark.parametrize(("quoted_from", "torn"), [(None, False), (None, True), (5, True)])
+def test_reading_in_small_blocks_gives_the_same_series_and_warnings(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    block: int,
+    quoted_from: int | None,
+    torn: bool,
+) -> None:
+    path = tmp_path / "metrics.csv"
+    _sparse_csv(path, quoted_from, torn)
+    monkeypatch.setattr(_csv, "_ROWS", 7)
+    whole = read_run(path)
+    monkeypatch.setattr(_csv, "_BLOCK", block)
+    run = read_run(path)
+    assert list(run.series) == list(whole.series)
+    assert set(run.series) == {"epoch", "train/loss", "val/acc", "val/loss"}
+    for name, s in whole.series.items():
+        got = run.series[name]
+        assert got.steps.tolist() == s.steps.tolist()
+        assert got.values.tolist() == s.values.tolist()
+        assert got.wall_times is not None and s.wall_times is not None
+        assert got.wall_times.tolist() == s.wall_times.tolist()
+    assert run.warnings == whole.warnings
+    assert any("1 row(s) whose cell count differs" in w for w in run.warnings)
+    assert any("torn" in w for w in run.warnings) == torn
+    assert run.series["train/loss"].steps.tolist() == list(range(300))
+    assert run.series["val/loss"].steps.tolist() == [99, 199, 299]
+
+
+def test_wall_times_are_dropped_when_a_row_lacks_one(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss,time\n0,1.0,10\n1,0.9,\n2,0.8,12\n")
+    loss = read_run(path).series["train/loss"]
+    assert loss.steps.tolist() == [0, 1, 2] and loss.wall_times is None
