@@ -7,7 +7,8 @@ Writes (once; reused when present) a TensorBoard log of ``--scalars`` scalars wi
 ``SummaryWriter`` (4 tags), a JSONL log and a Lightning-style sparse CSV of ``--rows`` rows each.
 Then, each in a fresh child process (so peak RSS is its own): dlpilot's reader (checksums on) and
 ``EventAccumulator(size_guidance={"scalars": 0})`` (keep every point) on the same event file, and
-dlpilot's JSONL and CSV readers. Prints a Markdown table; figures are from one run, as ratios.
+dlpilot's JSONL and CSV readers. Prints the load average before and after, and a Markdown table;
+figures are from one run, as ratios.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main() -> None:
     (event_file,) = tb.glob("events.out.tfevents.*")
     size_mib = event_file.stat().st_size / 2**20
 
+    load_before = os.getloadavg()
     ours = _measure("tensorboard", tb)
     theirs = _measure("accumulator", tb)
     if ours["points"] != theirs["points"]:
@@ -121,11 +123,18 @@ def main() -> None:
     j = _measure("jsonl", jsonl)
     c = _measure("csv", csv)
 
+    load_after = os.getloadavg()
     cpu = platform.processor() or platform.machine()
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {cpu}")
+    print(
+        "load average (1, 5, 15 min) before: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )
     print(f"TensorBoard event file: {int(ours['points']):,} scalars, {size_mib:.1f} MiB\n")
-    print("| read | points | seconds | peak RSS, MiB (after imports) |")
-    print("|---|---:|---:|---:|")
+    print("| read | points | seconds | peak RSS, MiB (after imports) | growth, bytes a point |")
+    print("|---|---:|---:|---:|---:|")
     rows = [
         ("dlpilot, TensorBoard (CRC checked)", ours),
         ("tensorboard EventAccumulator, all scalars", theirs),
@@ -134,7 +143,11 @@ def main() -> None:
     ]
     for label, r in rows:
         peak, base = r["peak_mib"], r["base_mib"]
-        print(f"| {label} | {int(r['points']):,} | {r['seconds']:.2f} | {peak:.0f} ({base:.0f}) |")
+        per_point = (peak - base) * 2**20 / max(r["points"], 1)
+        print(
+            f"| {label} | {int(r['points']):,} | {r['seconds']:.2f} | {peak:.0f} ({base:.0f}) "
+            f"| {per_point:.0f} |"
+        )
     speed = theirs["seconds"] / ours["seconds"]
     memory = (theirs["peak_mib"] - theirs["base_mib"]) / max(ours["peak_mib"] - ours["base_mib"], 1)
     print(
