@@ -293,7 +293,7 @@ class StepMissingRule(Rule):
                 if isinstance(arg, ast.Starred):
                     arg = arg.value
                 if isinstance(arg, (ast.Tuple, ast.List)):
-                    names += [dotted(elt) for elt in arg.elts if dotted(elt)]
+                    names += [n for n in map(dotted, arg.elts) if n]
                 elif isinstance(arg, (ast.Name, ast.Attribute)):
                     name = dotted(arg)
                     if name and last(name) in words:

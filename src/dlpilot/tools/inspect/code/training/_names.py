@@ -58,6 +58,11 @@ _NON_STEPPING_CALLS = frozenset(
 
 def dotted(node: ast.AST | None) -> str:
     """``self.model.fc`` for a chain of names and attributes; ``""`` for anything else."""
+    # the common cases first: this runs for most call arguments of every indexed file
+    if isinstance(node, ast.Name):
+        return node.id
+    if not isinstance(node, ast.Attribute):
+        return ""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
