@@ -62,3 +62,13 @@ def test_static_findings_at_different_places_stay_apart_and_sort_by_severity():
         "repo.hardcoded-paths",
         "repo.hardcoded-paths",
     ]
+
+
+def test_a_place_seen_statically_and_at_run_time_is_listed_once_with_both_ways():
+    from dlpilot.findings import render_findings
+
+    s = finding("loss.softmax-before-ce", "static", how="static", file="t.py", line=9)
+    r = finding("loss.softmax-before-ce", "runtime", how="runtime", file="t.py", line=9, step=3)
+    text = "\n".join(render_findings(merge_findings([s, r])))
+    assert "t.py:9 (runtime, static)" in text
+    assert text.count("t.py:9") == 1

@@ -498,7 +498,14 @@ def render_findings(findings: list[Finding], *, max_locations: int = 5) -> list[
             continue
         lines += ["", f"{_HEADINGS[sev]} ({len(group)})"]
         for f in group:
-            places = [e.location() for e in f.evidence if e.location()]
+            seen: dict[str, list[str]] = {}  # place -> the ways it was seen there
+            for e in f.evidence:
+                if e.location():
+                    ways = seen.setdefault(e.location(), [])
+                    if e.how not in ways:
+                        ways.append(e.how)
+            mixed = any(e.how != "static" for e in f.evidence)
+            places = [f"{p} ({', '.join(w)})" if mixed else p for p, w in seen.items()]
             where = ", ".join(places[:max_locations])
             if len(places) > max_locations:
                 where += f" (+{len(places) - max_locations} more)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dlpilot.findings import Finding, Severity
+from dlpilot.findings import Finding, Severity, render_findings
 
 
 class SkippedFile(BaseModel):
@@ -58,9 +58,6 @@ def count_by_severity(findings: list[Finding]) -> dict[Severity, int]:
     return counts
 
 
-_HEADINGS = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -76,21 +73,7 @@ def render_text(report: InspectionReport, *, max_locations: int = 5) -> str:
         f"{_plural(c[Severity.ERROR], 'error')}, {_plural(c[Severity.WARNING], 'warning')}, "
         f"{c[Severity.INFO]} info",
     ]
-    for sev in Severity:
-        group = [f for f in report.findings if f.severity == sev]
-        if not group:
-            continue
-        lines += ["", f"{_HEADINGS[sev]} ({len(group)})"]
-        for f in group:
-            places = [e.location() for e in f.evidence if e.location()]
-            where = ", ".join(places[:max_locations])
-            if len(places) > max_locations:
-                where += f" (+{len(places) - max_locations} more)"
-            lines.append(f"  [{f.id}] {f.message}")
-            if where:
-                lines.append(f"      at {where}")
-    if not report.findings:
-        lines += ["", "No findings."]
+    lines += render_findings(report.findings, max_locations=max_locations)
     if report.not_checked:
         lines += ["", "Not checked"]
         lines += [f"  [{n.id}] {n.reason}" for n in report.not_checked]
