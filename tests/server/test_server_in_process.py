@@ -75,7 +75,7 @@ async def test_a_wrongly_typed_argument_is_a_tool_error_not_a_crash(server):
 async def test_the_last_inspection_is_a_resource_after_a_call(server, mode):
     async with Client(server, mode=mode) as client:
         before = await client.read_resource("dlpilot://inspection/last")
-        assert "no inspection yet" in before.contents[0].text
+        assert "call the inspect_repo tool first" in before.contents[0].text
         await client.call_tool("inspect_repo", {"path": str(EXAMPLE)})
         after = await client.read_resource("dlpilot://inspection/last")
         gap = await client.read_resource("dlpilot://inspection/last/gap-report")
@@ -160,3 +160,17 @@ async def test_cancelling_a_call_reaches_the_running_tool():
                 break
             await anyio.sleep(0.05)
     assert seen == [True]
+
+
+async def test_the_latest_curve_diagnosis_is_a_resource(server, tmp_path):
+    run = tmp_path / "metrics.jsonl"
+    run.write_text("".join(f'{{"step": {i}, "train/loss": {2.0 / (i + 1)}}}\n' for i in range(30)))
+    srv = build_server([tmp_path])
+    async with Client(srv) as client:
+        before = await client.read_resource("dlpilot://curves/last")
+        await client.call_tool("diagnose_curves", {"path": "metrics.jsonl"})
+        after = await client.read_resource("dlpilot://curves/last")
+        check = await client.read_resource("dlpilot://check/last")
+    assert "call the diagnose_curves tool first" in before.contents[0].text
+    assert "verdict" in json.loads(after.contents[0].text)
+    assert "call the check_script tool first" in check.contents[0].text

@@ -51,10 +51,25 @@ def _register_resources(server: MCPServer, state: ServerState) -> None:
         mime_type="application/json",
     )
     def last_inspection() -> str:
-        report = state.last.get("inspection")
-        if report is None:
-            return json.dumps({"error": "no inspection yet: call the inspect_repo tool first"})
-        return str(report.model_dump_json(indent=1))
+        return _last_json(state, "inspection", "inspect_repo")
+
+    @server.resource(
+        "dlpilot://check/last",
+        name="last check",
+        description="The latest check_script report: findings, overfit test, child run.",
+        mime_type="application/json",
+    )
+    def last_check() -> str:
+        return _last_json(state, "check", "check_script")
+
+    @server.resource(
+        "dlpilot://curves/last",
+        name="last curve diagnosis",
+        description="The latest diagnose_curves result: findings, verdict, bias/variance.",
+        mime_type="application/json",
+    )
+    def last_curves() -> str:
+        return _last_json(state, "curves", "diagnose_curves")
 
     @server.resource(
         "dlpilot://inspection/last/gap-report",
@@ -69,6 +84,13 @@ def _register_resources(server: MCPServer, state: ServerState) -> None:
         if report is None:
             return "No inspection yet: call the inspect_repo tool first."
         return gap_report_markdown(report)
+
+
+def _last_json(state: ServerState, kind: str, tool: str) -> str:
+    result = state.last.get(kind)
+    if result is None:
+        return json.dumps({"error": f"nothing yet: call the {tool} tool first"})
+    return str(result.model_dump_json(indent=1))
 
 
 def _register_prompts(server: MCPServer) -> None:
