@@ -753,6 +753,11 @@ IMBALANCE_RATIO = 10.0
 IMBALANCE_MIN_PER_CLASS = 20
 """Labels per class that must have been seen before the ratio is trusted."""
 
+IMBALANCE_ABSENT_MAX_CLASSES = 20
+"""A class never seen in the sampled labels counts as skew only among at most this many classes.
+Over a larger label space (token ids, a vocabulary) some ids are never targets by design, such as
+padding or special tokens, so only the classes that occur are compared."""
+
 
 class DataChecks(RuntimeCheck):
     ids = (
@@ -929,6 +934,8 @@ class DataChecks(RuntimeCheck):
         labels = get(run.summary, "labels", default={})
         counts = get(labels, "class_counts", default=[])
         total = sum(counts) if counts else 0
+        if len(counts) > IMBALANCE_ABSENT_MAX_CLASSES:
+            counts = [c for c in counts if c]
         if counts and len(counts) >= 2 and total >= IMBALANCE_MIN_PER_CLASS * len(counts):
             hi, lo = max(counts), min(counts)
             skewed = lo == 0 or hi / lo >= IMBALANCE_RATIO

@@ -1,0 +1,32 @@
+"""data.class-imbalance on hand-written evidence: skew among classes, not a vocabulary's gaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlpilot.tools.checks import Context, ProbeRun, judge_all
+
+CTX = Context(root=Path("/project"))
+
+
+def _ids(counts: list[int]) -> set[str]:
+    run = ProbeRun(start={"ev": "start"}, summary={"labels": {"class_counts": counts}}, steps=[])
+    return {f.id for f in judge_all(run, CTX)}
+
+
+def test_a_few_classes_with_one_ten_times_rarer_are_imbalanced():
+    assert "data.class-imbalance" in _ids([400, 380, 35])
+
+
+def test_a_class_that_never_appears_among_a_few_is_imbalanced():
+    assert "data.class-imbalance" in _ids([300, 310, 0])
+
+
+def test_token_ids_never_used_as_targets_do_not_make_a_vocabulary_imbalanced():
+    # a tagger over 50 token ids: padding (id 0) is never a target, the rest are near uniform
+    counts = [0] + [180 + (i % 7) for i in range(49)]
+    assert "data.class-imbalance" not in _ids(counts)
+
+
+def test_balanced_classes_are_fine():
+    assert "data.class-imbalance" not in _ids([200, 210, 190, 205])
