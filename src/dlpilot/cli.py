@@ -176,10 +176,10 @@ def _check(args: argparse.Namespace) -> int:
         options["timeout_s"] = args.timeout
     cwd = (args.cwd or Path.cwd()).resolve()
     report = check_project(cmd or None, cwd=cwd, **options)
-    if args.plot is not None and report.script is not None and report.script.overfit is not None:
+    if args.plot is not None and report.overfit is not None:
         from dlpilot.tools.checks import plot_overfit
 
-        args.plot.write_bytes(plot_overfit(report.script.overfit))
+        args.plot.write_bytes(plot_overfit(report.overfit))
     print(report.model_dump_json(indent=2) if args.json else _check_text(report))
     return _exit_for(report.findings)
 
@@ -200,20 +200,21 @@ def _check_text(report: Any) -> str:
             lines.append(
                 f"      the script raised {s.exception.type}: {s.exception.message}{where}"
             )
-        if s.overfit is not None:
-            lines.append(f"  overfit test: {s.overfit.verdict}: {s.overfit.reason}")
+        lines += _overfit_line(s.overfit, "")
     if report.entry is not None:
         e = report.entry
         lines.append(f"  entry points ({e.config_source}): {len(e.findings)} finding(s)")
-        if e.overfit is not None:
-            verdict = "passed" if e.overfit.passed else "failed"
-            lines.append(
-                f"  overfit test (entry): {verdict} after {e.overfit.steps_run} steps, "
-                f"loss {e.overfit.initial_loss} -> {e.overfit.final_loss}"
-            )
+        lines += _overfit_line(e.overfit, " (entry)")
     lines += [f"  note: {n}" for n in report.notes]
     lines += render_findings(report.findings)
     return "\n".join(lines) + "\n"
+
+
+def _overfit_line(result: Any, where: str) -> list[str]:
+    """The overfit verdict of either mode, one line (none when the test did not run)."""
+    if result is None:
+        return []
+    return [f"  overfit test{where}: {result.verdict}: {result.reason}"]
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -109,6 +109,16 @@ async def test_the_example_passes_check_script_and_its_overfit_test_with_a_plot(
     assert images and base64.b64decode(images[0].data)[:4] == b"\x89PNG"
 
 
+async def test_check_entry_points_passes_the_example_and_draws_its_overfit_curve():
+    async with Client(build_server([EXAMPLE])) as client:
+        result = await client.call_tool("check_entry_points", {})
+    assert not result.is_error, result.content
+    overfit = result.structured_content["overfit"]
+    assert overfit["verdict"] == "passed" and overfit["step_budget"] == 200, overfit["reason"]
+    images = [c for c in result.content if c.type == "image"]
+    assert images and base64.b64decode(images[0].data)[:4] == b"\x89PNG"
+
+
 async def test_lr_range_test_suggests_a_rate_for_the_example_and_draws_it():
     async with Client(build_server([EXAMPLE])) as client:
         result = await client.call_tool("lr_range_test", {"steps": 60})

@@ -90,7 +90,7 @@ def register(server: MCPServer, state: ServerState) -> None:
             ctx, check_project, command, cwd=root, overfit=overfit, entry=entry, **options
         )
         state.last["check"] = report
-        overfit_result = report.script.overfit if report.script else None
+        overfit_result = report.overfit
         png = plot_overfit(overfit_result) if overfit_result and overfit_result.losses else None
         return with_image(
             report, png, findings_summary(f"dlpilot check in {root}", report.findings)
@@ -131,10 +131,17 @@ def register(server: MCPServer, state: ServerState) -> None:
     @tool_errors
     async def check_entry_points(
         ctx: Context, project: str = ".", overfit: bool = True
-    ) -> EntryReport:
+    ) -> Annotated[CallToolResult, EntryReport]:
+        from dlpilot.tools.checks import plot_overfit
         from dlpilot.tools.checks.entry import run_entry_checks
 
-        return await run_tool(ctx, run_entry_checks, state.roots.resolve(project), overfit=overfit)
+        root = state.roots.resolve(project)
+        report = await run_tool(ctx, run_entry_checks, root, overfit=overfit)
+        over = report.overfit
+        png = plot_overfit(over) if over is not None and over.losses else None
+        return with_image(
+            report, png, findings_summary(f"dlpilot entry checks in {root}", report.findings)
+        )
 
     @server.tool(
         name="lr_range_test",

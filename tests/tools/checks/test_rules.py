@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dlpilot.tools.checks import Context, ProbeRun, judge_all, plot_data, verdict
+from dlpilot.tools.checks import Context, ProbeRun, judge_all, judge_curve, plot_data, verdict
 from dlpilot.tools.checks._evidence import EventReader
 from dlpilot.tools.checks._exceptions import explain
 from dlpilot.tools.checks._models import UserException
+from dlpilot.tools.checks.entry._api import _judge_overfit
 
 CTX = Context(root=Path("/project"))
 
@@ -108,6 +109,63 @@ def test_overfit_verdicts() -> None:
     assert short.verdict == "inconclusive"
     low_acc = verdict(_overfit_run(falling, [0.5] * 200), 200)
     assert low_acc.verdict == "failed" and low_acc.classification
+
+
+def test_a_two_class_fit_at_loss_0_07_with_full_accuracy_passes() -> None:
+    # Adam at 1e-3 fits a 2-class batch to 100% with the loss near 0.07 (10% of ln 2) after 200
+    # steps: ~0 in practice. (The entry child's old absolute 0.05 failed it; now one rule.)
+    losses = [math.log(2) * (0.07 / math.log(2)) ** (i / 199) for i in range(200)]
+    accs = [min(1.0, 0.5 + i / 100) for i in range(200)]
+    result = judge_curve(losses, accs, budget=200)
+    assert result.verdict == "passed" and result.classification, result.reason
+    assert result.final_accuracy == 1.0 and result.finding is None
+
+
+def test_a_regression_falling_to_3_percent_of_its_start_passes_and_to_8_percent_fails() -> None:
+    # (The entry child's old 2% rule failed the first.)
+    passed = judge_curve([4.0 * 0.03 ** (i / 199) for i in range(200)], None, budget=200)
+    assert passed.verdict == "passed" and not passed.classification, passed.reason
+    failed = judge_curve([4.0 * 0.08 ** (i / 199) for i in range(200)], None, budget=200)
+    assert failed.verdict == "failed" and failed.finding is not None
+    assert failed.finding.id == "overfit.single-batch-failed"
+
+
+def test_a_curve_without_a_finite_loss_is_inconclusive() -> None:
+    assert judge_curve([], None, budget=200).reason == "no training loss was observed"
+    nan = judge_curve([math.nan] * 3, None, budget=200)
+    assert nan.verdict == "inconclusive" and nan.reason == "the loss was never finite"
+    assert nan.losses == [None] * 3
+
+
+def test_script_and_entry_mode_give_one_verdict_for_one_curve() -> None:
+    falling = [2.0 * 0.97**i for i in range(200)]
+    flat = [2.0 - 0.001 * i for i in range(200)]
+    diverged = [2.0 * 0.99**i for i in range(120)] + [math.inf]
+    two_class = [math.log(2) * (0.07 / math.log(2)) ** (i / 199) for i in range(200)]
+    cases: list[tuple[list[float], list[float] | None]] = [
+        (falling, None),
+        (flat, None),
+        (diverged, None),
+        (flat[:20], None),
+        (two_class, [min(1.0, 0.5 + i / 100) for i in range(200)]),
+        (falling, [0.5] * 200),
+    ]
+    entry_only = {"run", "batch_size", "lr", "dropout_modules_disabled"}
+    entry_only |= {"weight_decay_groups_zeroed"}
+    for losses, accs in cases:
+        script = verdict(_overfit_run(losses, accs), 200)
+        # what the entry child sends: non-finite losses as None (strict JSON), its batch and lr
+        child = {
+            "losses": [v if math.isfinite(v) else None for v in losses],
+            "accuracies": accs,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "dropout_modules_disabled": 0,
+            "weight_decay_groups_zeroed": 1,
+        }
+        entry = _judge_overfit(child, 200)
+        assert entry.model_dump(exclude=entry_only) == script.model_dump(exclude=entry_only)
+        assert entry.batch_size == 32 and entry.lr == 1e-3
 
 
 def test_plot_data_is_computed_apart_from_drawing() -> None:

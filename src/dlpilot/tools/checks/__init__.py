@@ -15,7 +15,13 @@ from dlpilot.tools.checks._models import CheckReport, ChildRun, OverfitResult, U
 
 if TYPE_CHECKING:
     from dlpilot.tools.checks._evidence import ProbeRun, read_events
-    from dlpilot.tools.checks._overfit import OverfitPlot, plot_data, plot_overfit, verdict
+    from dlpilot.tools.checks._overfit import (
+        OverfitPlot,
+        judge_curve,
+        plot_data,
+        plot_overfit,
+        verdict,
+    )
     from dlpilot.tools.checks._rules import RULES, Context, RuntimeCheck, judge_all
     from dlpilot.tools.checks._run import (
         DEFAULT_EPOCHS,
@@ -33,6 +39,7 @@ __getattr__ = lazy_exports(
         "ProbeRun": "_evidence",
         "read_events": "_evidence",
         "OverfitPlot": "_overfit",
+        "judge_curve": "_overfit",
         "plot_data": "_overfit",
         "plot_overfit": "_overfit",
         "verdict": "_overfit",
@@ -67,6 +74,7 @@ __all__ = [
     "UserException",
     "check_script",
     "judge_all",
+    "judge_curve",
     "overfit_test",
     "plot_data",
     "plot_overfit",

@@ -50,7 +50,8 @@ class UserException(BaseModel):
 
 class OverfitResult(BaseModel):
     """The single-batch overfit test (seed 004, section 1): with dropout, weight decay, label
-    smoothing and schedulers off and the first batch replayed, can the model fit it?"""
+    smoothing and schedulers off and the first batch replayed, can the model fit it? One model for
+    both modes; the fields after ``accuracies`` that only one mode knows are None in the other."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,12 +66,22 @@ class OverfitResult(BaseModel):
     final_accuracy: float | None = None
     accuracy_threshold: float | None = None
     still_falling: bool = False
-    losses: list[float | None] = Field(default_factory=list, description="loss per step")
+    losses: list[float | None] = Field(
+        default_factory=list, description="loss per step; None where none was seen or not finite"
+    )
     accuracies: list[float | None] = Field(
         default_factory=list, description="batch accuracy per step (classification)"
     )
     finding: Finding | None = None
-    run: ChildRun | None = None
+    run: ChildRun | None = Field(default=None, description="script mode: the overfit-mode child")
+    batch_size: int | None = Field(default=None, description="entry mode: samples in the batch")
+    lr: float | None = Field(default=None, description="entry mode: the optimizer's learning rate")
+    dropout_modules_disabled: int | None = Field(
+        default=None, description="entry mode: dropout modules put in eval mode"
+    )
+    weight_decay_groups_zeroed: int | None = Field(
+        default=None, description="entry mode: optimizer groups whose weight decay was set to 0"
+    )
 
 
 class CheckReport(BaseModel):

@@ -1,7 +1,9 @@
 """The single-batch overfit verdict (seed 004, section 1) and its plot: calculation, then drawing.
 
-Verdict, from the per-step loss curve of an overfit-mode run (first batch replayed, dropout,
-weight decay, label smoothing and schedulers off):
+One verdict for both ways in: :func:`judge_curve` judges a per-step curve, whether it came from a
+script's overfit-mode run (first batch replayed, dropout, weight decay, label smoothing and
+schedulers off; :func:`verdict`) or from the entry-point child (one fixed batch through the
+``[tool.dlpilot]`` factories, dropout modules in eval mode, weight decay 0). The verdict:
 
 * ``passed``: the lowest loss of the final window is at most :data:`LOSS_REL` of the first step's
   loss (or below :data:`LOSS_ABS`); for classification, the batch accuracy in that window reaches
@@ -54,10 +56,23 @@ DEFAULT_OVERFIT_STEPS = 200
 """Seed 004 says 200-500 steps; 200 keeps a small CPU model within seconds."""
 
 
-def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> OverfitResult:
-    """Judge an overfit-mode run."""
-    losses: list[float | None] = [num(s.get("loss")) for s in run.steps]
-    accs: list[float | None] = [num(s.get("acc")) for s in run.steps]
+def judge_curve(
+    losses: list[float | None],
+    accuracies: list[float | None] | None = None,
+    *,
+    budget: int,
+    batch_fixed: bool = True,
+) -> OverfitResult:
+    """Judge one overfit curve: the verdict of both modes (script and entry points).
+
+    ``losses`` holds the loss of each step run, ``None`` where the step had no loss and a
+    non-finite float where it diverged; ``accuracies`` the batch accuracy per step (``None`` or
+    an all-``None`` list: not classification). ``budget`` is the step budget asked for;
+    ``batch_fixed`` says whether the same batch was really replayed (a failure on a batch that
+    was not held fixed is inconclusive). The finding is built here, so both modes report it alike.
+    The result's ``losses`` carry None for non-finite values (strict JSON has no NaN).
+    """
+    accs = list(accuracies) if accuracies is not None else [None] * len(losses)
     classification = any(a is not None for a in accs)
     steps = len(losses)
     finite = [v for v in losses if v is not None and math.isfinite(v)]
@@ -67,17 +82,13 @@ def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> Overfi
         steps=steps,
         step_budget=budget,
         classification=classification,
-        losses=losses,
+        losses=[v if v is not None and math.isfinite(v) else None for v in losses],
         accuracies=accs if classification else [],
-        run=child,
     )
     if not finite:
-        reason = "no training loss was observed"
-        if child is not None and child.stopped_by == "exception":
-            reason += " (the script raised an exception before its first step)"
+        seen = any(v is not None for v in losses)
+        reason = "the loss was never finite" if seen else "no training loss was observed"
         return base.model_copy(update={"reason": reason})
-    replayed = int(run.summary.get("overfit", {}).get("replayed", 0)) if run.summary else 0
-    fixed = replayed > 0 or any(ld.get("kind") == "train" for ld in run.summary.get("loaders", []))
     initial = finite[0]
     window = max(FINAL_WINDOW_MIN, math.ceil(FINAL_WINDOW_SHARE * steps))
     tail = [v for v in losses[-window:] if v is not None]
@@ -113,7 +124,7 @@ def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> Overfi
                 "reason": f"loss {initial:.3g} -> {final:.3g} in {steps} steps{acc}",
             }
         )
-    if not fixed:
+    if not batch_fixed:
         return result.model_copy(
             update={
                 "reason": "the batch could not be held fixed (no training DataLoader and no "
@@ -123,7 +134,7 @@ def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> Overfi
     if steps < MIN_STEPS:
         return result.model_copy(
             update={
-                "reason": f"the script ended after {steps} steps, fewer than the {MIN_STEPS} a "
+                "reason": f"the run ended after {steps} steps, fewer than the {MIN_STEPS} a "
                 "verdict needs"
             }
         )
@@ -158,6 +169,20 @@ def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> Overfi
         },
     )
     return result.model_copy(update={"verdict": "failed", "reason": reason, "finding": found})
+
+
+def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> OverfitResult:
+    """Judge an overfit-mode run of a script: its per-step curve through :func:`judge_curve`."""
+    losses: list[float | None] = [num(s.get("loss")) for s in run.steps]
+    accs: list[float | None] = [num(s.get("acc")) for s in run.steps]
+    replayed = int(run.summary.get("overfit", {}).get("replayed", 0)) if run.summary else 0
+    fixed = replayed > 0 or any(ld.get("kind") == "train" for ld in run.summary.get("loaders", []))
+    result = judge_curve(losses, accs, budget=budget, batch_fixed=fixed)
+    update: dict[str, object] = {"run": child}
+    no_loss = all(v is None for v in losses)
+    if no_loss and child is not None and child.stopped_by == "exception":
+        update["reason"] = result.reason + " (the script raised an exception before its first step)"
+    return result.model_copy(update=update)
 
 
 def _thin(values: list[float | None], n: int) -> list[float | None]:
@@ -230,6 +255,7 @@ __all__ = [
     "LOSS_REL",
     "MIN_STEPS",
     "OverfitPlot",
+    "judge_curve",
     "plot_data",
     "plot_overfit",
     "verdict",

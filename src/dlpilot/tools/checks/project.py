@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
-from dlpilot.tools.checks._models import CheckReport
+from dlpilot.tools.checks._models import CheckReport, OverfitResult
 from dlpilot.tools.checks.entry._results import EntryReport
 from dlpilot.tools.control import Control
 
@@ -28,6 +28,13 @@ class ProjectCheck(BaseModel):
         default=None, description="entry-point mode, when the project has a [tool.dlpilot] table"
     )
     notes: list[str] = Field(default_factory=list, description="what was skipped, and why")
+
+    @property
+    def overfit(self) -> OverfitResult | None:
+        """The overfit test of whichever part ran it (the script's, else the entry points')."""
+        if self.script is not None and self.script.overfit is not None:
+            return self.script.overfit
+        return self.entry.overfit if self.entry is not None else None
 
 
 def check_project(

@@ -34,11 +34,12 @@ def test_the_example_project_passes_every_check_and_the_overfit_test():
     report = run_entry_checks(EXAMPLE, control=Control(progress=lambda d, t, m: seen.append(m)))
     assert report.findings == []
     assert report.ok
-    assert report.overfit is not None and report.overfit.passed
+    assert report.overfit is not None and report.overfit.verdict == "passed", report.overfit.reason
     assert report.overfit.final_accuracy == 1.0
     assert report.overfit.dropout_modules_disabled == 2
     assert report.overfit.weight_decay_groups_zeroed == 1  # AdamW's default 0.01 is zeroed
-    assert report.overfit.curve[0].loss > report.overfit.curve[-1].loss
+    assert report.overfit.losses[0] > report.overfit.losses[-1]
+    assert report.overfit.steps == report.overfit.step_budget == 200
     assert report.stats["split_overlap"] == {"train_hashed": 3000, "val_hashed": 600, "overlap": 0}
     assert any("overfit test" in m for m in seen)
 
@@ -46,7 +47,7 @@ def test_the_example_project_passes_every_check_and_the_overfit_test():
 def test_a_correct_tiny_project_passes_with_overfit(tmp_path):
     report = run_entry_checks(make_project(tmp_path), overfit_steps=300)
     assert report.findings == []
-    assert report.overfit is not None and report.overfit.passed
+    assert report.overfit is not None and report.overfit.verdict == "passed", report.overfit.reason
     assert report.overfit.classification
 
 
@@ -159,8 +160,9 @@ def test_a_model_that_ignores_its_input_fails_the_overfit_test(tmp_path):
     )
     report = run_entry_checks(tmp_path, overfit_steps=60)
     hit = _one(report, "overfit.single-batch-failed")
-    assert report.overfit is not None and not report.overfit.passed
-    assert report.overfit.steps_run == 60 and len(report.overfit.curve) == 60
+    assert report.overfit is not None and report.overfit.verdict == "failed"
+    assert report.overfit.steps == 60 and len(report.overfit.losses) == 60
+    assert report.overfit.finding is not None and report.overfit.finding.id == hit.id
     assert hit.evidence[0].detail["final_accuracy"] < 0.99
 
 
@@ -174,9 +176,8 @@ def test_a_regression_project_that_is_correct_passes(tmp_path):
     )
     report = run_entry_checks(tmp_path, overfit_steps=300)
     assert report.findings == []
-    assert (
-        report.overfit is not None and report.overfit.passed and not report.overfit.classification
-    )
+    assert report.overfit is not None and report.overfit.verdict == "passed", report.overfit.reason
+    assert not report.overfit.classification
 
 
 def test_a_factory_that_raises_is_a_crash_naming_the_stage(tmp_path):

@@ -2,7 +2,8 @@
 overlap, loss/output compatibility and the single-batch overfit test.
 
 Each problem is a dict ``{"id", "message", "detail", "step"?}``; the parent turns it into a
-:class:`dlpilot.findings.Finding` (catalogue ids only).
+:class:`dlpilot.findings.Finding` (catalogue ids only). The overfit test only records its curve:
+the parent judges it by the same rule as a script's overfit run.
 """
 
 from __future__ import annotations
@@ -44,18 +45,6 @@ OVERLAP_EXAMPLES = 5
 
 OVERFIT_MAX_BATCH = 128
 """Largest batch the overfit test uses (seed 004: one batch of 32-128 samples)."""
-
-OVERFIT_MAX_LOSS = 0.05
-"""Classification: a loss at or below this on the fixed batch counts as "near zero"."""
-
-OVERFIT_MIN_ACCURACY = 0.99
-"""Classification: accuracy on the fixed batch that counts as ~100%."""
-
-OVERFIT_REL_LOSS = 0.02
-"""Other losses (scale unknown): the loss must fall to this fraction of its first value."""
-
-OVERFIT_CURVE_POINTS = 200
-"""Most points of the overfit curve returned (evenly subsampled): enough to draw it."""
 
 
 def run_checks(parts: Parts, params: dict[str, Any], events: Events) -> dict[str, Any]:
@@ -525,6 +514,9 @@ def _disable_dropout(model: nn.Module) -> int:
 def overfit(
     parts: Parts, steps: int, problems: list[dict[str, Any]], events: Events
 ) -> dict[str, Any]:
+    """Train a fresh model on one fixed batch for the whole budget (dropout modules in eval mode,
+    weight decay 0) and record the curve; stop early only when the loss turns non-finite (a
+    ``loss.nonfinite`` problem). The parent judges the curve; non-finite losses arrive as None."""
     torch.manual_seed(0)
     size = min(parts.train.batch_size, OVERFIT_MAX_BATCH)
     x, y = split_batch(parts.train.batch_of(size))
@@ -540,85 +532,40 @@ def overfit(
     classify = (
         parts.kind in ("ce", "nll") and isinstance(y, torch.Tensor) and not y.is_floating_point()
     )
-    curve: list[dict[str, Any]] = []
-    first: float | None = None
-    fitted_at: int | None = None
-    nonfinite_at: int | None = None
+    losses: list[float] = []
+    accuracies: list[float | None] = []
     for step in range(steps):
         opt.zero_grad(set_to_none=True)
         pred = parts.forward(model, x)
         loss = parts.compute_loss(pred, y)
         value = float(loss.detach())
-        acc = _accuracy(pred, y, parts) if classify else None
-        curve.append({"step": step, "loss": value, "accuracy": acc})
+        losses.append(value)
+        accuracies.append(_accuracy(pred, y, parts) if classify else None)
         if not math.isfinite(value):
-            nonfinite_at = step
-            break
-        first = value if first is None else first
-        if _fitted(value, acc, first, classify):
-            fitted_at = step
+            problems.append(
+                {
+                    "id": "loss.nonfinite",
+                    "message": (
+                        f"the loss became {value} at step {step} of the overfit test "
+                        f"(lr {parts.lr:g})"
+                    ),
+                    "detail": {"lr": parts.lr, "phase": "overfit test"},
+                    "step": step,
+                }
+            )
             break
         with stage(f"back-propagating the loss of {parts.config['model']}"):
             loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         events.emit(step + 1, steps, f"overfit test: step {step + 1}/{steps}, loss {value:.4g}")
-    last = curve[-1]
-    passed = fitted_at is not None
-    verdict: dict[str, Any] = {
-        "passed": passed,
-        "steps": steps,
-        "steps_run": len(curve),
-        "fitted_at_step": fitted_at,
+    return {
+        "losses": losses,
+        "accuracies": accuracies if classify else None,
         "batch_size": len(y) if hasattr(y, "__len__") else size,
         "lr": parts.lr,
-        "classification": classify,
-        "initial_loss": curve[0]["loss"],
-        "final_loss": last["loss"],
-        "best_loss": min((p["loss"] for p in curve if math.isfinite(p["loss"])), default=None),
-        "final_accuracy": last["accuracy"],
         "dropout_modules_disabled": dropouts,
         "weight_decay_groups_zeroed": decayed,
-        "thresholds": (
-            {"max_loss": OVERFIT_MAX_LOSS, "min_accuracy": OVERFIT_MIN_ACCURACY}
-            if classify
-            else {"max_relative_loss": OVERFIT_REL_LOSS}
-        ),
-        "curve": _subsample(curve, OVERFIT_CURVE_POINTS),
     }
-    if nonfinite_at is not None:
-        problems.append(
-            {
-                "id": "loss.nonfinite",
-                "message": (
-                    f"the loss became {last['loss']} at step {nonfinite_at} of the overfit test "
-                    f"(lr {parts.lr:g})"
-                ),
-                "detail": {"lr": parts.lr, "phase": "overfit test"},
-                "step": nonfinite_at,
-            }
-        )
-    if not passed:
-        acc_text = f", accuracy {last['accuracy']:.0%}" if last["accuracy"] is not None else ""
-        target = (
-            f"loss <= {OVERFIT_MAX_LOSS:g} and accuracy >= {OVERFIT_MIN_ACCURACY:.0%}"
-            if classify
-            else f"loss <= {OVERFIT_REL_LOSS:g} x its first value"
-        )
-        problems.append(
-            {
-                "id": "overfit.single-batch-failed",
-                "message": (
-                    f"the model could not fit one fixed batch of {verdict['batch_size']} samples "
-                    f"in {len(curve)} steps at lr {parts.lr:g} (dropout and weight decay off): "
-                    f"loss {curve[0]['loss']:.4g} -> {last['loss']:.4g}{acc_text}; "
-                    f"wanted {target}. "
-                    "Check the model wiring, the loss, the labels and the learning rate"
-                ),
-                "detail": {k: v for k, v in verdict.items() if k != "curve"},
-                "step": len(curve) - 1,
-            }
-        )
-    return verdict
 
 
 def _accuracy(pred: torch.Tensor, y: torch.Tensor, parts: Parts) -> float | None:
@@ -629,19 +576,3 @@ def _accuracy(pred: torch.Tensor, y: torch.Tensor, parts: Parts) -> float | None
         return None
     hits = (pred.detach().argmax(dim=1) == y)[keep]
     return float(hits.float().mean())
-
-
-def _fitted(loss: float, acc: float | None, first: float, classify: bool) -> bool:
-    if classify:
-        return loss <= OVERFIT_MAX_LOSS and acc is not None and acc >= OVERFIT_MIN_ACCURACY
-    return loss <= OVERFIT_REL_LOSS * first
-
-
-def _subsample(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    if len(points) <= limit:
-        return points
-    stride = len(points) / limit
-    picked = [points[int(k * stride)] for k in range(limit)]
-    if picked[-1] is not points[-1]:
-        picked[-1] = points[-1]
-    return picked

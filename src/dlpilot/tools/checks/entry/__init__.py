@@ -18,8 +18,6 @@ from dlpilot.tools.checks.entry._results import (
     DeviceInfo,
     EntryReport,
     LrRangeResult,
-    OverfitPoint,
-    OverfitResult,
 )
 
 if TYPE_CHECKING:
@@ -58,8 +56,6 @@ __all__ = [
     "EntryReport",
     "LrPlotData",
     "LrRangeResult",
-    "OverfitPoint",
-    "OverfitResult",
     "find_batch_size",
     "load_entry_config",
     "lr_plot_data",

@@ -8,6 +8,8 @@ from typing import Any
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, finding, merge_findings
+from dlpilot.tools.checks._models import OverfitResult
+from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS, judge_curve
 from dlpilot.tools.control import Control
 
 from . import _lrmath
@@ -19,10 +21,7 @@ from ._child import (
     run_entry_child,
 )
 from ._config import EntryConfig, load_entry_config
-from ._results import BatchSizeResult, DeviceInfo, EntryReport, LrRangeResult, OverfitResult
-
-DEFAULT_OVERFIT_STEPS = 200
-"""Overfit test step budget: seed 004 asks for 200-500 steps on one batch."""
+from ._results import BatchSizeResult, DeviceInfo, EntryReport, LrRangeResult
 
 MAX_OVERFIT_STEPS = 5000
 """Largest accepted budget: beyond it the test only burns time."""
@@ -77,14 +76,31 @@ def run_entry_checks(
         control=control,
         timeout_s=timeout_s,
     )
-    findings = merge_findings(_finding_of(p) for p in data.get("problems", []))
-    verdict = data.get("overfit")
+    found = [_finding_of(p) for p in data.get("problems", [])]
+    curve = data.get("overfit")
+    result = _judge_overfit(curve, overfit_steps) if curve else None
+    if result is not None and result.finding is not None:
+        found.append(result.finding)
     return EntryReport(
         project_dir=str(config.project_dir),
         config_source=str(config.source),
-        findings=findings,
-        overfit=OverfitResult.model_validate(verdict) if verdict else None,
+        findings=merge_findings(found),
+        overfit=result,
         stats=data.get("stats") or {},
+    )
+
+
+def _judge_overfit(curve: dict[str, Any], budget: int) -> OverfitResult:
+    """The child's overfit curve judged by the rule script mode uses. The child always computes
+    a loss, so a None in its curve is a non-finite loss (strict JSON has no NaN)."""
+    losses: list[float | None] = [math.nan if v is None else float(v) for v in curve["losses"]]
+    accuracies = curve.get("accuracies")
+    result = judge_curve(losses, accuracies, budget=budget)
+    return result.model_copy(
+        update={
+            k: curve.get(k)
+            for k in ("batch_size", "lr", "dropout_modules_disabled", "weight_decay_groups_zeroed")
+        }
     )
 
 

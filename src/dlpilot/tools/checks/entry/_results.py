@@ -7,36 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from dlpilot.findings import Finding, Severity
-
-
-class OverfitPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    step: int
-    loss: float | None = Field(description="None where the loss was NaN or Inf")
-    accuracy: float | None = None
-
-
-class OverfitResult(BaseModel):
-    """The single-batch overfit test: one fixed batch, dropout off, weight decay 0."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    passed: bool
-    steps: int = Field(description="step budget")
-    steps_run: int
-    fitted_at_step: int | None = Field(description="first step meeting the thresholds")
-    batch_size: int
-    lr: float
-    classification: bool
-    initial_loss: float | None
-    final_loss: float | None
-    best_loss: float | None
-    final_accuracy: float | None
-    dropout_modules_disabled: int
-    weight_decay_groups_zeroed: int
-    thresholds: dict[str, float]
-    curve: list[OverfitPoint]
+from dlpilot.tools.checks._models import OverfitResult
 
 
 class EntryReport(BaseModel):
