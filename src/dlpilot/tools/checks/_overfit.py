@@ -9,7 +9,8 @@ schedulers off; :func:`verdict`) or from the entry-point child (one fixed batch 
   loss (or below :data:`LOSS_ABS`); for classification, the batch accuracy in that window reaches
   :data:`ACCURACY_PASS` and the loss is at most :data:`CLASSIFICATION_LOSS_REL` of the first.
 * ``failed``: the run made at least :data:`MIN_STEPS` steps and did not pass.
-* ``inconclusive``: too few steps, no loss seen, or the batch could not be held fixed.
+* ``inconclusive``: too few steps, no loss seen, the batch could not be held fixed, or the script
+  stopped before the step budget while the loss was still falling (:data:`CUT_SHORT_FALLING`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ MIN_STEPS = 50
 STILL_FALLING = 0.8
 """The curve is still falling when the final window's mean is below this share of the mean of
 the window before it: more steps would likely help."""
+
+CUT_SHORT_FALLING = 0.95
+"""A run that ended before the step budget (the script itself stopped) gets no failure while its
+final window's mean is still below this share of the window before it (5% a window): the loss was
+still going down when the script stopped, so the budget, not the model, ran out."""
 
 DEFAULT_OVERFIT_STEPS = 200
 """Seed 004 says 200-500 steps; 200 keeps a small CPU model within seconds."""
@@ -138,6 +144,14 @@ def judge_curve(
                 "verdict needs"
             }
         )
+    if steps < budget and _window_ratio(losses, window) < CUT_SHORT_FALLING:
+        return result.model_copy(
+            update={
+                "reason": f"the run ended after {steps} of the {budget} steps the test asks for, "
+                f"with the loss still falling ({initial:.3g} -> {final:.3g}); run the script "
+                "longer (more epochs or steps) for a verdict"
+            }
+        )
     parts = []
     if not loss_ok:
         parts.append(f"loss only fell from {initial:.3g} to {final:.3g} (needs <= {threshold:.3g})")
@@ -169,6 +183,15 @@ def judge_curve(
         },
     )
     return result.model_copy(update={"verdict": "failed", "reason": reason, "finding": found})
+
+
+def _window_ratio(losses: list[float | None], window: int) -> float:
+    """Mean of the final window over the mean of the window before it (inf when unknown)."""
+    tail = [v for v in losses[-window:] if v is not None and math.isfinite(v)]
+    prev = [v for v in losses[-2 * window : -window] if v is not None and math.isfinite(v)]
+    if not tail or not prev or sum(prev) <= 0:
+        return math.inf
+    return (sum(tail) / len(tail)) / (sum(prev) / len(prev))
 
 
 def verdict(run: ProbeRun, budget: int, child: ChildRun | None = None) -> OverfitResult:

@@ -1,0 +1,27 @@
+"""More correct training styles that must raise no runtime finding (the programs are in
+``programs/``): a Transformer tagger (padding with ignore_index, label smoothing, warmup schedule,
+clipping, no DataLoader) and a character LSTM (hidden state carried and detached across windows,
+sequence-flattened cross-entropy)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dlpilot.tools.checks import check_script
+
+pytestmark = pytest.mark.slow
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+@pytest.mark.parametrize("program", ["tagger.py", "char_lstm.py"])
+def test_correct_sequence_models_raise_no_runtime_finding(program, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    shutil.copy(PROGRAMS / program, tmp_path / "train.py")
+    report = check_script(["python", "train.py"], cwd=tmp_path, static=False, timeout_s=240)
+    assert report.exception is None, report.exception
+    assert [(f.id, f.message) for f in report.findings] == []
+    assert report.overfit is not None and report.overfit.verdict != "failed", report.overfit.reason

@@ -1,0 +1,27 @@
+"""A script whose own run is shorter than the overfit budget gets no premature failure."""
+
+from __future__ import annotations
+
+from dlpilot.tools.checks import judge_curve
+
+
+def _falling(steps: int) -> list[float | None]:
+    return [4.0 * 0.99**i for i in range(steps)]
+
+
+def test_a_run_cut_short_by_the_script_while_the_loss_still_falls_is_inconclusive():
+    result = judge_curve(_falling(100), None, budget=200)
+    assert result.verdict == "inconclusive"
+    assert result.finding is None
+    assert "100 of the 200" in result.reason
+
+
+def test_a_short_run_whose_loss_is_flat_still_fails():
+    flat = [2.3 + 0.01 * (i % 3) for i in range(100)]
+    result = judge_curve(flat, None, budget=200)
+    assert result.verdict == "failed"
+
+
+def test_the_full_budget_without_fitting_fails_even_if_still_falling():
+    result = judge_curve(_falling(200), None, budget=200)
+    assert result.verdict == "failed"
