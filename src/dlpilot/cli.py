@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--overfit-steps", type=int, default=None, help="steps of the overfit test")
     c.add_argument("--timeout", type=float, default=None, help="wall-clock limit in seconds")
     c.add_argument("--cwd", type=Path, default=None, help="directory to run in (default: .)")
+    c.add_argument(
+        "--no-network",
+        action="store_true",
+        help="refuse the script's connections to other machines (no downloads, no uploads)",
+    )
     c.add_argument("--plot", type=Path, default=None, help="write the overfit loss curve as PNG")
     entry = c.add_mutually_exclusive_group()
     entry.add_argument(
@@ -168,7 +173,11 @@ def _check(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    options: dict[str, Any] = {"overfit": not args.no_overfit, "entry": args.entry}
+    options: dict[str, Any] = {
+        "overfit": not args.no_overfit,
+        "entry": args.entry,
+        "no_network": args.no_network,
+    }
     for key in ("steps", "overfit_steps"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

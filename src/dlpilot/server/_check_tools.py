@@ -72,6 +72,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         overfit_steps: Annotated[int | None, Field(ge=1, le=5_000)] = None,
         timeout_s: Annotated[float | None, Field(gt=0, le=24 * 3600)] = None,
         entry: bool | None = None,
+        no_network: bool = False,
     ) -> Annotated[CallToolResult, ProjectCheck]:
         from dlpilot.tools.checks import plot_overfit
         from dlpilot.tools.checks.project import check_project
@@ -87,7 +88,14 @@ def register(server: MCPServer, state: ServerState) -> None:
             if v is not None
         }
         report = await run_tool(
-            ctx, check_project, command, cwd=root, overfit=overfit, entry=entry, **options
+            ctx,
+            check_project,
+            command,
+            cwd=root,
+            overfit=overfit,
+            entry=entry,
+            no_network=no_network,
+            **options,
         )
         state.last["check"] = report
         overfit_result = report.overfit

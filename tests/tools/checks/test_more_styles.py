@@ -25,3 +25,18 @@ def test_correct_sequence_models_raise_no_runtime_finding(program, tmp_path, mon
     assert report.exception is None, report.exception
     assert [(f.id, f.message) for f in report.findings] == []
     assert report.overfit is not None and report.overfit.verdict != "failed", report.overfit.reason
+
+
+def test_with_no_network_a_script_that_downloads_is_refused_and_diagnosed(tmp_path):
+    # the guard refuses before any packet leaves; without it the script never tries the address
+    (tmp_path / "train.py").write_text(
+        "import socket, sys, urllib.request\n"
+        "if not getattr(socket, '_dlpilot_no_network', False):\n"
+        "    sys.exit('NO GUARD')\n"
+        "urllib.request.urlopen('http://192.0.2.7/weights.pt', timeout=2)\n"
+    )
+    report = check_script(
+        ["python", "train.py"], cwd=tmp_path, static=False, overfit=False, no_network=True
+    )
+    assert report.exception is not None
+    assert "network" in (report.exception.message + report.exception.type).lower()

@@ -131,6 +131,7 @@ def _run_probe(
     control: Control,
     progress_offset: int,
     progress_total: int,
+    no_network: bool = False,
 ) -> tuple[ProbeRun, ChildResult]:
     tmp = Path(tempfile.mkdtemp(prefix="dlpilot-probe-"))
     try:
@@ -148,6 +149,7 @@ def _run_probe(
             env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
             timeout_s=timeout_s,
             output_limit_bytes=OUTPUT_LIMIT_BYTES,
+            no_network=no_network,
         )
         reader = EventReader(events)
         label = "checking the script" if mode == "script" else "overfit test"
@@ -251,6 +253,7 @@ def check_script(
     epochs: int = DEFAULT_EPOCHS,
     max_steps: int | None = None,
     static: bool = True,
+    no_network: bool = False,
 ) -> CheckReport:
     """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
     probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
@@ -259,9 +262,11 @@ def check_script(
     the exception's explanation, and the static rules on the files the script ran), the overfit
     verdict and how each child ended.
 
-    ``timeout_s`` limits each child. Raises :class:`~dlpilot.errors.InvalidArgument` for bad
-    arguments or a missing script, and a :class:`~dlpilot.errors.SandboxError` when the probe could
-    not start or the check was cancelled; a script that fails is diagnosed, not raised.
+    ``timeout_s`` limits each child; ``no_network`` has the sandbox refuse the script's
+    connections to anything but this machine (see ``dlpilot.sandbox``). Raises
+    :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script, and a
+    :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
+    cancelled; a script that fails is diagnosed, not raised.
     """
     control = control or Control()
     cwd = _check_cwd(cwd)
@@ -286,6 +291,7 @@ def check_script(
         control=control,
         progress_offset=0,
         progress_total=total,
+        no_network=no_network,
     )
     ctx = Context(root=cwd)
     child = _child_run("script", run, result)
@@ -323,6 +329,7 @@ def check_script(
                 control=control,
                 offset=epochs * steps,
                 total=total,
+                no_network=no_network,
             )
             if over.finding is not None:
                 findings.append(over.finding)
@@ -362,6 +369,7 @@ def _overfit(
     control: Control,
     offset: int,
     total: int,
+    no_network: bool = False,
 ) -> OverfitResult:
     run, result = _run_probe(
         python,
@@ -375,6 +383,7 @@ def _overfit(
         control=control,
         progress_offset=offset,
         progress_total=total,
+        no_network=no_network,
     )
     return verdict(run, overfit_steps, _child_run("overfit", run, result))
 

@@ -46,6 +46,7 @@ def check_project(
     overfit: bool = True,
     overfit_steps: int | None = None,
     timeout_s: float | None = None,
+    no_network: bool = False,
     control: Control | None = None,
 ) -> ProjectCheck:
     """Run the script (``argv``) under the probe and, when ``entry`` is not False and ``cwd`` has a
@@ -86,6 +87,7 @@ def check_project(
             overfit=overfit,
             overfit_steps=overfit_steps,
             timeout_s=timeout_s,
+            no_network=no_network,
             control=control,
         )
     entry_report = None
