@@ -252,20 +252,26 @@ def plot_overfit(result: OverfitResult) -> bytes:
     fig = Figure(figsize=(6.4, 4.0), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.plot(data.steps, data.losses, color="tab:blue", label="loss")
+    # Okabe-Ito colours, as in the curve plots: readable with any colour vision
+    ax.plot(data.steps, data.losses, color="#0072B2", label="loss")
     if data.threshold is not None:
-        ax.axhline(data.threshold, color="tab:green", linestyle="--", label="pass threshold")
+        ax.axhline(data.threshold, color="#009E73", linestyle="--", label="loss pass threshold")
     if data.log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(data.title)
+    handles, labels = ax.get_legend_handles_labels()
     if data.accuracies:
         ax2 = ax.twinx()
-        ax2.plot(data.accuracy_steps, data.accuracies, color="tab:orange", label="accuracy")
+        ax2.plot(
+            data.accuracy_steps, data.accuracies, color="#E69F00", linestyle="-.", label="accuracy"
+        )
         ax2.set_ylim(0.0, 1.05)
         ax2.set_ylabel("batch accuracy")
-    ax.legend(loc="upper right")
+        more_handles, more_labels = ax2.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, loc="center right")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
