@@ -11,6 +11,7 @@ import ast
 import re
 from typing import Literal
 
+from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import is_test_path
 
 Role = Literal["train", "eval"]
@@ -37,18 +38,6 @@ def role(name: str | None) -> Role | None:
     if is_train == is_eval:
         return None
     return "train" if is_train else "eval"
-
-
-def dotted(node: ast.expr) -> str:
-    """``torch.utils.data.DataLoader`` for an attribute chain of names; ``""`` otherwise."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
 
 
 def last_name(node: ast.expr) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import re
 
+from dlpilot.tools.inspect._astnames import dotted
+
 # Receivers of ``.step()`` that are not optimizers (learning-rate schedulers, RL environments, ...).
 _NOT_OPTIMIZER = re.compile(r"sched|lr|warmup|env|swa|ema|scaler|trainer|engine|progress|bar|pbar")
 _OPTIMIZER = re.compile(r"opt")
@@ -54,23 +56,6 @@ _SCHEDULER_CALL = re.compile(r"LR$|Scheduler|schedule|Plateau|SWALR|Warmup|warmu
 _NON_STEPPING_CALLS = frozenset(
     {"print", "len", "isinstance", "getattr", "hasattr", "type", "id", "repr", "str", "prepare"}
 )
-
-
-def dotted(node: ast.AST | None) -> str:
-    """``self.model.fc`` for a chain of names and attributes; ``""`` for anything else."""
-    # the common cases first: this runs for most call arguments of every indexed file
-    if isinstance(node, ast.Name):
-        return node.id
-    if not isinstance(node, ast.Attribute):
-        return ""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
 
 
 def last(name: str) -> str:
