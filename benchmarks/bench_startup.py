@@ -37,10 +37,23 @@ def _read_response(proc: subprocess.Popen[bytes], want_id: int) -> dict[str, obj
             return dict(msg)
 
 
-def time_to_tools_list() -> tuple[float, int]:
+MINIMAL_SERVER = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer(name="minimal")
+@server.tool(name="echo", description="echo")
+def echo(text: str) -> str:
+    return text
+server.run()
+"""
+"""The floor: the same SDK with one trivial tool, started the same way."""
+
+DLPILOT = [sys.executable, "-m", "dlpilot", "serve"]
+
+
+def time_to_tools_list(argv: list[str] = DLPILOT) -> tuple[float, int]:
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dlpilot", "serve"],
+        argv,
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -91,13 +104,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
+    minimal = [sys.executable, "-c", MINIMAL_SERVER]
     time_to_tools_list()  # warm the file cache and bytecode once
-    server = [time_to_tools_list() for _ in range(args.runs)]
+    time_to_tools_list(minimal)
+    server, floor = [], []
+    for _ in range(args.runs):  # interleaved, so that machine noise hits both alike
+        server.append(time_to_tools_list())
+        floor.append(time_to_tools_list(minimal)[0])
     optuna = [time_import("optuna") for _ in range(args.runs)]
     bare = [time_import("sys") for _ in range(args.runs)]
     s = statistics.median(t for t, _ in server)
     o = statistics.median(optuna)
     print(f"start -> tools/list over stdio: {s:.3f} s median of {args.runs} ({server[0][1]} tools)")
+    print(f"same for a 1-tool MCPServer:    {statistics.median(floor):.3f} s (the SDK's floor)")
     print(f"python -c 'import optuna':      {o:.3f} s (reference)")
     print(f"bare python start:              {statistics.median(bare):.3f} s")
     print(f"ratio server / optuna import:   {s / o:.2f}")
