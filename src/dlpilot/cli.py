@@ -190,6 +190,15 @@ def _check(args: argparse.Namespace) -> int:
 
         args.plot.write_bytes(plot_overfit(report.overfit))
     print(report.model_dump_json(indent=2) if args.json else _check_text(report))
+    script = report.script
+    exc = script.exception if script is not None and script.steps_observed == 0 else None
+    if exc is not None and not any(f.severity == "error" for f in report.findings):
+        print(
+            f"dlpilot: nothing was checked: the script raised {exc.type}: {exc.message} "
+            "before its first training step",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_RUN
     return _exit_for(report.findings)
 
 

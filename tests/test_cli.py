@@ -1,0 +1,38 @@
+"""The ``dlpilot`` command's exit statuses, as scripts and CI see them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _dlpilot(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dlpilot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_script_that_fails_before_training_means_nothing_was_checked(tmp_path):
+    (tmp_path / "train.py").write_text("raise ValueError('no data at /data/x')\n")
+    out = _dlpilot("check", "--", "python", "train.py", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "ValueError: no data at /data/x" in out.stderr
+
+
+def test_a_missing_path_or_script_is_exit_status_2_naming_it(tmp_path):
+    assert _dlpilot("inspect", str(tmp_path / "nope"), cwd=tmp_path).returncode == 2
+    out = _dlpilot("check", "--", "python", "nope.py", cwd=tmp_path)
+    assert out.returncode == 2 and "'nope.py'" in out.stderr
+
+
+def test_a_clean_inspection_is_exit_status_0(tmp_path):
+    (tmp_path / "util.py").write_text("def add(a, b):\n    return a + b\n")
+    assert _dlpilot("inspect", str(tmp_path), cwd=tmp_path).returncode == 0
