@@ -97,6 +97,89 @@ def test_no_save_at_all_is_ckpt_none_and_saving_without_loading_is_no_resume() -
     assert "ckpt.no-resume" not in ids({"train.py": LOOP, "ckpt.py": resume})
 
 
+def _ckpt(files: dict[str, str]) -> list[tuple[str, str, int]]:
+    from tests.tools.inspect.code.setup._helpers import run
+
+    return [
+        (f.id, f.evidence[0].file or "", f.evidence[0].line or 0)
+        for f in run(files)
+        if f.id.startswith("ckpt.")
+    ]
+
+
+def test_a_weights_export_after_training_is_no_checkpoint_not_an_incomplete_one() -> None:
+    after_loop = """
+    import torch
+    torch.manual_seed(0)
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+    torch.save(model.state_dict(), "model.pt")
+    """
+    assert _ckpt({"train.py": after_loop}) == [("ckpt.none", "train.py", 9)]
+    in_main = """
+    import torch
+    from engine import train_one_epoch
+
+    def main():
+        for epoch in range(3):
+            train_one_epoch(model, opt, loader)
+        export(model)
+
+    def export(model):
+        torch.jit.save(torch.jit.script(model), "model.ts")
+    """
+    assert _ckpt({"train.py": LOOP, "main.py": in_main}) == [("ckpt.none", "main.py", 11)]
+
+
+def test_weights_saved_during_training_are_an_incomplete_checkpoint() -> None:
+    best_in_loop = """
+    import torch
+    best = 0.0
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        acc = evaluate(model)
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pt")
+    """
+    assert ("ckpt.incomplete", "train.py", 12) in _ckpt({"train.py": best_in_loop})
+    called_in_loop = """
+    import torch
+
+    def keep(model):
+        torch.save(model.state_dict(), "last.pt")
+
+    for epoch in range(10):
+        train_epoch()
+        keep(model)
+    """
+    assert ("ckpt.incomplete", "b.py", 5) in _ckpt({"train.py": LOOP, "b.py": called_in_loop})
+    helper = """
+    import torch
+
+    class Trainer:
+        def save_checkpoint(self, path):
+            torch.save(self.model.state_dict(), path)
+    """
+    assert ("ckpt.incomplete", "t.py", 6) in _ckpt({"train.py": LOOP, "t.py": helper})
+
+
+def test_a_library_checkpoint_helper_counts_as_saving() -> None:
+    src = """
+    from utils import save_checkpoint
+    for epoch in range(3):
+        save_checkpoint(model, optimizer, epoch, "ckpt.pt")
+    """
+    found = [i for i, _, _ in _ckpt({"train.py": LOOP, "run.py": src})]
+    assert "ckpt.none" not in found and "ckpt.incomplete" not in found
+
+
 def test_saving_data_tensors_is_not_a_checkpoint() -> None:
     save = "torch.save(features, 'cache.pt')\n"
     assert "ckpt.incomplete" not in ids({"train.py": LOOP, "cache.py": save})

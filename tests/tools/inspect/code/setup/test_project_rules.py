@@ -181,3 +181,65 @@ def test_unit_tests_and_a_test_size_argument_are_not_validation() -> None:
         "parts = split(data, test_size=0.2)\n",
     ):
         assert "train.no-validation" in ids({"train.py": BARE_LOOP, "other.py": extra}), extra
+
+
+GAN = """
+import torch
+import torch.nn as nn
+
+class Generator(nn.Module):
+    pass
+
+class Discriminator(nn.Module):
+    pass
+
+netG, netD = Generator(), Discriminator()
+optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+for real, _ in dataloader:
+    netD.zero_grad()
+    fake = netG(torch.randn(64, 100))
+    errD = crit(netD(real), ones) + crit(netD(fake.detach()), zeros)
+    errD.backward()
+    optimizerD.step()
+    netG.zero_grad()
+    errG = crit(netD(fake), ones)
+    errG.backward()
+    optimizerG.step()
+"""
+
+POLICY = """
+import gymnasium as gym
+import torch
+env = gym.make("CartPole-v1")
+opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+for episode in range(500):
+    state, _ = env.reset()
+    log_probs, rewards = run_episode(env, policy)
+    loss = -(torch.stack(log_probs) * returns(rewards)).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_gans_and_reinforcement_learning_have_no_held_out_split_to_ask_for() -> None:
+    for src in (GAN, POLICY):
+        found = ids({"train.py": src})
+        assert "train.no-validation" not in found, src
+        assert "data.no-split" not in found, src
+        assert "train.no-early-stopping" not in found, src
+        assert "ckpt.none" in found  # the other project gaps are still reported
+
+
+def test_a_torch_generator_seeding_a_split_does_not_make_a_gan() -> None:
+    src = (
+        BARE_LOOP
+        + """
+    g = torch.Generator().manual_seed(0)
+    sampler_gen = torch.Generator(device="cpu")
+    opt_D = None  # a stray name alone is not a discriminator
+    """
+    )
+    found = ids({"train.py": src})
+    assert "train.no-validation" in found and "data.no-split" in found

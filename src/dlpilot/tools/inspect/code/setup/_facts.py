@@ -252,6 +252,18 @@ def _search(name: str, text: str) -> bool:
     return False
 
 
+# Training with no held-out data by nature: a generator trained against a discriminator / critic
+# (GANs), or a policy trained on an environment (RL). torch.Generator() seeding a split is not a
+# generator network.
+_DISCRIMINATOR = re.compile(
+    r"[Dd]iscriminator|\bnet_?D\b|\b(?:optimizer|optim|opt)_?D\b|\bD_(?:optim|opt|loss)"
+    r"|\b(?:optimizer|optim|opt)_?(?:disc|critic)\b"
+)
+_GENERATOR = re.compile(
+    r"\b(?!torch\.)\w*[Gg]enerator\b(?!\s*\(\s*(?:device\s*=[^)]*)?\))|\bnet_?G\b"
+    r"|\b(?:optimizer|optim|opt)_?(?:G|gen)\b"
+)
+_ENVIRONMENT = re.compile(r"\bgym(?:nasium)?\.make\(|\benv\.step\(")
 # recurrent / transformer models (train.no-grad-clip applies only to them)
 _SEQ_MODEL = re.compile(
     r"\bnn\.(?:LSTM|GRU|RNN|LSTMCell|GRUCell|RNNCell|Transformer\w*|MultiheadAttention)\b"
@@ -387,6 +399,7 @@ _TORCHVISION_SETS = frozenset(
 _SPLITTERS = frozenset({"train_test_split", "random_split", "split", "Subset", "sample"})
 _STATS_TARGET = re.compile(r"(?i)mean|std|\bmu\b|sigma|stat|scale|norm|var\b|min|max")
 _PROGRESS_WORD = re.compile(r"(?i)epoch|step|iter|\bit\b|batch_idx|n_iter|update|global")
+_SAVE_HELPER = re.compile(r"(?i)checkpoint|ckpt|snapshot")
 _MODEL_WORD = re.compile(
     r"(?i)model|state_dict|\bnet|net\b|weights|params|encoder|decoder|generator|discriminator|ema"
     r"|module|backbone|policy|\bactor|critic|unet|vae"
@@ -464,7 +477,11 @@ class FileFacts:
     leak_issues: list[tuple[int, str, int]] = field(default_factory=list)
     path_issues: list[tuple[int, str]] = field(default_factory=list)
     ckpt_complete: bool = False
+    # (line, saved, missing) of model saves that lack resume state, written during training
     ckpt_partial: list[tuple[int, list[str], list[str]]] = field(default_factory=list)
+    # lines of weights-only saves written once, after training (a final export)
+    ckpt_exports: list[int] = field(default_factory=list)
+    ckpt_unknown: bool = False  # a checkpoint-like save whose contents are unknown
     random_datasets: list[tuple[str, int]] = field(default_factory=list)
     worker_loaders: list[tuple[int, str]] = field(default_factory=list)
     _signals: dict[str, bool] = field(default_factory=dict, repr=False)
@@ -487,6 +504,20 @@ class FileFacts:
         if hit is None:
             hit = _search(name, self.text)
             self._signals[name] = hit
+        return hit
+
+    def holdout_moot(self) -> bool:
+        """Whether this file trains a kind of model that has no held-out data by nature:
+        adversarial (a generator and a discriminator) or reinforcement learning."""
+        if self.is_test:
+            return False
+        hit = self._signals.get("holdout_moot")
+        if hit is None:
+            text = self.text
+            hit = _ENVIRONMENT.search(text) is not None or (
+                _DISCRIMINATOR.search(text) is not None and _GENERATOR.search(text) is not None
+            )
+            self._signals["holdout_moot"] = hit
         return hit
 
     def seq_model_line(self) -> int | None:
@@ -638,6 +669,9 @@ class _Walker:
         self.classes: dict[str, int] = {}
         self.getitem_random: list[tuple[str, int]] = []
         self._hints: list[int] = []
+        self.loop_depth = 0
+        self.looped: set[int] = set()  # ids of the calls made inside a loop of their scope
+        self.called_in_loop: set[str] = set()  # names of functions called inside a loop
 
     # --- traversal -------------------------------------------------------------------------
     def run(self) -> None:
@@ -686,6 +720,9 @@ class _Walker:
         if t is ast.Call:
             assert isinstance(node, ast.Call)
             scope.calls.append(node)
+            if self.loop_depth:
+                self.looped.add(id(node))
+                self.called_in_loop.add(last_name(node.func))
             self._call(node, scope)
             self._node(node.func, scope)
             for a in node.args:
@@ -732,8 +769,10 @@ class _Walker:
             self.scopes.append(inner)
             self.ctx.append(node.name)
             saved, self.assigning = self.assigning, []
+            depth, self.loop_depth = self.loop_depth, 0
             self._children(node, inner)
             self.assigning = saved
+            self.loop_depth = depth
             self.ctx.pop()
             if node.name == "__getitem__" and scope.cls and self.need.datasets:
                 self._dataset_randomness(inner, scope.cls, node.lineno)
@@ -744,6 +783,11 @@ class _Walker:
             self.scopes.append(inner)
             self.classes[node.name] = node.lineno
             self._children(node, inner)
+            return
+        if t is ast.For or t is ast.While or t is ast.AsyncFor:
+            self.loop_depth += 1
+            self._children(node, scope)
+            self.loop_depth -= 1
             return
         if t is ast.Expr:
             value = node.value  # type: ignore[attr-defined]
@@ -1092,9 +1136,11 @@ class _Walker:
     def _checkpoints(self, sc: _Scope, has_sched: bool) -> None:
         union: set[str] = set()
         first_line = 0
+        model_saves: list[ast.Call] = []
         for call in sc.calls:
             kind = _save_kind(call)
             if kind is None:
+                self.facts.ckpt_unknown |= _checkpoint_named(call)
                 continue
             if kind == "complete":
                 self.facts.ckpt_complete = True
@@ -1109,18 +1155,39 @@ class _Walker:
                         continue
                     content |= got
             if not content:
+                self.facts.ckpt_unknown = True
                 continue
-            if "model" in content and not first_line:
-                first_line = call.lineno
+            if "model" in content:
+                model_saves.append(call)
+                if not first_line:
+                    first_line = call.lineno
             union |= content
         if "model" not in union:
             return
         need = ["optimizer", "progress"] + (["scheduler"] if has_sched else [])
         missing = [n for n in need if n not in union]
-        if missing:
-            self.facts.ckpt_partial.append((first_line, sorted(union), missing))
-        else:
+        if not missing:
             self.facts.ckpt_complete = True
+        elif union == {"model"} and not self._during_training(sc, model_saves):
+            self.facts.ckpt_exports.append(first_line)
+        else:
+            self.facts.ckpt_partial.append((first_line, sorted(union), missing))
+
+    def _during_training(self, sc: _Scope, saves: list[ast.Call]) -> bool:
+        """Whether these saves can run while training goes on: inside a loop, in a function
+        called from a loop or named as a checkpoint helper, or to a path that names the epoch
+        or step. A weights-only save that is none of these is the final export."""
+        if any(id(call) in self.looped for call in saves):
+            return True
+        if sc.name and (sc.name in self.called_in_loop or _SAVE_HELPER.search(sc.name)):
+            return True
+        for call in saves:
+            for arg in [*call.args[1:], *(kw.value for kw in call.keywords)]:
+                names = {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+                names |= {n.attr for n in ast.walk(arg) if isinstance(n, ast.Attribute)}
+                if any(_PROGRESS_WORD.search(n) for n in names):
+                    return True
+        return False
 
     def _content(self, node: ast.expr, sc: _Scope, line: int, depth: int = 0) -> set[str] | None:
         """What a saved object holds: model / optimizer / scheduler / progress; ``None`` unknown."""
@@ -1416,6 +1483,13 @@ def _merge(parts: object) -> set[str] | None:
             return None  # ``**extra``: contents unknown
         out |= p
     return out
+
+
+def _checkpoint_named(call: ast.Call) -> bool:
+    """A call that saves a checkpoint by its name (``save_checkpoint(...)``, ``ckpt.save()``)
+    although what it saves is not visible here."""
+    name = last_name(call.func).lower()
+    return "save" in name and _SAVE_HELPER.search(name) is not None
 
 
 def _save_kind(call: ast.Call) -> Literal["object", "weights", "complete"] | None:

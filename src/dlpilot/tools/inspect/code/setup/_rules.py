@@ -118,13 +118,23 @@ class CheckpointRule(_ProjectRule):
         self._complete = False
         self._resume = False
         self._partial: list[tuple[bool, str, int, list[str], list[str]]] = []
+        self._export: tuple[str, int] | None = None  # a weights-only save after training
 
     def _note(self, facts: FileFacts) -> None:
         framework = _framework_default(facts, "checkpoint", "hf", "lightning")
         if facts.ckpt_complete or framework:
             self._complete = True
         if not self._saved:
-            self._saved = framework or facts.ckpt_complete or facts.signal("save")
+            # the text signal counts only where the save calls were not all understood
+            understood = facts.ckpt_exports or facts.ckpt_partial
+            self._saved = (
+                framework
+                or facts.ckpt_complete
+                or facts.ckpt_unknown
+                or (facts.signal("save") and not understood)
+            )
+        if facts.ckpt_exports and self._export is None:
+            self._export = (facts.rel, facts.ckpt_exports[0])
         if facts.ckpt_partial:
             self._saved = True
             for line, saved, missing in facts.ckpt_partial:
@@ -138,6 +148,20 @@ class CheckpointRule(_ProjectRule):
     def finish(self, project: Project) -> Iterable[Finding]:
         if self._entry is None:
             return []
+        if not self._saved and self._export is not None:
+            rel, line = self._export
+            return [
+                finding(
+                    "ckpt.none",
+                    "The model's weights are saved only once, after training, so a crash or "
+                    "pre-emption loses the whole run. Also save model, optimizer (and scheduler) "
+                    "state and the epoch/step at regular intervals during training.",
+                    how="static",
+                    file=rel,
+                    line=line,
+                    detail={"final_export_only": True},
+                )
+            ]
         if not self._saved:
             return [
                 self._report(
@@ -183,15 +207,18 @@ class ValidationRule(_ProjectRule):
         super().__init__()
         self._validates = False
         self._stops = False
+        self._moot = False  # GAN / RL training: no held-out data by nature
 
     def _note(self, facts: FileFacts) -> None:
         if not self._validates:
             self._validates = facts.signal("validation")
+        if not self._moot:
+            self._moot = facts.holdout_moot()
         if not self._stops:
             self._stops = facts.signal("early_stop")
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        if self._entry is None:
+        if self._entry is None or (self._moot and not self._validates):
             return []
         if not self._validates:
             return [
@@ -315,7 +342,7 @@ class HeldOutDataRule(_ProjectRule):
 
     def _note(self, facts: FileFacts) -> None:
         if not self._held_out:
-            self._held_out = facts.signal("heldout")
+            self._held_out = facts.signal("heldout") or facts.holdout_moot()
 
     def finish(self, project: Project) -> Iterable[Finding]:
         if self._entry is None or self._held_out:
