@@ -301,8 +301,10 @@ class LossChecks(RuntimeCheck):
                 run,
                 "loss.softmax-before-ce",
                 "cross_entropy received log-probabilities (all <= 0, logsumexp 0): log_softmax "
-                "is applied before CrossEntropyLoss, which applies it again. Use NLLLoss on "
-                "log-probabilities or pass raw logits to CrossEntropyLoss.",
+                "is applied before CrossEntropyLoss, which applies it again. The loss comes out "
+                "the same (log-softmax is idempotent), so this is a mixed-up pairing rather than "
+                "wrong numbers: use NLLLoss on log-probabilities or pass raw logits to "
+                "CrossEntropyLoss.",
                 where="ce_input",
                 detail={"sampled_calls": sampled, "log_probability_like": logp, "example": example},
             )

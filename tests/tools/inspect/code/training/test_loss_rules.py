@@ -206,3 +206,29 @@ b = bcel(out, y)
 pred = torch.sigmoid(out) > 0.5
 """
     assert ids(src) == []
+
+
+def test_log_softmax_into_cross_entropy_is_reported_as_the_catalogue_defines_it():
+    functional = """
+import torch.nn.functional as F
+for x, y in loader:
+    optimizer.zero_grad()
+    logp = F.log_softmax(model(x), dim=-1)
+    loss = F.cross_entropy(logp, y)
+    loss.backward()
+    optimizer.step()
+"""
+    module = (
+        """
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters())
+"""
+        + LOOP
+    )
+    for src in (functional, module):
+        found = run_files({"train.py": src})
+        assert [f.id for f in found] == ["loss.softmax-before-ce"], src
+        assert found[0].evidence[0].detail["activation"] == "log_softmax"
+        assert "idempotent" in found[0].message

@@ -6,8 +6,9 @@ sigmoid call, an ``nn.Softmax`` / ``nn.Sigmoid`` module, or a model whose every 
 is one (a class, or an ``nn.Sequential`` whose last layer is one). Models built from classes of
 other files are judged in ``finish``, from the small facts each file leaves.
 
-``log_softmax`` into cross-entropy is not reported: log-softmax is idempotent, so the loss and its
-gradients are exactly those of the logits.
+``log_softmax`` into cross-entropy is reported too, as the catalogue defines the check (and as the
+runtime probe sees it): the loss is numerically the same, because log-softmax is idempotent, but
+the model's output is normalized twice and the pairing is the usual sign of a mixed-up loss.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ _SHAPE_KEEPING = frozenset(
         "clone",
     }
 )
-_WANTED = {"ce": "softmax", "bcel": "sigmoid"}
+_WANTED = {"ce": frozenset({"softmax", "log_softmax"}), "bcel": frozenset({"sigmoid"})}
 _MAX_HOPS = 5  # assignments followed back from a loss input; real chains are one to three long
 
 
@@ -266,7 +267,7 @@ class LossInputRule(Rule):
                 arg = _input_arg(ev.node)
                 act = tracer.act(scope, arg, ev)
                 shown = ast.unparse(arg) if arg is not None else ""
-                if act == _WANTED[kind]:
+                if act in _WANTED[kind]:
                     out.append(_finding(kind, f.rel, ev.line, shown, act))
                 elif act.startswith("class:"):
                     self._pending.append((f.rel, ev.line, act[6:], kind, shown))
@@ -275,8 +276,9 @@ class LossInputRule(Rule):
     def finish(self, project: Project) -> Iterable[Finding]:
         out: list[Finding] = []
         for rel, line, cls, kind, shown in self._pending:
-            if self._class_kinds.get(cls) == {_WANTED[kind]}:
-                out.append(_finding(kind, rel, line, shown, _WANTED[kind]))
+            kinds = self._class_kinds.get(cls, set())
+            if len(kinds) == 1 and kinds <= _WANTED[kind]:
+                out.append(_finding(kind, rel, line, shown, next(iter(kinds))))
         return out
 
 
@@ -290,6 +292,18 @@ def _input_arg(call: ast.Call) -> ast.expr | None:
 
 
 def _finding(kind: str, rel: str, line: int, shown: str, act: str) -> Finding:
+    if act == "log_softmax":
+        return finding(
+            "loss.softmax-before-ce",
+            f"`{shown}` is already log-probabilities (log_softmax), but cross-entropy applies "
+            "log-softmax itself. The loss comes out the same (log-softmax is idempotent), so "
+            "this is a mixed-up pairing rather than wrong numbers: use NLLLoss on "
+            "log-probabilities, or return raw logits to CrossEntropyLoss.",
+            how="static",
+            file=rel,
+            line=line,
+            detail={"input": shown, "activation": act},
+        )
     if kind == "ce":
         return finding(
             "loss.softmax-before-ce",
