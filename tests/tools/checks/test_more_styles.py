@@ -40,3 +40,15 @@ def test_with_no_network_a_script_that_downloads_is_refused_and_diagnosed(tmp_pa
     )
     assert report.exception is not None
     assert "network" in (report.exception.message + report.exception.type).lower()
+
+
+def test_eval_mode_forwards_that_are_never_back_propagated_are_not_training_steps(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    shutil.copy(PROGRAMS / "trainer_val_with_grad.py", tmp_path / "train.py")
+    report = check_script(
+        ["python", "train.py"], cwd=tmp_path, static=False, overfit=False, timeout_s=240
+    )
+    assert report.exception is None, report.exception
+    assert {f.id for f in report.findings} == {"mode.eval-grad-enabled"}

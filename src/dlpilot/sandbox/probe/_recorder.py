@@ -164,6 +164,29 @@ def _first_tensor(obj: Any, depth: int = 0) -> torch.Tensor | None:
     return None
 
 
+def _grad_nodes(obj: Any, limit: int = 8) -> list[Any]:
+    """The distinct autograd nodes of the tensors in a module's output (a tensor, or nested
+    lists, tuples and dicts of them), at most ``limit``."""
+    nodes: list[Any] = []
+
+    def walk(o: Any, depth: int) -> None:
+        if len(nodes) >= limit:
+            return
+        if isinstance(o, torch.Tensor):
+            fn = o.grad_fn
+            if fn is not None and not any(fn is n for n in nodes):
+                nodes.append(fn)
+        elif depth < 3 and isinstance(o, list | tuple):
+            for i in o:
+                walk(i, depth + 1)
+        elif depth < 3 and isinstance(o, dict):
+            for i in o.values():
+                walk(i, depth + 1)
+
+    walk(obj, 0)
+    return nodes
+
+
 def _largest_tensor(obj: Any) -> torch.Tensor | None:
     found: list[torch.Tensor] = []
 
@@ -262,6 +285,10 @@ class _Forward:
     eval_mods: list[nn.Module] = field(default_factory=list)
     fp16: bool = False
     calls: dict[int, int] = field(default_factory=dict)
+    # whether a backward ran through this forward's output (hooks on its autograd nodes);
+    # ``hooked`` False when no output tensor had a node to hook, so it cannot be told
+    hooked: bool = False
+    hit: bool = False
 
 
 @dataclass
@@ -345,6 +372,8 @@ class Recorder:
         self._stack: list[nn.Module] = []
         self._fw: _Forward | None = None
         self._window: list[_Forward] = []
+        self._bw_window: list[_Forward] = []  # the window of the backward now running
+        self._bw_count = 0
         self._is_model_cache: weakref.WeakKeyDictionary[nn.Module, bool] = (
             weakref.WeakKeyDictionary()
         )
@@ -708,7 +737,7 @@ class Recorder:
                     del stack[i:]
                     break
         if not stack and self._fw is not None and self._fw.top is module:
-            self._top_end(self._fw)
+            self._top_end(self._fw, output)
 
     def _note_mode(self, fw: _Forward, m: nn.Module) -> None:
         if isinstance(m, nn.modules.dropout._DropoutNd) and float(getattr(m, "p", 0.0)) == 0.0:
@@ -757,7 +786,7 @@ class Recorder:
                 self._internal("input-stats", exc)
         return new_args
 
-    def _top_end(self, fw: _Forward) -> None:
+    def _top_end(self, fw: _Forward, output: Any) -> None:
         self._fw = None
         self._acts_on = False
         if self._layer_order is not None and fw.grad:
@@ -786,6 +815,22 @@ class Recorder:
                     b.train_mode_names.append(name)
         if fw.grad and len(self._window) < 16:
             self._window.append(fw)
+            self._hook_output(fw, output)
+
+    def _hook_output(self, fw: _Forward, output: Any) -> None:
+        """Mark ``fw`` when a backward later runs through its output: only the forwards that
+        built a backward's graph are judged with it (a validation pass that builds a graph in
+        eval mode and is never back-propagated is not a training step)."""
+
+        def hit(grad_outputs: Any) -> None:
+            fw.hit = True
+
+        try:
+            for node in _grad_nodes(output):
+                node.register_prehook(hit)
+                fw.hooked = True
+        except (AttributeError, RuntimeError, TypeError) as exc:
+            self._internal("output-hook", exc)
 
     def _bucket(self, key: tuple[int, int | None, bool | None]) -> _Bucket:
         b = self._buckets.get(key)
@@ -1277,9 +1322,28 @@ class Recorder:
         self._pre_states = {
             o.oid: [_grad_state(p) for p in o.tracked] for o in self._opts if o.post_state
         }
-        # mode: the forwards that built this graph
-        window = self._window
+        # the forwards since the last backward, judged once this one has run (see _judge_window)
+        self._bw_window = self._window
+        self._bw_count = count
         self._window = []
+        if self._cur_loader is not None:
+            ld = self._cur_loader
+            ld.backward_since_batch = True
+            if ld.kind != "train":
+                ld.kind = "train"
+            if ld.train_epoch_no is None:
+                self._train_epochs += 1
+                ld.train_epoch_no = self._train_epochs
+        # manual updates (no optimizer): compare the parameters with the first backward's copy
+        if self.steps == 0 and self.backwards >= 1 and self._manual_snapshot is not None:
+            nb = self.backwards
+            if nb & (nb - 1) == 0 and self.loop["manual_update"] is not True:
+                self.loop["manual_update"] = self._changed(self._manual_snapshot) > 0
+
+    def _judge_window(self, count: int) -> None:
+        """Mode and precision of the forwards that built the graph just back-propagated."""
+        window = [fw for fw in self._bw_window if fw.hit or not fw.hooked]
+        self._bw_window = []
         flagged: list[str] = []
         fp16 = False
         for fw in window:
@@ -1304,21 +1368,9 @@ class Recorder:
             if self.amp["fp16_first_step"] is None:
                 self.amp["fp16_first_step"] = count
                 self._mark("fp16_backward")
-        if self._cur_loader is not None:
-            ld = self._cur_loader
-            ld.backward_since_batch = True
-            if ld.kind != "train":
-                ld.kind = "train"
-            if ld.train_epoch_no is None:
-                self._train_epochs += 1
-                ld.train_epoch_no = self._train_epochs
-        # manual updates (no optimizer): compare the parameters with the first backward's copy
-        if self.steps == 0 and self.backwards >= 1 and self._manual_snapshot is not None:
-            nb = self.backwards
-            if nb & (nb - 1) == 0 and self.loop["manual_update"] is not True:
-                self.loop["manual_update"] = self._changed(self._manual_snapshot) > 0
 
     def _after_backward(self) -> None:
+        self._judge_window(self._bw_count)
         self.backwards += 1
         self._loss_index = 0
         pre = getattr(self, "_pre_states", {})
