@@ -7,6 +7,7 @@ was asked (bad arguments, a project or script it could not read or run), with th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dlpilot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``dlpilot curves ... | head``): stop quietly, as a pipe stage
+        # does; stdout is pointed at /dev/null so that the final flush cannot raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -306,17 +313,39 @@ def _curves(args: argparse.Namespace) -> int:
 def _curves_text(path: str, d: Any) -> str:
     from dlpilot.findings import render_findings
 
-    lines = [f"dlpilot curves of {path}: {len(d.runs)} run(s), verdict: {d.verdict}"]
+    multi = len(d.runs) > 1
+    if not multi:
+        lines = [f"dlpilot curves of {path}: 1 run, verdict: {d.verdict}"]
+    else:
+        lines = [f"dlpilot curves of {path}: {len(d.runs)} runs"]
+        c = d.comparison
+        if c is not None:
+            order = "lowest" if c.goal == "min" else "highest"
+            lines.append(f"ranked by their best {c.metric} ({order} first):")
+            lines += [
+                f"  {r.rank}. {r.run}: best {r.best_value:.4g} at step {r.best_step}, "
+                f"last {r.last_value:.4g} at step {r.last_step}"
+                for r in c.ranking
+            ]
+            if c.missing:
+                lines.append(f"  not ranked (no finite {c.metric}): {', '.join(c.missing)}")
+        lines.append(f"verdict of run {d.primary_run!r}: {d.verdict}")
     for run in d.runs:
         metrics = ", ".join(f"{m.name} ({m.points})" for m in run.summary.metrics)
-        lines.append(f"  {run.run} [{run.summary.format}]: {metrics}")
-        lines.append(f"      {run.breakdown.explanation}")
-        lines += [f"      warning: {w}" for w in run.summary.warnings]
+        lines += ["", f"run {run.run} [{run.summary.format}]: {metrics}"]
+        if multi:
+            lines[-1] += f"; verdict: {run.verdict}"
+        lines.append(f"    {run.breakdown.explanation}")
+        lines += [f"    warning: {w}" for w in run.summary.warnings]
+        if multi:
+            lines += ["  " + ln if ln else ln for ln in render_findings(run.findings)]
     if d.missing:
-        lines.append("missing for a full verdict: " + "; ".join(d.missing))
-    lines += render_findings(d.findings)
+        lines += ["", "missing for a full verdict: " + "; ".join(d.missing)]
+    if not multi:
+        lines += render_findings(d.findings)
     if d.next_actions:
-        lines += ["", "Next actions"] + [f"  - {a}" for a in d.next_actions]
+        head = "Next actions" + (f" (run {d.primary_run!r})" if multi else "")
+        lines += ["", head] + [f"  - {a}" for a in d.next_actions]
     return "\n".join(lines) + "\n"
 
 

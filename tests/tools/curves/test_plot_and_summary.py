@@ -30,6 +30,13 @@ def test_train_and_val_of_a_quantity_share_one_panel_loss_first_lr_last():
     assert {ln.metric for ln in data.panels[0].lines} == {"train/loss", "val/loss"}
 
 
+def test_counters_and_throughput_get_no_panel():
+    run = _full_run(2_000)
+    for name in ("epoch", "val/runtime", "val/samples_per_second", "total_flos"):
+        run.series[name] = series(name, EVAL_STEPS, np.ones(EVAL_STEPS.shape[0]))
+    assert [p.quantity for p in plot_data([run]).panels] == ["loss", "acc", "lr"]
+
+
 def test_every_line_is_downsampled_to_the_bound_and_keeps_its_spike():
     run = _full_run()
     run.series["train/loss"].values[31_234] = 50.0

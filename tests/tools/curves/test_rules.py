@@ -445,3 +445,132 @@ def test_findings_of_several_runs_merge_per_id_with_one_evidence_per_run():
 def test_duplicate_run_names_are_refused():
     with pytest.raises(InvalidArgument, match="unique"):
         diagnose_runs([healthy_run(), healthy_run()])
+
+
+# curve.val-better-than-train: corroboration -----------------------------------------------------
+
+
+def _lagging_epoch_run(val_acc_gap: float):
+    """Per-epoch logs: the epoch-averaged training loss lags, so validation loss is ~12% lower at
+    the end; accuracies differ by ``val_acc_gap``."""
+    epochs = np.arange(1, 9) * 150
+    train_loss = decay(epochs, floor=0.137, tau=200)
+    val_loss = decay(epochs, floor=0.12, tau=180)
+    train_acc = np.linspace(0.8, 0.948, epochs.shape[0])
+    return make_run(
+        "r",
+        series("train/loss", epochs, train_loss),
+        series("val/loss", epochs, val_loss),
+        series("train/acc", epochs, train_acc),
+        series("val/acc", epochs, train_acc + val_acc_gap),
+    )
+
+
+def test_a_lower_validation_loss_with_equal_accuracy_is_not_leakage():
+    assert "curve.val-better-than-train" not in ids_of(_lagging_epoch_run(0.0))
+
+
+def test_validation_better_in_both_loss_and_accuracy_is_reported_with_both():
+    f = one(diagnose_runs([_lagging_epoch_run(0.03)]), "curve.val-better-than-train")
+    assert f.evidence[0].detail["corroborated_by"] == "val/acc"
+
+
+def test_one_quantity_alone_needs_the_wider_margin():
+    epochs = np.arange(1, 9) * 150
+    run = make_run(
+        "r",
+        series("train/loss", epochs, decay(epochs, floor=0.137, tau=200)),
+        series("val/loss", epochs, decay(epochs, floor=0.12, tau=180)),
+    )
+    assert "curve.val-better-than-train" not in ids_of(run)  # 12% better: under 20%
+
+
+# curve.diverged on the validation loss ----------------------------------------------------------
+
+
+def test_a_validation_loss_that_turns_nan_for_good_is_divergence():
+    # Hugging Face's Trainer filters NaN training losses: the blow-up shows in eval_loss only
+    val = decay(EVAL_STEPS, floor=0.3) * 1.0
+    val[10:] = np.nan
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS))),
+        series("val/loss", EVAL_STEPS, val, original="eval_loss"),
+    )
+    f = one(diagnose_runs([run]), "curve.diverged")
+    assert f.evidence[0].detail["metric"] == "val/loss"
+
+
+def test_a_validation_loss_rising_threefold_is_overfitting_not_divergence():
+    val = np.concatenate([decay(EVAL_STEPS[:6], floor=0.6), np.linspace(0.7, 2.1, 14)])
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.01))),
+        series("val/loss", EVAL_STEPS, val),
+    )
+    found = ids_of(run)
+    assert "curve.overfitting" in found and "curve.diverged" not in found
+
+
+# curve.high-bias at chance level ----------------------------------------------------------------
+
+
+def _stuck(loss_level: float, acc_level: float):
+    return make_run(
+        "stuck",
+        series("train/loss", STEPS, noisy(np.full(STEPS.shape[0], loss_level), rel=0.01)),
+        series("val/loss", EVAL_STEPS, np.full(EVAL_STEPS.shape[0], loss_level)),
+        series("val/acc", EVAL_STEPS, np.full(EVAL_STEPS.shape[0], acc_level)),
+    )
+
+
+def test_a_classifier_stuck_at_ln_c_and_chance_accuracy_never_learned():
+    for classes in (2, 10):
+        d = diagnose_runs([_stuck(np.log(classes), 1.0 / classes)])
+        f = one(d, "curve.high-bias")
+        assert f.evidence[0].detail["classes"] == classes
+        assert d.verdict == "high bias"
+
+
+def test_a_loss_near_ln_2_with_real_accuracy_is_not_chance_level():
+    assert "curve.high-bias" not in ids_of(_stuck(np.log(2), 0.81))
+    # and a loss at ln 2 with no accuracy logged could be anything: silent
+    run = make_run("r", series("train/loss", STEPS, np.full(STEPS.shape[0], np.log(2))))
+    assert "curve.high-bias" not in ids_of(run)
+
+
+# target error -----------------------------------------------------------------------------------
+
+
+def test_a_target_error_outside_0_1_is_refused_for_accuracy_errors():
+    run = _lagging_epoch_run(0.0)
+    with pytest.raises(InvalidArgument, match=r"0\.02"):
+        diagnose_runs([run], target_error=2.0)
+    with pytest.raises(InvalidArgument, match="negative"):
+        diagnose_runs([healthy_run()], target_error=-1)  # loss errors: any level but negative
+    assert diagnose_runs([healthy_run()], target_error=2.0).runs[0].breakdown.target_error == 2.0
+
+
+def test_the_error_metric_is_one_both_train_and_dev_log():
+    epochs = np.arange(1, 9) * 100
+    run = make_run(
+        "r",
+        series("train/loss", epochs, decay(epochs)),
+        series("val/loss", epochs, decay(epochs, floor=0.3)),
+        series("train/acc", epochs, np.linspace(0.5, 0.9, 8)),
+        series("test/acc", np.array([800]), np.array([0.85])),
+    )
+    assert diagnose_runs([run]).runs[0].breakdown.metric == "loss"
+
+
+# several runs -----------------------------------------------------------------------------------
+
+
+def test_several_runs_are_ranked_and_keep_their_own_findings():
+    good = healthy_run("good")
+    stuck = _stuck(np.log(2), 0.5)
+    d = diagnose_runs([stuck, good])
+    assert d.primary_run == "good"
+    assert d.comparison is not None and [r.run for r in d.comparison.ranking] == ["good", "stuck"]
+    assert "curve.high-bias" in {f.id for f in d.run("stuck").findings}
+    assert "curve.high-bias" not in {f.id for f in d.run("good").findings}

@@ -91,8 +91,8 @@ def _check_goal(goal: str | None) -> Goal | None:
 
 
 def choose_metric(run: Run, metric: str | None, goal: Goal | None) -> tuple[str, Goal] | None:
-    """The quantity errors are made of: the given one, else acc when two splits log it, else
-    loss."""
+    """The quantity errors are made of: the given one; else acc, then loss, when both train and
+    dev log it; else acc when two splits log it, else loss."""
     goal = _check_goal(goal)
     if metric:
         q = split_name(metric)[1]
@@ -103,10 +103,18 @@ def choose_metric(run: Run, metric: str | None, goal: Goal | None) -> tuple[str,
             )
         return q, g
     splits = {"train", "train-dev", "val", "test"}
-    for q, g in (("acc", "max"), ("accuracy", "max"), ("loss", "min")):
+    candidates: tuple[tuple[str, Goal], ...] = (
+        ("acc", "max"),
+        ("accuracy", "max"),
+        ("loss", "min"),
+    )
+    for q, g in candidates:  # first a quantity both train and dev log: the variance needs both
+        if f"train/{q}" in run.series and f"val/{q}" in run.series:
+            return q, g
+    for q, g in candidates:
         have = [n for n in run.series if split_name(n) in {(sp, q) for sp in splits}]
         if len(have) >= 2 or (q == "loss" and have):
-            return q, g  # type: ignore[return-value]
+            return q, g
     return None
 
 
@@ -175,6 +183,15 @@ def error_breakdown(
         c = Curve.of(Series(s.name, s.original, s.steps, err.astype(np.float64)))
         if len(c):
             curves[split] = c
+    if target_error is not None and (target_error < 0 or (frac and target_error >= 1)):
+        raise InvalidArgument(
+            f"target_error={target_error!r} is not an error "
+            + (
+                f"rate in [0, 1): errors here are 1 - {q} as fractions, so 2% is 0.02"
+                if frac
+                else "(it cannot be negative)"
+            )
+        )
     dev = curves.get("val")
     base = curves.get("train") or dev
     ref = float(base.steps[-1]) if base is not None else None

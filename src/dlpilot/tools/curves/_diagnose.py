@@ -19,13 +19,16 @@ from dlpilot.tools.curves._breakdown import (
     error_breakdown,
 )
 from dlpilot.tools.curves._model import Run
-from dlpilot.tools.curves._results import CurveDiagnosis, RunDiagnosis
+from dlpilot.tools.curves._results import CurveDiagnosis, RunComparison, RunDiagnosis
 from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
 from dlpilot.tools.curves._summary import compare_runs, summarize_run
 
-# Findings that make a run's verdict "instability".
+# Findings of a run that blew up: its verdict is "instability" and its gaps are not judged.
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
+# Findings of a run that trains unstably without blowing up: its verdict is "instability" too
+# (seed 001 section 5.2: stabilize before tuning), its gaps are still reported.
+UNSTABLE_IDS = frozenset({"curve.unstable", "curve.train-loss-increasing"})
 # Findings after which curve.saturated / curve.still-improving are not judged: the best point of a
 # diverging or rising loss is early because the run broke, not because it trained too long.
 BROKEN_IDS = frozenset({"curve.diverged", "lr.too-high", "curve.train-loss-increasing"})
@@ -50,7 +53,11 @@ def diagnose_run(
     broken = bool(ids & INSTABILITY_IDS)
     if not broken:  # the gaps of a run that blew up describe the blow-up, not the model
         found.extend(breakdown_findings(b))
-    verdict: Verdict = "instability" if broken else b.verdict
+    verdict: Verdict = b.verdict
+    if broken or ids & UNSTABLE_IDS:
+        verdict = "instability"
+    elif "curve.high-bias" in ids:  # at chance level: no target error needed to say so
+        verdict = "high bias"
     return RunDiagnosis(
         run=run.name,
         summary=summarize_run(run),
@@ -61,16 +68,19 @@ def diagnose_run(
     )
 
 
-def _primary(runs: list[Run], metric: str | None, goal: Goal | None) -> str:
+def _primary(
+    runs: list[Run], metric: str | None, goal: Goal | None
+) -> tuple[str, RunComparison | None]:
+    """The run the verdict is about (the best on the dev metric) and the ranking it came from."""
     if len(runs) == 1:
-        return runs[0].name
+        return runs[0].name, None
     picked = next((p for r in runs if (p := goal_series(r, metric, goal)) is not None), None)
     if picked is not None:
         s, g = picked
-        ranking = compare_runs(runs, s.name, g).ranking
-        if ranking:
-            return ranking[0].run
-    return runs[0].name
+        comparison = compare_runs(runs, s.name, g)
+        if comparison.ranking:
+            return comparison.ranking[0].run, comparison
+    return runs[0].name, None
 
 
 def diagnose_runs(
@@ -95,7 +105,7 @@ def diagnose_runs(
     if len(set(names)) != len(names):
         raise InvalidArgument(f"run names must be unique to tell runs apart, got {names}")
     per_run = [diagnose_run(r, target_error=target_error, metric=metric, goal=goal) for r in runs]
-    primary = _primary(runs, metric, goal)
+    primary, comparison = _primary(runs, metric, goal)
     head = next(d for d in per_run if d.run == primary)
     return CurveDiagnosis(
         primary_run=primary,
@@ -104,6 +114,7 @@ def diagnose_runs(
         next_actions=head.next_actions,
         findings=merge_findings(f for d in per_run for f in d.findings),
         runs=per_run,
+        comparison=comparison,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +88,15 @@ def _decades(ys: list[float]) -> float:
 
 
 COUNTERS = frozenset({"epoch", "step", "global_step", "iteration", "samples", "tokens"})
+# bookkeeping a trainer logs next to its metrics (Hugging Face: eval_runtime,
+# eval_samples_per_second, train_steps_per_second, total_flos): how fast, not how well
+_BOOKKEEPING = re.compile(r"(?:^|/)(?:runtime|\w*_per_second|total_flos|flos)$")
+
+
+def _is_axis_or_bookkeeping(name: str) -> bool:
+    return name in COUNTERS or _BOOKKEEPING.search(name) is not None
+
+
 """Series left out of the default plot: they count progress rather than measure the model."""
 
 
@@ -107,8 +117,8 @@ def plot_data(
     for ri, run in enumerate(runs):
         for name in sorted(run.series):
             q = _quantity(name)
-            if wanted is None and name in COUNTERS:
-                continue  # a step or epoch counter is an axis, not a curve worth a panel
+            if wanted is None and _is_axis_or_bookkeeping(name):
+                continue  # a counter is an axis, throughput is not training: no panel
             if wanted is not None and name not in wanted and q not in wanted:
                 continue
             by_q.setdefault(q, []).append((ri, run, run.series[name]))

@@ -182,6 +182,10 @@ class CurveDiagnosis(BaseModel):
     next_actions: list[str] = Field(default_factory=list)
     findings: list[Finding]
     runs: list[RunDiagnosis]
+    comparison: RunComparison | None = Field(
+        default=None,
+        description="several runs ranked on the dev metric, best first (the primary run leads)",
+    )
 
     def run(self, name: str) -> RunDiagnosis | None:
         return next((r for r in self.runs if r.run == name), None)

@@ -264,15 +264,30 @@ def rule_loss_negative(run: Run) -> list[Finding]:
 # to the minimum. That guard keeps a loss that fell from 2.3 to 0.01 and creeps to 0.025 (2.5x
 # its minimum, a rounding-level change on the curve's scale) out of "diverged"; such a creep is
 # curve.train-loss-increasing's business. Only positive minima are compared by ratio.
+# The validation loss is read too, for runs whose training loss hides the blow-up (Hugging Face's
+# Trainer logs a filtered training loss once steps turn NaN): non-finite to the end, or
+# DIVERGE_VAL_RATIO x its minimum. A validation loss rising 2-10x is over-fitting, not divergence
+# (curve.overfitting), so its ratio is far higher.
 
 DIVERGE_RATIO = 2.0
+DIVERGE_VAL_RATIO = 50.0
 DIVERGE_GIVEBACK = 0.5
 DIVERGE_MIN_POINTS = 5
 
 
 def rule_diverged(run: Run) -> list[Finding]:
-    s = main_loss(run)
-    if s is None or len(s) < DIVERGE_MIN_POINTS:
+    train = main_loss(run)
+    val = pick(run, "val")
+    for s, ratio in ((train, DIVERGE_RATIO), (val, DIVERGE_VAL_RATIO)):
+        if s is not None:
+            found = _diverged(run, s, ratio)
+            if found:
+                return found
+    return []
+
+
+def _diverged(run: Run, s: Series, diverge_ratio: float) -> list[Finding]:
+    if len(s) < DIVERGE_MIN_POINTS:
         return []
     bad = ~np.isfinite(s.values)
     if bad.any():
@@ -304,7 +319,7 @@ def rule_diverged(run: Run) -> list[Finding]:
         return []
     ratio = final / lo
     giveback_ok = (final - lo) >= DIVERGE_GIVEBACK * (first - lo)
-    if ratio >= DIVERGE_RATIO and giveback_ok:
+    if ratio >= diverge_ratio and giveback_ok:
         return [
             finding(
                 "curve.diverged",
@@ -323,7 +338,7 @@ def rule_diverged(run: Run) -> list[Finding]:
                     final_step=int(c.steps[-1]),
                     first_value=_r(first),
                     ratio=_r(ratio, 3),
-                    threshold={"ratio": DIVERGE_RATIO, "giveback": DIVERGE_GIVEBACK},
+                    threshold={"ratio": diverge_ratio, "giveback": DIVERGE_GIVEBACK},
                 ),
             )
         ]
@@ -779,66 +794,165 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
 # validation / training error (training smoothed and read at the same steps) is at most
 # 1 - VBT_REL, and the absolute gap is at least VBT_ABS (errors as loss, or 1 - accuracy). Only
 # the end is read because early on a training loss averaged over an epoch lags behind the
-# validation loss measured after it.
+# validation loss measured after it. When the run logs both a loss and an accuracy for both
+# splits, both must show it: a validation loss 10% under an epoch-averaged training loss with
+# equal accuracies is the lag and sampling noise of an i.i.d. split, not leakage. With one
+# quantity alone the margin is VBT_REL_ALONE.
 
 VBT_REL = 0.10
+VBT_REL_ALONE = 0.20
 VBT_ABS = 0.01
 VBT_MIN_POINTS = 3
 VBT_MIN_LATE = 2
 
 
+@dataclass
+class _Vbt:
+    vs: Series
+    ts: Series
+    ratio: float
+    gap: float
+    late: int
+    first_step: int
+    val_median: float
+    train_median: float
+
+
+def _val_vs_train(run: Run, quantity: str, goal: str) -> _Vbt | None:
+    vs, ts = pick(run, "val", quantity), pick(run, "train", quantity)
+    if vs is None or ts is None:
+        return None
+    v, t = Curve.of(vs), Curve.of(ts)
+    if len(v) < VBT_MIN_POINTS or len(t) < VBT_MIN_POINTS:
+        return None
+    k = max(VBT_MIN_LATE, math.ceil(len(v) * LATE_FRACTION))
+    vsteps = v.steps[-k:].astype(np.float64)
+    vv = v.values[-k:]
+    tv = np.interp(vsteps, t.steps.astype(np.float64), t.smooth)
+    val_median, train_median = float(np.median(vv)), float(np.median(tv))
+    if goal == "max":
+        if not (np.all((vv >= 0) & (vv <= 1)) and np.all((tv >= 0) & (tv <= 1))):
+            return None
+        vv, tv = 1.0 - vv, 1.0 - tv
+    if np.any(tv <= 0):
+        return None
+    return _Vbt(
+        vs,
+        ts,
+        float(np.median(vv / tv)),
+        float(np.median(tv - vv)),
+        k,
+        int(vsteps[0]),
+        val_median,
+        train_median,
+    )
+
+
 def rule_val_better_than_train(run: Run) -> list[Finding]:
-    for quantity, goal in (("loss", "min"), ("acc", "max")):
-        vs, ts = pick(run, "val", quantity), pick(run, "train", quantity)
-        if vs is None or ts is None:
-            continue
-        v, t = Curve.of(vs), Curve.of(ts)
-        if len(v) < VBT_MIN_POINTS or len(t) < VBT_MIN_POINTS:
-            continue
-        k = max(VBT_MIN_LATE, math.ceil(len(v) * LATE_FRACTION))
-        vsteps = v.steps[-k:].astype(np.float64)
-        vv = v.values[-k:]
-        tv = np.interp(vsteps, t.steps.astype(np.float64), t.smooth)
-        if goal == "max":
-            if not (np.all((vv >= 0) & (vv <= 1)) and np.all((tv >= 0) & (tv <= 1))):
-                continue
-            vv, tv = 1.0 - vv, 1.0 - tv
-        if np.any(tv <= 0):
-            continue
-        ratio = float(np.median(vv / tv))
-        gap = float(np.median(tv - vv))
-        if ratio <= 1.0 - VBT_REL and gap >= VBT_ABS:
-            return [
-                finding(
-                    "curve.val-better-than-train",
-                    f"validation error is {ratio * 100:.0f}% of training error near the end of run "
-                    f"{run.name!r} ({vs.name} median {float(np.median(v.values[-k:])):.4g} vs "
-                    f"{ts.name} {float(np.median(np.interp(vsteps, t.steps, t.smooth))):.4g}): "
-                    "check for train/validation overlap (leakage), or regularization (dropout, "
-                    "augmentation) that only training sees.",
-                    how="curve",
-                    step=_ev_step(int(vsteps[0])),
-                    detail=_detail(
-                        run,
-                        vs,
-                        "validation error / training error near the end",
-                        train_metric=ts.name,
-                        error_ratio=_r(ratio, 4),
-                        error_gap=_r(gap),
-                        late_points=k,
-                        threshold={
-                            "max_ratio": 1.0 - VBT_REL,
-                            "min_gap": VBT_ABS,
-                            "late_fraction": LATE_FRACTION,
-                        },
-                    ),
-                )
-            ]
+    both = [r for r in (_val_vs_train(run, "loss", "min"), _val_vs_train(run, "acc", "max")) if r]
+    rel = VBT_REL if len(both) == 2 else VBT_REL_ALONE
+    if not both or not all(r.ratio <= 1.0 - rel and r.gap >= VBT_ABS for r in both):
         return []
-    return []
+    r = both[0]
+    return [
+        finding(
+            "curve.val-better-than-train",
+            f"validation error is {r.ratio * 100:.0f}% of training error near the end of run "
+            f"{run.name!r} ({r.vs.name} median {r.val_median:.4g} vs {r.ts.name} "
+            f"{r.train_median:.4g}"
+            + (f"; {both[1].vs.name} agrees" if len(both) == 2 else "")
+            + "): check for train/validation overlap (leakage), or regularization (dropout, "
+            "augmentation) that only training sees.",
+            how="curve",
+            step=_ev_step(r.first_step),
+            detail=_detail(
+                run,
+                r.vs,
+                "validation error / training error near the end",
+                train_metric=r.ts.name,
+                error_ratio=_r(r.ratio, 4),
+                error_gap=_r(r.gap),
+                late_points=r.late,
+                corroborated_by=both[1].vs.name if len(both) == 2 else None,
+                threshold={
+                    "max_ratio": 1.0 - rel,
+                    "min_gap": VBT_ABS,
+                    "late_fraction": LATE_FRACTION,
+                },
+            ),
+        )
+    ]
 
 
 RunRule = Callable[[Run], list[Finding]]
+
+# --------------------------------------------------------------------------------------------
+# curve.high-bias at chance level — without a target error a run can still be held against the
+# trivial baseline: a classifier that learned nothing predicts uniform probabilities, so its
+# cross-entropy is ln C and its accuracy 1/C. The training loss's late median lies within
+# CHANCE_LOSS_REL of ln C for a class count C in 2..CHANCE_MAX_CLASSES, its smoothed curve never
+# went below (1 - CHANCE_LOSS_REL) ln C, and the late accuracy (validation, else training) lies
+# within CHANCE_ACC_ABS of 1/C. Both must hold: a loss of 0.69 alone may be a regression's, and
+# a classifier that predicts the class prior has a lower loss and the majority's accuracy.
+
+CHANCE_LOSS_REL = 0.03
+CHANCE_ACC_ABS = 0.03
+CHANCE_MAX_CLASSES = 1000
+CHANCE_MIN_POINTS = 5
+
+
+def _late_median(c: Curve) -> float:
+    k = max(2, math.ceil(len(c) * LATE_FRACTION))
+    return float(np.median(c.values[-k:]))
+
+
+def rule_chance_level(run: Run) -> list[Finding]:
+    loss = pick(run, "train")
+    acc = pick(run, "val", "acc") or pick(run, "train", "acc")
+    if loss is None or acc is None:
+        return []
+    lc, ac = Curve.of(loss), Curve.of(acc)
+    if len(lc) < CHANCE_MIN_POINTS or len(ac) < 2:
+        return []
+    final = _late_median(lc)
+    if not 0 < final < math.log(CHANCE_MAX_CLASSES + 0.5):
+        return []
+    classes = max(2, round(math.exp(final)))
+    ln_c = math.log(classes)
+    if (
+        abs(final - ln_c) > CHANCE_LOSS_REL * ln_c
+        or float(np.min(lc.smooth)) < (1 - CHANCE_LOSS_REL) * ln_c
+    ):
+        return []
+    scale = 1.0 if float(np.max(ac.values)) <= 1.0 else 100.0
+    accuracy = _late_median(ac) / scale
+    if abs(accuracy - 1.0 / classes) > CHANCE_ACC_ABS:
+        return []
+    return [
+        finding(
+            "curve.high-bias",
+            f"run {run.name!r} never learned: {loss.name} stays at {final:.4g}, about ln "
+            f"{classes} = {ln_c:.4g} (the loss of predicting uniform probabilities over "
+            f"{classes} classes), and {acc.name} is {accuracy:.1%}, about 1/{classes} (chance). "
+            "Its training error is that of a model that learned nothing: check the learning "
+            "rate (too high and too low both stall here), the labels and the loss, and run "
+            "dlpilot check on the training script.",
+            how="curve",
+            step=_ev_step(int(lc.steps[-1])),
+            detail=_detail(
+                run,
+                loss,
+                "training loss at ln C and accuracy at 1/C: chance level",
+                classes=classes,
+                late_loss=_r(final),
+                ln_classes=_r(ln_c),
+                accuracy_metric=acc.name,
+                late_accuracy=_r(accuracy),
+                threshold={"loss_rel": CHANCE_LOSS_REL, "acc_abs": CHANCE_ACC_ABS},
+            ),
+        )
+    ]
+
 
 RUN_RULES: tuple[RunRule, ...] = (
     rule_loss_nonfinite,
@@ -849,6 +963,7 @@ RUN_RULES: tuple[RunRule, ...] = (
     rule_overfitting,
     rule_unstable,
     rule_val_better_than_train,
+    rule_chance_level,
 )
 
 

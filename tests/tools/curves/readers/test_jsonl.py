@@ -50,6 +50,17 @@ def test_non_numeric_values_are_skipped_and_nan_is_kept(tmp_path: Path) -> None:
     assert loss.values[0] == 2.0 and math.isnan(loss.values[1])
 
 
+def test_numbers_written_as_strings_are_numbers_and_nan_strings_are_non_finite(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text(
+        '{"step": 0, "loss": "0.5"}\n{"step": 1, "loss": "nan"}\n{"step": 2, "loss": "-Infinity"}\n'
+    )
+    values = read_run(path).series["train/loss"].values
+    assert values[0] == 0.5 and math.isnan(values[1]) and values[2] == -math.inf
+
+
 def test_global_step_is_used_when_there_is_no_step_key(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     _write_lines(path, [{"global_step": 10, "loss": 1.0}, {"global_step": 20, "loss": 0.5}])

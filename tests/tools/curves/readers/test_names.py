@@ -43,6 +43,10 @@ from dlpilot.tools.curves.readers import normalize_metric_name
         ("Throughput.Samples", "throughput/samples"),
         ("total_flos", "total_flos"),
         ("tag0/Loss", "tag0/loss"),
+        ("epoch_loss", "train/loss"),  # Keras' TensorBoard callback
+        ("epoch_accuracy", "train/acc"),
+        ("epoch_learning_rate", "lr"),
+        ("epoch_time", "epoch_time"),
     ],
 )
 def test_common_metric_spellings_map_to_one_canonical_name(name: str, expected: str) -> None:

@@ -29,6 +29,7 @@ from dlpilot.tools.curves.readers._base import Reader
 from dlpilot.tools.curves.readers._csv import CsvReader
 from dlpilot.tools.curves.readers._hf_trainer import HfTrainerReader
 from dlpilot.tools.curves.readers._jsonl import JsonlReader
+from dlpilot.tools.curves.readers._layout import join_split_dirs, test_as_dev
 from dlpilot.tools.curves.readers._mlflow import MlflowReader
 from dlpilot.tools.curves.readers._names import normalize_metric_name
 from dlpilot.tools.curves.readers._tensorboard import TensorBoardReader
@@ -58,7 +59,7 @@ def read_runs(path: str | os.PathLike[str]) -> list[Run]:
         reader = _reader_for(root)
         if reader is None:
             raise CurveReadError(f"{root}: not a metrics file of a known format ({_known()})")
-        return reader.read(root)
+        return _roles(reader.read(root))
     runs: list[Run] = []
     sources: list[Path] = []
     failures: list[str] = []
@@ -68,7 +69,14 @@ def read_runs(path: str | os.PathLike[str]) -> list[Run]:
             raise CurveReadError("; ".join(failures))
         raise CurveReadError(f"{root}: no metrics found ({_known()})")
     runs[0].warnings.extend(f"skipped a source that could not be read: {f}" for f in failures)
+    join_split_dirs(runs, sources, root)
     _name_runs(runs, sources, root)
+    return _roles(runs)
+
+
+def _roles(runs: list[Run]) -> list[Run]:
+    for run in runs:
+        test_as_dev(run)
     return runs
 
 
@@ -83,7 +91,7 @@ def read_run(path: str | os.PathLike[str], format: str | None = None) -> Run:
             raise InvalidArgument(f"format={format!r}: expected one of {', '.join(formats())}")
         if not p.exists():
             raise CurveReadError(f"{p}: no such file or directory")
-        runs = reader.read(p)
+        runs = _roles(reader.read(p))
     if len(runs) != 1:
         names = ", ".join(r.name for r in runs[:10])
         raise CurveReadError(f"{p} holds {len(runs)} runs ({names}); use read_runs")

@@ -185,6 +185,9 @@ class _Column:
     def add(self, cells: list[object], start: int) -> None:
         n = len(cells)
         kinds = set(map(type, cells))
+        if str in kinds:  # "nan", "inf", "0.25": numbers some loggers write as strings
+            cells = [_number_word(c) if type(c) is str else c for c in cells]
+            kinds = set(map(type, cells))
         if kinds <= {int, float}:
             rows = np.arange(start, start + n, dtype=np.int64)
             numbers = cells
@@ -223,6 +226,15 @@ class _Column:
         rows, values = np.concatenate(self.rows), np.concatenate(self.values)
         self.rows, self.values = [], []
         return rows, values
+
+
+def _number_word(text: str) -> object:
+    """A string that spells a number (``"nan"``, ``"-Infinity"``, ``"0.25"``) as a float; any
+    other string as it is."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _keys_in_order(rows: list[dict[str, object]]) -> list[str]:

@@ -17,6 +17,7 @@ Examples::
     lr-AdamW/pg2                                                    -> lr/pg2
     Perplexity/Val                                                  -> val/perplexity
     Throughput.Samples                                              -> throughput/samples
+    epoch_loss, epoch_accuracy (Keras' TensorBoard callback)        -> train/loss, train/acc
 
 A bare loss, accuracy or error (no phase word) is a training metric, as Keras, HF Trainer and most
 scripts log it. Lightning's ``_step`` suffix (the per-step value) is dropped; ``_epoch`` (the epoch
@@ -66,6 +67,8 @@ def normalize_metric_name(name: str) -> str:
     if not tokens:
         return lowered or name
 
+    if len(tokens) > 1 and tokens[0] in ("epoch", "batch") and _names_a_metric(tokens[1:]):
+        tokens = tokens[1:]  # Keras writes epoch_loss / batch_loss: the prefix is the cadence
     joined = "".join(tokens)
     if tokens[0] in _LR or joined.startswith("learningrate") or _is_phase_lr(tokens):
         groups = [t for t in tokens if _PG.fullmatch(t)]
@@ -103,6 +106,37 @@ def normalize_metric_name(name: str) -> str:
     return phase + "/" + "_".join(rest)
 
 
+def _names_a_metric(tokens: list[str]) -> bool:
+    rest = [t for t in tokens if t not in _PHASES]
+    return bool(rest) and (
+        rest[0] in _METRICS or rest[0] in _LR or rest[:2] == ["learning", "rate"]
+    )
+
+
+def phase_of(word: str) -> str | None:
+    """The split a word names (``validation`` -> ``val``), or ``None``."""
+    return _PHASES.get(word.strip().lower())
+
+
+def names_a_split(name: str) -> bool:
+    """Whether a logged name carries its own split word (``Loss/train``, ``val_acc``)."""
+    return any(t in _PHASES for t in _SPLIT.split(name.strip().lower()))
+
+
+def normalize_in_phase(name: str, phase: str) -> str:
+    """The canonical name of a metric logged under a split's directory (Keras' ``validation/``,
+    ``add_scalars``' ``loss_val/``): the directory's split applies unless the name has its own."""
+    if names_a_split(name):
+        return normalize_metric_name(name)
+    canonical = normalize_metric_name(name)
+    if canonical in ("epoch", "step") or canonical.startswith(("lr", "grad_norm")):
+        return canonical
+    head, sep, rest = canonical.partition("/")
+    if sep and head == "train" and rest:
+        return f"{phase}/{rest}"
+    return f"{phase}/{canonical}"
+
+
 def _is_phase_lr(tokens: list[str]) -> bool:
     rest = [t for t in tokens if t not in _PHASES]
     return bool(rest) and (rest[0] in _LR or "".join(rest).startswith("learningrate"))
@@ -125,4 +159,4 @@ def _passthrough(lowered: str) -> str:
     return out or lowered
 
 
-__all__ = ["normalize_metric_name"]
+__all__ = ["names_a_split", "normalize_in_phase", "normalize_metric_name", "phase_of"]
