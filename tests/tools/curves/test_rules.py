@@ -574,3 +574,40 @@ def test_several_runs_are_ranked_and_keep_their_own_findings():
     assert d.comparison is not None and [r.run for r in d.comparison.ranking] == ["good", "stuck"]
     assert "curve.high-bias" in {f.id for f in d.run("stuck").findings}
     assert "curve.high-bias" not in {f.id for f in d.run("good").findings}
+
+
+# curve.unstable on per-epoch validation logs ----------------------------------------------------
+
+
+def _per_epoch(jitter: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    epochs = np.arange(1, 31) * 32
+    level = decay(epochs, start=0.7, floor=0.45, tau=150)
+    val = level * (1 + jitter * rng.choice([-1.0, 1.0], epochs.shape[0]))
+    return make_run(
+        "r",
+        series("train/loss", epochs, decay(epochs, start=0.7, floor=0.4, tau=150)),
+        series("val/loss", epochs, val),
+    )
+
+
+def test_a_validation_loss_swinging_from_epoch_to_epoch_is_unstable():
+    f = one(diagnose_runs([_per_epoch(0.14)]), "curve.unstable")
+    assert f.evidence[0].detail["metric"] == "val/loss"
+    assert diagnose_runs([_per_epoch(0.14)]).verdict == "instability"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_validation_loss_moving_a_percent_per_epoch_is_stable(seed):
+    assert "curve.unstable" not in ids_of(_per_epoch(0.012, seed))
+
+
+def test_an_overfitting_run_is_not_also_called_saturated():
+    val = np.concatenate([decay(EVAL_STEPS[:3], floor=0.6), np.linspace(0.62, 2.1, 17)])
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.01))),
+        series("val/loss", EVAL_STEPS, val),
+    )
+    found = ids_of(run)
+    assert "curve.overfitting" in found and "curve.saturated" not in found

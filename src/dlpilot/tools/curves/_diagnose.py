@@ -46,7 +46,10 @@ def diagnose_run(
         found.extend(rule(run))
     ids = {f.id for f in found}
     if not ids & BROKEN_IDS:  # where the best point lies says nothing about a broken run
-        found.extend(rule_training_length(run, metric, goal))
+        length = rule_training_length(run, metric, goal)
+        if "curve.overfitting" in ids:  # it names the early best point and what to do already
+            length = [f for f in length if f.id != "curve.saturated"]
+        found.extend(length)
     if "curve.diverged" in ids:  # the stronger finding says it already
         found = [f for f in found if f.id != "curve.train-loss-increasing"]
     b = error_breakdown(run, target_error=target_error, metric=metric, goal=goal)
