@@ -603,11 +603,14 @@ def test_a_validation_loss_moving_a_percent_per_epoch_is_stable(seed):
 
 
 def test_an_overfitting_run_is_not_also_called_saturated():
-    val = np.concatenate([decay(EVAL_STEPS[:3], floor=0.6), np.linspace(0.62, 2.1, 17)])
+    from dlpilot.tools.curves._rules import rule_training_length
+
+    val = np.concatenate([[0.9, 0.6], np.linspace(0.62, 2.1, 18)])  # best at 5% of the run
     run = make_run(
         "r",
         series("train/loss", STEPS, noisy(decay(STEPS, floor=0.01))),
         series("val/loss", EVAL_STEPS, val),
     )
+    assert [f.id for f in rule_training_length(run, None, None)] == ["curve.saturated"]
     found = ids_of(run)
     assert "curve.overfitting" in found and "curve.saturated" not in found
