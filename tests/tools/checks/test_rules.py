@@ -73,6 +73,16 @@ def test_exploding_growth_uses_the_finite_prefix() -> None:
     assert "grad.exploding" not in _ids(_run({"grads": {"series": flat}}))
 
 
+def test_a_learning_rate_finding_names_a_cause_found_in_the_same_run() -> None:
+    big_steps = {"params": {"ratio": [[i, -0.8, 0.05, 0] for i in range(10)]}}
+    alone = [f for f in judge_all(_run(big_steps), CTX) if f.id == "lr.too-high"]
+    assert len(alone) == 1 and "possible_causes" not in alone[0].evidence[0].detail
+    with_cause = _run({**big_steps, "loop": {"transitions": 10, "not_zeroed": 9}})
+    [f] = [f for f in judge_all(with_cause, CTX) if f.id == "lr.too-high"]
+    assert f.evidence[0].detail["possible_causes"] == ["loop.zero-grad-missing"]
+    assert "gradients accumulate" in f.message and "Fix that first" in f.message
+
+
 def test_lr_too_low_looks_at_the_largest_ratio() -> None:
     warmup = [[i, -5.0 + i * 0.4, 1e-3, 0] for i in range(6)]  # ends at -3.0
     assert "lr.too-low" not in _ids(_run({"params": {"ratio": warmup}}))

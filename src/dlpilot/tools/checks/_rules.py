@@ -1002,12 +1002,54 @@ RULES: tuple[RuntimeCheck, ...] = (
 """Every runtime rule, in catalogue order."""
 
 
-def judge_all(run: ProbeRun, ctx: Context) -> list[Finding]:
-    """Every rule's findings for one script-mode run (not merged)."""
+# Findings that another finding of the same run can cause by itself: (cause id, how it does).
+# When both are found the consequence says so, so that the cause is fixed first; a learning rate
+# that looks too high under a doubled or accumulated gradient may be right once that is fixed.
+CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
+    "lr.too-high": (
+        ("loop.backward-twice", "every gradient is added twice"),
+        ("loop.zero-grad-missing", "gradients accumulate across steps"),
+        (
+            "data.train-not-shuffled",
+            "batches come in label order, so consecutive steps pull the same way",
+        ),
+        ("data.unnormalized", "the inputs are not normalized"),
+    ),
+    "grad.exploding": (
+        ("loop.zero-grad-missing", "gradients accumulate across steps"),
+        ("data.unnormalized", "the inputs are not normalized"),
+    ),
+    "loss.initial-mismatch": (("data.unnormalized", "the inputs are not normalized"),),
+}
+
+
+def _note_causes(findings: list[Finding]) -> list[Finding]:
+    found = {f.id for f in findings}
     out: list[Finding] = []
-    for rule in RULES:
-        out.extend(rule.judge(run, ctx))
+    for f in findings:
+        causes = [(c, how) for c, how in CAUSES.get(f.id, ()) if c in found]
+        if causes:
+            said = "; ".join(f"{how} ({c})" for c, how in causes)
+            ev = f.evidence[0]
+            detail = {**ev.detail, "possible_causes": [c for c, _ in causes]}
+            f = f.model_copy(
+                update={
+                    "message": f"{f.message} This may follow from another finding: {said}. "
+                    "Fix that first and check again.",
+                    "evidence": [ev.model_copy(update={"detail": detail}), *f.evidence[1:]],
+                }
+            )
+        out.append(f)
     return out
 
 
-__all__ = ["RULES", "Context", "RuntimeCheck", "judge_all"]
+def judge_all(run: ProbeRun, ctx: Context) -> list[Finding]:
+    """Every rule's findings for one script-mode run (not merged); a finding another one can
+    cause names it (``CAUSES``)."""
+    out: list[Finding] = []
+    for rule in RULES:
+        out.extend(rule.judge(run, ctx))
+    return _note_causes(out)
+
+
+__all__ = ["CAUSES", "RULES", "Context", "RuntimeCheck", "judge_all"]
