@@ -1011,7 +1011,7 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
         ("loop.zero-grad-missing", "gradients accumulate across steps"),
         (
             "data.train-not-shuffled",
-            "batches come in label order, so consecutive steps pull the same way",
+            "batches come in a fixed order (sorted data makes consecutive steps pull one way)",
         ),
         ("data.unnormalized", "the inputs are not normalized"),
     ),
