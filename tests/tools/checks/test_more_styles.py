@@ -52,3 +52,19 @@ def test_eval_mode_forwards_that_are_never_back_propagated_are_not_training_step
     )
     assert report.exception is None, report.exception
     assert {f.id for f in report.findings} == {"mode.eval-grad-enabled"}
+
+
+def test_a_dcgan_raises_no_finding_and_gets_no_overfit_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    shutil.copy(PROGRAMS / "dcgan.py", tmp_path / "train.py")
+    report = check_script(["python", "train.py"], cwd=tmp_path, static=False, timeout_s=240)
+    assert report.exception is None, report.exception
+    assert [(f.id, f.message) for f in report.findings] == []
+    assert report.overfit is not None and report.overfit.verdict != "failed", report.overfit.reason
+
+
+def test_the_overfit_test_trains_at_the_schedules_peak_rate(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    shutil.copy(PROGRAMS / "onecycle.py", tmp_path / "train.py")
+    report = check_script(["python", "train.py"], cwd=tmp_path, static=False, timeout_s=240)
+    assert report.overfit is not None and report.overfit.verdict == "passed", report.overfit.reason

@@ -23,5 +23,12 @@ def test_a_short_run_whose_loss_is_flat_still_fails():
 
 
 def test_the_full_budget_without_fitting_fails_even_if_still_falling():
-    result = judge_curve(_falling(200), None, budget=200)
-    assert result.verdict == "failed"
+    slow = [4.0 * (0.35 + 0.65 * 0.99**i) for i in range(200)]  # still falling, at 44%
+    result = judge_curve(slow, None, budget=200)
+    assert result.verdict == "failed" and result.finding is not None
+
+
+def test_the_full_budget_with_the_loss_mostly_down_and_falling_asks_for_more_steps():
+    result = judge_curve(_falling(200), None, budget=200)  # at 13.5% of its start, falling
+    assert result.verdict == "inconclusive" and result.finding is None
+    assert "--overfit-steps" in result.reason

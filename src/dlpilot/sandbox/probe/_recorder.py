@@ -245,6 +245,13 @@ def _grad_state(p: torch.Tensor) -> tuple[int, int] | None:
     return (id(g), g._version)
 
 
+def _cleared(p: torch.Tensor) -> bool:
+    """Whether a parameter's gradient is reset: None, or all zeros (``zero_grad(set_to_none=
+    False)``)."""
+    g = p.grad
+    return g is None or not bool(g.any())
+
+
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, pos: int, default: Any) -> Any:
     if name in kwargs:
         return kwargs[name]
@@ -323,6 +330,10 @@ class _Opt:
     params: list[torch.Tensor] = field(default_factory=list)
     tracked: list[torch.Tensor] = field(default_factory=list)
     post_state: list[tuple[int, int] | None] | None = None
+    # a backward added to the gradients this optimizer had at its last step; judged when it
+    # next steps (a reset before its next backward clears it: a GAN's generator backward
+    # writes into the discriminator's gradients, which its next zero_grad drops unused)
+    stale: bool = False
     bw_at_step: int = 0
     first_snapshot: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     max_change: float | None = None
@@ -1318,7 +1329,11 @@ class Recorder:
             if not math.isfinite(value) and self.loss_ev["nonfinite_step"] is None and not scale:
                 self.loss_ev["nonfinite_step"] = count
                 self.loss_ev["nonfinite_fn"] = "backward"
-        # zero-grad bookkeeping: the state of each optimizer's tracked grads before this backward
+        # zero-grad bookkeeping: a stale optimizer whose gradients were reset since is not stale
+        for o in self._opts:
+            if o.stale and all(_cleared(p) for p in o.tracked):
+                o.stale = False
+        # the state of each optimizer's tracked grads before this backward
         self._pre_states = {
             o.oid: [_grad_state(p) for p in o.tracked] for o in self._opts if o.post_state
         }
@@ -1385,13 +1400,8 @@ class Recorder:
             not_zeroed = sum(
                 1 for i in touched if before[i] is not None and before[i] == o.post_state[i]
             )
-            lp = self.loop
-            lp["transitions"] += 1
-            if not_zeroed * 2 > len(touched):
-                lp["not_zeroed"] += 1
-                if lp["not_zeroed_first_step"] is None:
-                    lp["not_zeroed_first_step"] = self.steps
-                    self._mark("not_zeroed")
+            self.loop["transitions"] += 1
+            o.stale = not_zeroed * 2 > len(touched)
             o.post_state = None
         for o in self._opts:
             for p in o.tracked:
@@ -1472,10 +1482,20 @@ class Recorder:
             for g in opt.param_groups:
                 if "weight_decay" in g:
                     g["weight_decay"] = 0.0
-                if "initial_lr" in g:
-                    g["lr"] = g["initial_lr"]
+                # the schedule is off: train at its peak (OneCycleLR starts at max_lr / 25,
+                # a warmup near 0; both keep their nominal rate in the group)
+                peak = max(float(g.get("max_lr", 0.0)), float(g.get("initial_lr", 0.0)))
+                if peak > 0:
+                    g["lr"] = peak
             return
         count = self._count()
+        if o.stale:  # it steps on gradients that hold what its previous step already used
+            o.stale = False
+            lp = self.loop
+            lp["not_zeroed"] += 1
+            if lp["not_zeroed_first_step"] is None:
+                lp["not_zeroed_first_step"] = self.steps
+                self._mark("not_zeroed")
         backward_ran = self.backwards > o.bw_at_step
         if not backward_ran:
             self.loop["steps_without_backward"] += 1

@@ -59,7 +59,11 @@ def test_a_full_checkpoint_dict_is_complete_inline_through_a_variable_or_a_helpe
     state = {"model": model, "optimizer": optimizer, "iteration": it}
     fabric.save("ckpt.pt", state)
     """
-    for save in (inline, variable, helper, split_files, fabric):
+    gan = """
+    torch.save({"G": netG.state_dict(), "D": netD.state_dict(), "optG": optG.state_dict(),
+                "optD": optD.state_dict(), "epoch": epoch}, "gan.pt")
+    """
+    for save in (inline, variable, helper, split_files, fabric, gan):
         found = ids({"train.py": LOOP, "ckpt.py": save})
         assert "ckpt.incomplete" not in found and "ckpt.none" not in found, save
 

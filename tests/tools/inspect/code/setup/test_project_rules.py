@@ -143,10 +143,19 @@ def test_early_stopping_patience_counter_and_best_checkpoint_count() -> None:
         "if bad_epochs >= patience:\n    break",
         "best_acc = max(best_acc, acc)",
         "cb = EarlyStopping(monitor='val_loss')",
+        "if self.bad_epochs >= self.args.patience:\n    break",
+        "if acc > best:\n    best = acc\n    torch.save(model.state_dict(), 'best.pt')",
+        "torch.save(model.state_dict(), os.path.join(out, 'best.pth'))",
     ):
         assert "train.no-early-stopping" not in ids(
             {"train.py": BARE_LOOP, "v.py": val, "s.py": stop}
         ), stop
+
+
+def test_a_best_word_that_is_not_a_kept_score_is_no_early_stopping() -> None:
+    val = "model.eval()\n"
+    for other in ("# the best way to train\n", "mode = 'best'\n"):
+        assert "train.no-early-stopping" in ids({"train.py": BARE_LOOP, "v.py": val, "o.py": other})
 
 
 def test_project_findings_point_at_the_trainer_call_for_framework_projects() -> None:
@@ -243,3 +252,26 @@ def test_a_torch_generator_seeding_a_split_does_not_make_a_gan() -> None:
     )
     found = ids({"train.py": src})
     assert "train.no-validation" in found and "data.no-split" in found
+
+
+MANUAL_SGD = """
+import torch
+torch.manual_seed(0)
+for epoch in range(3):
+    for xb, yb in batches:
+        loss = ((model(xb) - yb) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+                p.grad.zero_()
+    torch.save({"model": model.state_dict(), "epoch": epoch}, "ckpt.pt")
+"""
+
+
+def test_a_manual_sgd_loop_is_training_code_and_its_checkpoint_needs_no_optimizer() -> None:
+    found = ids({"train.py": MANUAL_SGD})
+    assert "train.no-validation" in found and "track.none" in found  # a training project
+    assert "ckpt.incomplete" not in found and "ckpt.none" not in found
+    in_place = MANUAL_SGD.replace("p -= lr * p.grad", "p.sub_(lr * p.grad)")
+    assert "train.no-validation" in ids({"train.py": in_place})

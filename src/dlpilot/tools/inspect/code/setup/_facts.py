@@ -125,8 +125,13 @@ SIGNALS: dict[str, _Signal] = {
             "no_improve",
             "without_improvement",
         ),
-        re.compile(r"patience\w*\s*[<>]|[<>]=?\s*(?:\w+\.)?\w*patience|monitor\s*="),
-        ("patience", "monitor"),
+        # a patience counter (``self.args.patience`` too), a monitored metric, or the best score
+        # kept by comparison (``if acc > best: best = acc``) or saved as ``best.pt``
+        re.compile(
+            r"patience\w*\s*[<>]|[<>]=?\s*(?:\w+\.)*\w*patience|monitor\s*="
+            r"|[<>]=?\s*(?:\w+\.)*best\b|\bbest\s*[<>]|\bbest\.(?:pt|pth|ckpt|bin|tar)\b"
+        ),
+        ("patience", "monitor", "best"),
     ),
     "schedule": _Signal(
         (
@@ -272,6 +277,7 @@ _SEQ_MODEL = re.compile(
     r"|TokenClassification|QuestionAnswering|MaskedLM|Seq2SeqLM|ConditionalGeneration"
     r"|ImageClassification|MultipleChoice|PreTraining|AudioClassification|CTC)\b"
 )
+_OPTIMIZER_IN_FILE = re.compile(r"optim|Optimizer|\.step\(")
 _SCHEDULER_IN_FILE = re.compile(
     r"lr_scheduler|Scheduler\b|get_\w*schedule\w*\(|OneCycleLR|StepLR|CosineAnnealing|LambdaLR"
     r"|ReduceLROnPlateau"
@@ -404,7 +410,8 @@ _MODEL_WORD = re.compile(
     r"(?i)model|state_dict|\bnet|net\b|weights|params|encoder|decoder|generator|discriminator|ema"
     r"|module|backbone|policy|\bactor|critic|unet|vae"
 )
-_OPT_WORD = re.compile(r"(?i)optim|^opt$|^opt_|_opt$|_opt_|optimizer")
+# optimizer, optim_g, opt, opt_d, d_opt, and a GAN's optG / optD / opt1 (capital or digit suffix)
+_OPT_WORD = re.compile(r"(?i:optim|^opt$|^opt_|_opt$|_opt_)|^opt(?:[A-Z]|\d)")
 _SCHED_WORD = re.compile(r"(?i)sched")
 _WORKER_ARG_NAMES = ("num_workers", "workers", "n_workers", "num_worker", "dataloader_workers")
 _RNG_METHODS = frozenset(
@@ -467,6 +474,7 @@ class FileFacts:
     is_test: bool = False
     backward_line: int | None = None
     has_step: bool = False
+    manual_update: bool = False  # parameters updated by hand from their .grad
     trainer_line: int | None = None
     frameworks: set[Framework] = field(default_factory=set)
     # Trainer / TrainingArguments keyword values that switch a framework default off
@@ -556,7 +564,7 @@ def _collect(f: SourceFile) -> FileFacts:
     t = f.text
     has_train = "train" in t
     need = _Needs(
-        training=(".backward(" in t and ".step(" in t)
+        training=(".backward(" in t and (".step(" in t or ".grad" in t))
         or "Trainer(" in t
         or "TrainingArguments(" in t
         or "manual_backward(" in t,
@@ -784,6 +792,10 @@ class _Walker:
             self.classes[node.name] = node.lineno
             self._children(node, inner)
             return
+        if t is ast.AugAssign and self.need.training:
+            assert isinstance(node, ast.AugAssign)
+            if isinstance(node.op, ast.Sub) and _mentions_grad(node.value):
+                self.facts.has_step = self.facts.manual_update = True  # p -= lr * p.grad
         if t is ast.For or t is ast.While or t is ast.AsyncFor:
             self.loop_depth += 1
             self._children(node, scope)
@@ -813,6 +825,9 @@ class _Walker:
                     facts.backward_line = call.lineno
             elif name == "step" and isinstance(func, ast.Attribute):
                 facts.has_step = True
+            elif name in ("sub_", "add_") and _mentions_grad(call):
+                # a manual update: p.sub_(lr * p.grad), p.add_(p.grad, alpha=-lr)
+                facts.has_step = facts.manual_update = True
             elif name.endswith("Trainer") and name[:1].isupper():
                 self._trainer(call, name)
             elif name.endswith("TrainingArguments") or name in ("SFTConfig", "DPOConfig"):
@@ -1122,8 +1137,10 @@ class _Walker:
         facts = self.facts
         if self.need.saves:
             has_sched = _SCHEDULER_IN_FILE.search(self.f.text) is not None
+            # updates by hand and no optimizer anywhere in the file: no optimizer state to save
+            has_opt = not facts.manual_update or _OPTIMIZER_IN_FILE.search(self.f.text) is not None
             for sc in self.scopes:
-                self._checkpoints(sc, has_sched)
+                self._checkpoints(sc, has_sched, has_opt)
         for sc in self.scopes:
             if self.need.roles or self.need.leak:
                 self._scope_splits(sc)
@@ -1133,7 +1150,7 @@ class _Walker:
             facts.random_datasets.append((cls, line))
         facts.overlap_issues.sort()
 
-    def _checkpoints(self, sc: _Scope, has_sched: bool) -> None:
+    def _checkpoints(self, sc: _Scope, has_sched: bool, has_opt: bool) -> None:
         union: set[str] = set()
         first_line = 0
         model_saves: list[ast.Call] = []
@@ -1164,7 +1181,8 @@ class _Walker:
             union |= content
         if "model" not in union:
             return
-        need = ["optimizer", "progress"] + (["scheduler"] if has_sched else [])
+        need = (["optimizer"] if has_opt else []) + ["progress"]
+        need += ["scheduler"] if has_sched else []
         missing = [n for n in need if n not in union]
         if not missing:
             self.facts.ckpt_complete = True
@@ -1483,6 +1501,11 @@ def _merge(parts: object) -> set[str] | None:
             return None  # ``**extra``: contents unknown
         out |= p
     return out
+
+
+def _mentions_grad(node: ast.AST) -> bool:
+    """Whether an expression reads a parameter's ``.grad``."""
+    return any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(node))
 
 
 def _checkpoint_named(call: ast.Call) -> bool:
