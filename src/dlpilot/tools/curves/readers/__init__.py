@@ -29,7 +29,7 @@ from dlpilot.tools.curves.readers._base import Reader
 from dlpilot.tools.curves.readers._csv import CsvReader
 from dlpilot.tools.curves.readers._hf_trainer import HfTrainerReader
 from dlpilot.tools.curves.readers._jsonl import JsonlReader
-from dlpilot.tools.curves.readers._layout import join_split_dirs, test_as_dev
+from dlpilot.tools.curves.readers._layout import join_split_dirs, read_test_as_dev
 from dlpilot.tools.curves.readers._mlflow import MlflowReader
 from dlpilot.tools.curves.readers._names import normalize_metric_name
 from dlpilot.tools.curves.readers._tensorboard import TensorBoardReader
@@ -76,7 +76,7 @@ def read_runs(path: str | os.PathLike[str]) -> list[Run]:
 
 def _roles(runs: list[Run]) -> list[Run]:
     for run in runs:
-        test_as_dev(run)
+        read_test_as_dev(run)
     return runs
 
 

@@ -31,17 +31,14 @@ TEST_AS_DEV_MIN_POINTS = 3
 """Points a test series needs to count as evaluated during training (not once at the end)."""
 
 
-def _dir_phase(name: str) -> tuple[str, str] | None:
-    """(split, tag prefix) of a split directory: ``validation`` -> ("val", ""),
-    ``loss_val`` -> ("val", "loss"); ``None`` for any other name."""
+def _dir_phase(name: str) -> str | None:
+    """The split a directory is named for: ``validation`` -> "val", ``loss_val`` -> "val"
+    (``add_scalars``' ``<tag>_<key>``); ``None`` for any other name."""
     phase = phase_of(name)
     if phase is not None:
-        return phase, ""
+        return phase
     prefix, sep, last = name.rpartition("_")
-    phase = phase_of(last) if sep else None
-    if phase is not None and prefix:
-        return phase, prefix
-    return None
+    return phase_of(last) if sep and prefix else None
 
 
 def join_split_dirs(runs: list[Run], sources: list[Path], root: Path) -> None:
@@ -50,9 +47,9 @@ def join_split_dirs(runs: list[Run], sources: list[Path], root: Path) -> None:
     for i, (run, source) in enumerate(zip(runs, sources, strict=True)):
         if run.format != "tensorboard" or source == root or not source.is_dir():
             continue
-        found = _dir_phase(source.name)
-        if found is not None and not any(names_a_split(s.original) for s in run.series.values()):
-            children.setdefault(source.parent, []).append((i, found[0]))
+        phase = _dir_phase(source.name)
+        if phase is not None and not any(names_a_split(s.original) for s in run.series.values()):
+            children.setdefault(source.parent, []).append((i, phase))
     drop: set[int] = set()
     for parent, members in children.items():
         host = next(
@@ -89,7 +86,7 @@ def _adopt(into: Run, child: Run, dirname: str, phase: str) -> None:
     into.warnings.extend(f"{dirname}: {w}" for w in child.warnings)
 
 
-def test_as_dev(run: Run) -> None:
+def read_test_as_dev(run: Run) -> None:
     """Read a test split evaluated during training as the dev split when no validation split is
     logged (in place)."""
     names = list(run.series)
@@ -109,4 +106,4 @@ def test_as_dev(run: Run) -> None:
     )
 
 
-__all__ = ["TEST_AS_DEV_MIN_POINTS", "join_split_dirs", "test_as_dev"]
+__all__ = ["TEST_AS_DEV_MIN_POINTS", "join_split_dirs", "read_test_as_dev"]
