@@ -233,3 +233,86 @@ def test_bare_location_prefixes_name_no_machine_and_are_fine() -> None:
     ROOT_DATA = "/root/data/train.csv"
     """
     assert hits({"paths.py": src}, "repo.hardcoded-paths") == [("paths.py", 3)]
+
+
+SCRATCH_BEST = """
+import tempfile, os
+import torch
+torch.manual_seed(0)
+best = float("inf")
+with tempfile.TemporaryDirectory() as tmp:
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        if val_loss(model) < best:
+            best = val_loss(model)
+            torch.save(model.state_dict(), os.path.join(tmp, "best.pt"))
+    model.load_state_dict(torch.load(os.path.join(tmp, "best.pt")))
+"""
+
+
+def test_a_save_into_a_temporary_directory_is_scratch_not_a_checkpoint() -> None:
+    # the file is deleted when the block ends: nothing survives a crash, so no checkpoint at all
+    assert _ckpt({"train.py": SCRATCH_BEST}) == [("ckpt.none", "train.py", 14)]
+
+
+def test_a_save_next_to_the_temporary_directory_is_still_judged() -> None:
+    kept = SCRATCH_BEST.replace(
+        "        if val_loss",
+        '        torch.save(model.state_dict(), f"e{epoch}.pt")\n        if val_loss',
+    )
+    found = _ckpt({"train.py": kept})
+    assert ("ckpt.incomplete", "train.py", 12) in found and (
+        "ckpt.none",
+        "train.py",
+        15,
+    ) not in found
+
+
+FULL_SAVE = """
+torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": e}, "a.pt")
+"""
+
+
+def test_the_word_resume_without_a_load_is_no_resume_path() -> None:
+    unused_helper = """
+    def summarize(history):
+        resume = ", ".join(f"{k}={v:.3f}" for k, v in history.items())  # a summary, not a restart
+        return resume
+    """
+    found = ids({"train.py": LOOP, "ckpt.py": FULL_SAVE, "report.py": unused_helper})
+    assert "ckpt.no-resume" in found
+
+
+def test_loading_a_checkpoint_to_resume_in_any_common_style_is_a_resume_path() -> None:
+    styles = [
+        """
+        if args.resume:
+            ckpt = torch.load(args.resume, map_location="cpu")
+            model.load_state_dict(ckpt["model"])
+        """,
+        """
+        resume_path = cfg.get("resume_from")
+        if resume_path is not None:
+            print("loading", resume_path)
+            state = torch.load(resume_path)
+        """,
+        """
+        state = torch.load(path)
+        optimizer.load_state_dict(state["optimizer"])
+        """,
+        """
+        trainer.fit(model, datamodule=dm, ckpt_path=args.ckpt)
+        """,
+        """
+        trainer.train(resume_from_checkpoint=True)
+        """,
+        """
+        accelerator.load_state(args.output_dir)
+        """,
+    ]
+    for style in styles:
+        found = ids({"train.py": LOOP, "ckpt.py": FULL_SAVE, "resume.py": style})
+        assert "ckpt.no-resume" not in found, style

@@ -135,3 +135,35 @@ def test_an_accelerate_loop_is_training_code() -> None:
         optimizer.step()
     """
     assert "repro.no-seed" in ids({"train.py": src})
+
+
+HYDRA_TRAIN = """
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train.yaml")
+def main(cfg: DictConfig) -> None:
+    {seed}
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+"""
+
+
+def test_a_trainer_built_by_hydra_from_its_config_is_a_training_entry() -> None:
+    files = {"model.py": LIGHTNING_MODULE, "data.py": LIGHTNING_DATA}
+    unseeded = ids({**files, "train.py": HYDRA_TRAIN.format(seed="")})
+    assert "repro.no-seed" in unseeded
+    seeded = ids({**files, "train.py": HYDRA_TRAIN.format(seed="L.seed_everything(cfg.seed)")})
+    assert "repro.no-seed" not in seeded
+    # Lightning's defaults hold: it checkpoints, logs and can resume
+    assert not {"ckpt.none", "ckpt.no-resume", "track.none"} & set(seeded)
+
+
+def test_instantiating_a_config_node_other_than_the_trainer_trains_nothing() -> None:
+    train = HYDRA_TRAIN.format(seed="").replace("cfg.trainer", "cfg.callbacks")
+    train = train.replace("trainer.fit(", "print(")
+    found = ids({"model.py": LIGHTNING_MODULE, "data.py": LIGHTNING_DATA, "train.py": train})
+    assert "repro.no-seed" not in found

@@ -275,3 +275,39 @@ def test_a_manual_sgd_loop_is_training_code_and_its_checkpoint_needs_no_optimize
     assert "ckpt.incomplete" not in found and "ckpt.none" not in found
     in_place = MANUAL_SGD.replace("p -= lr * p.grad", "p.sub_(lr * p.grad)")
     assert "train.no-validation" in ids({"train.py": in_place})
+
+
+BENCHMARK = """
+import time
+import torch
+torch.manual_seed(0)
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+batches = [(torch.randn(64, 32), torch.randint(0, 10, (64,))) for _ in range(20)]
+t0 = time.perf_counter()
+for step in range(100):
+    x, y = batches[step % len(batches)]
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+print("it/s", 100 / (time.perf_counter() - t0))
+"""
+
+
+def test_a_benchmark_on_random_tensors_needs_no_held_out_data() -> None:
+    found = ids({"bench.py": BENCHMARK})
+    assert "data.no-split" not in found and "train.no-validation" not in found
+
+
+def test_the_same_loop_over_real_data_still_needs_held_out_data() -> None:
+    real = BENCHMARK.replace(
+        "batches = [(torch.randn(64, 32), torch.randint(0, 10, (64,))) for _ in range(20)]",
+        "batches = list(torch.utils.data.DataLoader(MyDataset('train.csv'), batch_size=64))",
+    )
+    found = ids({"train.py": real})
+    assert "data.no-split" in found and "train.no-validation" in found
+    # noise added to real batches (diffusion, augmentation) does not make the data synthetic
+    noisy = real.replace(
+        "    x, y = batches", "    noise = torch.randn(64, 32)\n    x, y = batches"
+    )
+    assert "data.no-split" in ids({"train.py": noisy})

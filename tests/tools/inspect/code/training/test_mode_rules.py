@@ -408,3 +408,28 @@ def test_evaluating_in_train_mode_is_reported_once_the_project_model_has_dropout
     # a model the project does not define may have any layer: still reported
     found = run_files({"main.py": NEVER_SWITCHES_MODE})
     assert "mode.train-during-eval" in [f.id for f in found]
+
+
+# Module methods return the module, so a mode set at the end of a call chain is a mode change.
+CHAINED = (
+    HEAD
+    + """
+for epoch in range(10):
+    model.to(device){restore}
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        F.cross_entropy(model(x.to(device)), y.to(device)).backward()
+        optimizer.step()
+    model.eval().cpu()
+    with torch.no_grad():
+        acc = (model(val_x).argmax(1) == val_y).float().mean()
+"""
+)
+
+
+def test_train_mode_restored_at_the_end_of_a_call_chain_is_fine():
+    assert "mode.eval-during-training" not in ids(CHAINED.format(restore=".train()"))
+
+
+def test_eval_at_the_head_of_a_call_chain_never_undone_is_reported():
+    assert lines_of(CHAINED.format(restore=""), "mode.eval-during-training") == [14]

@@ -85,10 +85,17 @@ SIGNALS: dict[str, _Signal] = {
             "net.save(",
         )
     ),
+    # a framework's resume argument, an optimizer's state loaded, or a load call next to the word
+    # resume / restore (``if args.resume: ckpt = torch.load(args.resume)``); the word alone, in a
+    # variable name or a comment, restores nothing
     "resume": _Signal(
-        ("resume", "Resume", "restore", "ckpt_path", "load_checkpoint", "load_state("),
-        re.compile(r"(?:optim\w*|opt\w*)\.load_state_dict\(|load_state_dict\(\s*\w+\[['\"]optim"),
-        ("load_state_dict",),
+        ("ckpt_path", "resume_from_checkpoint", "load_checkpoint", "load_state("),
+        re.compile(
+            r"(?:optim\w*|opt\w*)\.load_state_dict\(|load_state_dict\(\s*\w+\[['\"]optim"
+            r"|(?:[Rr]esum|RESUM|[Rr]estor)\w*[^\n]*(?:\n[^\n]*){0,8}?\bload\w*\("
+            r"|\bload\w*\([^\n]*(?:[Rr]esum|RESUM|[Rr]estor)"
+        ),
+        ("load",),
     ),
     "validation": _Signal(
         (
@@ -267,6 +274,43 @@ _DISCRIMINATOR = re.compile(
 _GENERATOR = re.compile(
     r"\b(?!torch\.)\w*[Gg]enerator\b(?!\s*\(\s*(?:device\s*=[^)]*)?\))|\bnet_?G\b"
     r"|\b(?:optimizer|optim|opt)_?(?:G|gen)\b"
+)
+# random inputs made in the script, and anything that reads real data (a miss here is safe: the
+# script is then judged as a training script)
+_RANDOM_TENSOR = re.compile(r"\b(?:torch|th)\.(?:randn|rand|randint|normal)\(")
+_DATA_SOURCE_LITERALS = (
+    "Dataset",
+    "dataset",
+    "loader",
+    "from data",
+    "import data",
+    "get_batch",
+    "memmap",
+    "okeniz",
+    "yaml",
+    "json",
+    "load(",
+    "load_",
+    "read_",
+    "open(",
+    "loadtxt",
+    "fromfile",
+    "from_numpy",
+    "fetch_",
+    "Folder",
+    "datasets",
+    "torchvision",
+    "torchaudio",
+    "torchtext",
+    "sklearn",
+    "pandas",
+    "glob",
+    "listdir",
+    "Path(",
+    "argv",
+    "data_dir",
+    "data_path",
+    "root=",
 )
 _ENVIRONMENT = re.compile(r"\bgym(?:nasium)?\.make\(|\benv\.step\(")
 # recurrent / transformer models (train.no-grad-clip applies only to them)
@@ -490,6 +534,9 @@ class FileFacts:
     # lines of weights-only saves written once, after training (a final export)
     ckpt_exports: list[int] = field(default_factory=list)
     ckpt_unknown: bool = False  # a checkpoint-like save whose contents are unknown
+    # lines of saves into a temporary directory or file, deleted when the block ends (scratch
+    # copies, such as in-run best-model selection): not checkpoints
+    ckpt_scratch: list[int] = field(default_factory=list)
     random_datasets: list[tuple[str, int]] = field(default_factory=list)
     worker_loaders: list[tuple[int, str]] = field(default_factory=list)
     _signals: dict[str, bool] = field(default_factory=dict, repr=False)
@@ -513,6 +560,16 @@ class FileFacts:
             hit = _search(name, self.text)
             self._signals[name] = hit
         return hit
+
+    def synthetic_data(self) -> bool:
+        """Whether this file trains on random tensors it makes itself and reads no data at all
+        (a throughput benchmark, a smoke test): held-out data would be more of the same noise."""
+        if self.is_test:
+            return False
+        text = self.text
+        return _RANDOM_TENSOR.search(text) is not None and not any(
+            lit in text for lit in _DATA_SOURCE_LITERALS
+        )
 
     def holdout_moot(self) -> bool:
         """Whether this file trains a kind of model that has no held-out data by nature:
@@ -567,7 +624,8 @@ def _collect(f: SourceFile) -> FileFacts:
         training=(".backward(" in t and (".step(" in t or ".grad" in t))
         or "Trainer(" in t
         or "TrainingArguments(" in t
-        or "manual_backward(" in t,
+        or "manual_backward(" in t
+        or ("instantiate(" in t and "trainer" in t),
         loaders="DataLoader(" in t,
         saves="save" in t and any(lit in t for lit in _SAVE_LITERALS),
         augment=any(lit in t for lit in _AUGMENT_LITERALS)
@@ -659,6 +717,28 @@ class _Needs:
         )
 
 
+# Context managers whose files are deleted when the block ends.
+_TEMPORARY = frozenset(
+    {"TemporaryDirectory", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile"}
+)
+
+
+def _mentions_any(call: ast.Call, names: set[str]) -> bool:
+    """Whether a name of ``names`` appears in the call's arguments."""
+    for arg in [*call.args, *(kw.value for kw in call.keywords)]:
+        for node in ast.walk(arg):
+            if isinstance(node, ast.Name) and node.id in names:
+                return True
+    return False
+
+
+def _names_trainer(node: ast.expr) -> bool:
+    """``cfg.trainer`` / ``config["trainer"]``: a config node that describes a Trainer."""
+    if isinstance(node, ast.Subscript):
+        return (const_str(node.slice) or "").lower() == "trainer"
+    return dotted(node).rsplit(".", 1)[-1].lower() == "trainer"
+
+
 class _Walker:
     """Walks one tree once, in source order, keeping a stack of the names that give context."""
 
@@ -679,6 +759,8 @@ class _Walker:
         self._hints: list[int] = []
         self.loop_depth = 0
         self.looped: set[int] = set()  # ids of the calls made inside a loop of their scope
+        # names bound by ``with tempfile.TemporaryDirectory() as tmp`` and the like
+        self.temp_names: set[str] = set()
         self.called_in_loop: set[str] = set()  # names of functions called inside a loop
 
     # --- traversal -------------------------------------------------------------------------
@@ -801,6 +883,12 @@ class _Walker:
             self._children(node, scope)
             self.loop_depth -= 1
             return
+        if t is ast.With or t is ast.AsyncWith:
+            for item in node.items:  # type: ignore[attr-defined]
+                ctx = item.context_expr
+                if isinstance(ctx, ast.Call) and last_name(ctx.func) in _TEMPORARY:
+                    if item.optional_vars is not None:
+                        self.temp_names.update(target_names(item.optional_vars))
         if t is ast.Expr:
             value = node.value  # type: ignore[attr-defined]
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -830,6 +918,8 @@ class _Walker:
                 facts.has_step = facts.manual_update = True
             elif name.endswith("Trainer") and name[:1].isupper():
                 self._trainer(call, name)
+            elif name == "instantiate" and call.args and _names_trainer(call.args[0]):
+                self._trainer(call, name)  # hydra.utils.instantiate(cfg.trainer)
             elif name.endswith("TrainingArguments") or name in ("SFTConfig", "DPOConfig"):
                 self._hf_args(call)
         if name == "add_argument":
@@ -1154,8 +1244,12 @@ class _Walker:
         union: set[str] = set()
         first_line = 0
         model_saves: list[ast.Call] = []
+        temp = self._temp_paths(sc)
         for call in sc.calls:
             kind = _save_kind(call)
+            if kind is not None and temp and _mentions_any(call, temp):
+                self.facts.ckpt_scratch.append(call.lineno)
+                continue
             if kind is None:
                 self.facts.ckpt_unknown |= _checkpoint_named(call)
                 continue
@@ -1190,6 +1284,15 @@ class _Walker:
             self.facts.ckpt_exports.append(first_line)
         else:
             self.facts.ckpt_partial.append((first_line, sorted(union), missing))
+
+    def _temp_paths(self, sc: _Scope) -> set[str]:
+        """Names that hold a temporary directory or file, or a path built from one."""
+        temp = set(self.temp_names)
+        if temp:
+            for rec in sc.assigns:
+                if rec.loads & temp:
+                    temp.update(rec.names)
+        return temp
 
     def _during_training(self, sc: _Scope, saves: list[ast.Call]) -> bool:
         """Whether these saves can run while training goes on: inside a loop, in a function

@@ -38,6 +38,7 @@ class _ProjectRule(Rule):
 
     def __init__(self) -> None:
         self._entry: tuple[int, str, int] | None = None  # (rank, file, line)
+        self._entry_synthetic = False  # the entry trains on random tensors it makes itself
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         facts = facts_for(f)
@@ -48,6 +49,7 @@ class _ProjectRule(Rule):
             cand = (_entry_rank(facts.rel), facts.rel, line)
             if self._entry is None or cand[0] < self._entry[0]:
                 self._entry = cand
+                self._entry_synthetic = facts.synthetic_data()
         self._note(facts)
         return ()
 
@@ -119,6 +121,7 @@ class CheckpointRule(_ProjectRule):
         self._resume = False
         self._partial: list[tuple[bool, str, int, list[str], list[str]]] = []
         self._export: tuple[str, int] | None = None  # a weights-only save after training
+        self._scratch: tuple[str, int] | None = None  # a save into a temporary directory
 
     def _note(self, facts: FileFacts) -> None:
         framework = _framework_default(facts, "checkpoint", "hf", "lightning")
@@ -126,13 +129,15 @@ class CheckpointRule(_ProjectRule):
             self._complete = True
         if not self._saved:
             # the text signal counts only where the save calls were not all understood
-            understood = facts.ckpt_exports or facts.ckpt_partial
+            understood = facts.ckpt_exports or facts.ckpt_partial or facts.ckpt_scratch
             self._saved = (
                 framework
                 or facts.ckpt_complete
                 or facts.ckpt_unknown
                 or (facts.signal("save") and not understood)
             )
+        if facts.ckpt_scratch and self._scratch is None:
+            self._scratch = (facts.rel, facts.ckpt_scratch[0])
         if facts.ckpt_exports and self._export is None:
             self._export = (facts.rel, facts.ckpt_exports[0])
         if facts.ckpt_partial:
@@ -160,6 +165,21 @@ class CheckpointRule(_ProjectRule):
                     file=rel,
                     line=line,
                     detail={"final_export_only": True},
+                )
+            ]
+        if not self._saved and self._scratch is not None:
+            rel, line = self._scratch
+            return [
+                finding(
+                    "ckpt.none",
+                    "The model is saved only into a temporary directory or file, deleted when "
+                    "its block ends, so a crash or pre-emption loses the whole run. Also save "
+                    "model, optimizer (and scheduler) state and the epoch/step to a kept path "
+                    "at regular intervals.",
+                    how="static",
+                    file=rel,
+                    line=line,
+                    detail={"temporary_only": True},
                 )
             ]
         if not self._saved:
@@ -220,6 +240,8 @@ class ValidationRule(_ProjectRule):
     def finish(self, project: Project) -> Iterable[Finding]:
         if self._entry is None or (self._moot and not self._validates):
             return []
+        if self._entry_synthetic and not self._validates:
+            return []  # random noise generalizes to nothing: a benchmark or a smoke test
         if not self._validates:
             return [
                 self._report(
@@ -345,7 +367,7 @@ class HeldOutDataRule(_ProjectRule):
             self._held_out = facts.signal("heldout") or facts.holdout_moot()
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        if self._entry is None or self._held_out:
+        if self._entry is None or self._held_out or self._entry_synthetic:
             return []
         return [
             self._report(
