@@ -886,9 +886,10 @@ class _Walker:
         if t is ast.With or t is ast.AsyncWith:
             for item in node.items:  # type: ignore[attr-defined]
                 ctx = item.context_expr
-                if isinstance(ctx, ast.Call) and last_name(ctx.func) in _TEMPORARY:
-                    if item.optional_vars is not None:
-                        self.temp_names.update(target_names(item.optional_vars))
+                bound = item.optional_vars
+                temporary = isinstance(ctx, ast.Call) and last_name(ctx.func) in _TEMPORARY
+                if bound is not None and temporary:
+                    self.temp_names.update(target_names(bound))
         if t is ast.Expr:
             value = node.value  # type: ignore[attr-defined]
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
