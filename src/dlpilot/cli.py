@@ -292,7 +292,8 @@ def _batch_size(args: argparse.Namespace) -> int:
         print(f"  note: {result.note}")
     for t in result.trials:
         speed = f"{t.samples_per_s:.0f} samples/s" if t.samples_per_s else (t.error or "")
-        print(f"  batch {t.batch_size:>6}: {'fits' if t.ok else 'fails'}  {speed}")
+        peak = f", peak {t.peak_memory_bytes / 2**30:.2f} GiB" if t.peak_memory_bytes else ""
+        print(f"  batch {t.batch_size:>6}: {'fits' if t.ok else 'fails'}  {speed}{peak}")
     print(f"  recommended: {result.recommended}  (throughput knee: {result.throughput_knee})")
     return EXIT_OK
 

@@ -194,15 +194,28 @@ def find_batch_size(parts: Parts, params: dict[str, Any], events: Events) -> dic
             good = mid
         else:
             bad = mid
+    total = int(torch.cuda.get_device_properties(device).total_memory)
+    note = None
+    recommended = recommend(good) if good else None
+    if bad is None and good:
+        # The cap was reached with no out-of-memory: the margin is for a size near the limit,
+        # so the cap itself is recommended while its peak leaves that margin free.
+        peak = max((t.get("peak_memory_bytes") or 0) for t in trials.log if t["ok"])
+        if peak <= SAFETY_FACTOR * total:
+            recommended = good
+        note = (
+            f"the search stopped at the {cap_reason} ({cap}) without running out of memory; "
+            f"peak memory {peak / 2**30:.2f} GiB of {total / 2**30:.1f} GiB"
+        )
     return {
         **base,
         "device_name": torch.cuda.get_device_name(device),
-        "total_memory_bytes": int(torch.cuda.get_device_properties(device).total_memory),
+        "total_memory_bytes": total,
         "oom_search": True,
-        "note": None,
+        "note": note,
         "trials": trials.log,
         "max_fitting": good or None,
         "first_failing": bad,
-        "recommended": recommend(good) if good else None,
+        "recommended": recommended,
         "throughput_knee": knee(trials.log),
     }

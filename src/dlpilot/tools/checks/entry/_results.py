@@ -78,7 +78,10 @@ class BatchSizeResult(BaseModel):
     trials: list[BatchTrial]
     max_fitting: int | None
     first_failing: int | None
-    recommended: int | None = Field(description="CUDA: 0.9 x max_fitting, multiple of 8 above 8")
+    recommended: int | None = Field(
+        description="CUDA: 0.9 x max_fitting, multiple of 8 above 8; the cap itself when it "
+        "was reached without running out of memory and its peak leaves 10% of the memory free"
+    )
     throughput_knee: int | None = Field(
         description="smallest batch reaching 90% of the best measured samples/s"
     )

@@ -346,9 +346,9 @@ class TrackingRule(_ProjectRule):
         return [
             self._report(
                 "track.none",
-                "Metrics are only printed, never written anywhere machine-readable, so runs "
-                "cannot be compared or their curves read. Log losses and metrics per step/epoch "
-                "to TensorBoard, W&B, MLflow or a JSON-lines / CSV file.",
+                "Metrics are never written anywhere machine-readable (at most printed), so "
+                "runs cannot be compared or their curves read. Log losses and metrics per "
+                "step/epoch to TensorBoard, W&B, MLflow or a JSON-lines / CSV file.",
             )
         ]
 
