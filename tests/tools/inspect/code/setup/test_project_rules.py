@@ -311,3 +311,61 @@ def test_the_same_loop_over_real_data_still_needs_held_out_data() -> None:
         "    x, y = batches", "    noise = torch.randn(64, 32)\n    x, y = batches"
     )
     assert "data.no-split" in ids({"train.py": noisy})
+
+
+def test_names_that_read_as_validation_do_not_undo_the_gan_and_rl_exemptions() -> None:
+    # PyTorch-GAN names its real-label tensor `valid`; cleanrl's rollout buffer `b_values`
+    gan = GAN.replace("ones", "valid")
+    policy = POLICY.replace("returns(rewards)", "(b_returns - b_values)")
+    for src in (gan, policy):
+        found = ids({"train.py": src})
+        assert "train.no-early-stopping" not in found and "train.no-validation" not in found, src
+
+
+def test_a_gan_at_a_constant_learning_rate_is_as_designed_other_training_is_not() -> None:
+    assert "train.no-lr-schedule" not in ids({"train.py": GAN})
+    assert "train.no-lr-schedule" in ids({"train.py": POLICY})
+    assert "train.no-lr-schedule" in ids({"train.py": BARE_LOOP})
+
+
+HF_FINETUNE = """
+from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+def train():
+    model = AutoModelForCausalLM.from_pretrained("facebook/opt-125m")
+    args = TrainingArguments(output_dir="out", lr_scheduler_type="cosine")
+    # eval is skipped on purpose: the dev set is scored elsewhere
+    data_module = dict(train_dataset=train_dataset, eval_dataset=EVAL)
+    trainer = Trainer(model=model, args=args, **data_module)
+    trainer.train()
+"""
+
+
+def test_a_trainer_told_it_has_no_eval_dataset_has_no_held_out_data() -> None:
+    found = ids({"train.py": HF_FINETUNE.replace("EVAL", "None")})
+    assert "train.no-validation" in found and "data.no-split" in found
+    found = ids({"train.py": HF_FINETUNE.replace("EVAL", 'ds["validation"]')})
+    assert "train.no-validation" not in found and "data.no-split" not in found
+
+
+TIMM_STYLE = """
+import torch
+from timm.utils import NativeScaler
+
+torch.manual_seed(0)
+torch.backends.cudnn.benchmark = True
+loss_scaler = NativeScaler()
+for epoch in range(10):
+    for samples, targets in loader:
+        with torch.autocast("cuda"):
+            loss = criterion(model(samples), targets)
+        optimizer.zero_grad()
+        loss_scaler(loss, optimizer, clip_grad=None, parameters=model.parameters())
+"""
+
+
+def test_timm_style_loss_scaler_training_is_a_training_entry() -> None:
+    # backward() and step() both happen inside loss_scaler(loss, optimizer): DeiT, MAE, ConvNeXt
+    assert hits({"engine.py": TIMM_STYLE}, "repro.no-determinism") == [("engine.py", 13)]
+    no_call = TIMM_STYLE.replace("loss_scaler(loss, optimizer", "log(loss, optimizer")
+    assert hits({"engine.py": no_call}, "repro.no-determinism") == []

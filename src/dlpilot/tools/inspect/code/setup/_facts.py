@@ -47,6 +47,13 @@ class _Signal:
     veto_gate: tuple[str, ...] = ()
 
 
+# Text that names held-out data without using it: comments, and a Trainer told it has none.
+_NO_HELDOUT = re.compile(
+    r"#[^\n]*|\beval_dataset\s*=\s*None\b|\bdo_eval\s*=\s*False\b"
+    r"|\beval(?:uation)?_strategy\s*=\s*['\"]no['\"]"
+)
+_NO_HELDOUT_GATE = ("#", "eval_dataset", "do_eval", "_strategy")
+
 SIGNALS: dict[str, _Signal] = {
     # any call of a name ending in "seed" (manual_seed, seed_everything, set_seed, random.seed...),
     # but not a generator seeded for a split, nor reading the seed, nor defining a helper
@@ -119,6 +126,8 @@ SIGNALS: dict[str, _Signal] = {
             r"batch|images|samples)\b"
         ),
         ("test",),
+        veto=_NO_HELDOUT,
+        veto_gate=_NO_HELDOUT_GATE,
     ),
     "early_stop": _Signal(
         (
@@ -247,7 +256,9 @@ SIGNALS: dict[str, _Signal] = {
             "dev_",
             "holdout",
             "is_train",
-        )
+        ),
+        veto=_NO_HELDOUT,
+        veto_gate=_NO_HELDOUT_GATE,
     ),
     "worker_init": _Signal(("worker_init_fn", "generator=", "generator =")),
 }
@@ -578,11 +589,19 @@ class FileFacts:
             return False
         hit = self._signals.get("holdout_moot")
         if hit is None:
-            text = self.text
-            hit = _ENVIRONMENT.search(text) is not None or (
-                _DISCRIMINATOR.search(text) is not None and _GENERATOR.search(text) is not None
-            )
+            hit = _ENVIRONMENT.search(self.text) is not None or self.adversarial()
             self._signals["holdout_moot"] = hit
+        return hit
+
+    def adversarial(self) -> bool:
+        """Whether this file trains a generator against a discriminator / critic (a GAN)."""
+        if self.is_test:
+            return False
+        hit = self._signals.get("adversarial")
+        if hit is None:
+            text = self.text
+            hit = _DISCRIMINATOR.search(text) is not None and _GENERATOR.search(text) is not None
+            self._signals["adversarial"] = hit
         return hit
 
     def seq_model_line(self) -> int | None:
@@ -625,7 +644,8 @@ def _collect(f: SourceFile) -> FileFacts:
         or "Trainer(" in t
         or "TrainingArguments(" in t
         or "manual_backward(" in t
-        or ("instantiate(" in t and "trainer" in t),
+        or ("instantiate(" in t and "trainer" in t)
+        or "scaler(" in t,
         loaders="DataLoader(" in t,
         saves="save" in t and any(lit in t for lit in _SAVE_LITERALS),
         augment=any(lit in t for lit in _AUGMENT_LITERALS)
@@ -730,6 +750,13 @@ def _mentions_any(call: ast.Call, names: set[str]) -> bool:
             if isinstance(node, ast.Name) and node.id in names:
                 return True
     return False
+
+
+def _loss_scaler_call(call: ast.Call, name: str) -> bool:
+    """``loss_scaler(loss, optimizer, ...)``: a scaler object called on a loss and an optimizer."""
+    if not name.lower().endswith("scaler") or len(call.args) < 2:
+        return False
+    return "loss" in dotted(call.args[0]).lower() and "opt" in dotted(call.args[1]).lower()
 
 
 def _names_trainer(node: ast.expr) -> bool:
@@ -913,6 +940,11 @@ class _Walker:
                 if facts.backward_line is None and not dotted(func.value).endswith("autograd"):
                     facts.backward_line = call.lineno
             elif name == "step" and isinstance(func, ast.Attribute):
+                facts.has_step = True
+            elif _loss_scaler_call(call, name):
+                # timm's NativeScaler: loss_scaler(loss, optimizer, ...) backpropagates and steps
+                if facts.backward_line is None:
+                    facts.backward_line = call.lineno
                 facts.has_step = True
             elif name in ("sub_", "add_") and _mentions_grad(call):
                 # a manual update: p.sub_(lr * p.grad), p.add_(p.grad, alpha=-lr)

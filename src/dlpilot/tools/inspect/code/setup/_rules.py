@@ -39,6 +39,7 @@ class _ProjectRule(Rule):
     def __init__(self) -> None:
         self._entry: tuple[int, str, int] | None = None  # (rank, file, line)
         self._entry_synthetic = False  # the entry trains on random tensors it makes itself
+        self._entry_adversarial = False  # the entry trains a GAN
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         facts = facts_for(f)
@@ -50,6 +51,7 @@ class _ProjectRule(Rule):
             if self._entry is None or cand[0] < self._entry[0]:
                 self._entry = cand
                 self._entry_synthetic = facts.synthetic_data()
+                self._entry_adversarial = facts.adversarial()
         self._note(facts)
         return ()
 
@@ -250,7 +252,9 @@ class ValidationRule(_ProjectRule):
                     "unseen. Run a validation pass (model.eval(), torch.no_grad()) every epoch.",
                 )
             ]
-        if not self._stops:
+        if not self._stops and not self._moot:
+            # GAN / RL: a name like ``valid`` (real labels) or ``b_values`` reads as a validation
+            # pass, but there is no held-out score to stop on
             return [
                 self._report(
                     "train.no-early-stopping",
@@ -278,7 +282,9 @@ class LrScheduleRule(_ProjectRule):
             )
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        if self._entry is None or self._scheduled:
+        # GANs are trained at a constant rate by design (DCGAN, WGAN-GP, TTUR, StyleGAN): no
+        # held-out metric to decay on, and decay is no known win there
+        if self._entry is None or self._scheduled or self._entry_adversarial:
             return []
         return [
             self._report(
