@@ -433,3 +433,77 @@ def test_train_mode_restored_at_the_end_of_a_call_chain_is_fine():
 
 def test_eval_at_the_head_of_a_call_chain_never_undone_is_reported():
     assert lines_of(CHAINED.format(restore=""), "mode.eval-during-training") == [14]
+
+
+# The validation helper lives in another module (Pytorch-UNet's eval.py): the mode it leaves the
+# model in is followed across the import.
+EVAL_LIB = """
+import torch
+
+def eval_net(net, loader, device="cpu"):
+    net.eval()
+    total = 0.0
+    for imgs, masks in loader:
+        with torch.no_grad():
+            total += (net(imgs) > 0).float().mean().item()
+    {restore}
+    return total / len(loader)
+"""
+
+UNET_TRAIN = """
+import torch
+import torch.nn as nn
+from eval import eval_net
+
+net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 1, 1))
+optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+step = 0
+for epoch in range(5):
+    net.train()
+    for imgs, masks in train_loader:
+        loss = criterion(net(imgs), masks)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % 50 == 0:
+            score = eval_net(net, val_loader)
+            {after}
+"""
+
+
+def _unet(restore: str = "", after: str = "pass", train: str = UNET_TRAIN) -> list[tuple[str, int]]:
+    files = {
+        "eval.py": EVAL_LIB.format(restore=restore or "pass"),
+        "train.py": train.format(after=after),
+    }
+    return [
+        (f.evidence[0].file or "", f.evidence[0].line or 0)
+        for f in run_files(files)
+        if f.id == "mode.eval-during-training"
+    ]
+
+
+def test_a_helper_in_another_module_that_leaves_eval_mode_mid_epoch_is_reported():
+    assert _unet() == [("train.py", 18)]
+
+
+def test_a_helper_in_another_module_is_fine_when_train_mode_is_restored():
+    assert _unet(restore="net.train()") == []  # by the helper
+    assert _unet(after="net.train()") == []  # by the loop, after the call
+    # called once per epoch, after the batches, with net.train() at the epoch's start
+    per_epoch = UNET_TRAIN.replace(
+        "        if step % 50 == 0:\n            score = eval_net(net, val_loader)\n"
+        "            {after}\n",
+        "    score = eval_net(net, val_loader)\n    {after}\n",
+    )
+    assert _unet(train=per_epoch) == []
+
+
+def test_a_helper_defined_in_two_other_modules_is_not_guessed():
+    files = {
+        "eval.py": EVAL_LIB.format(restore="pass"),
+        "legacy/eval.py": EVAL_LIB.format(restore="net.train()"),
+        "train.py": UNET_TRAIN.format(after="pass"),
+    }
+    assert "mode.eval-during-training" not in [f.id for f in run_files(files)]

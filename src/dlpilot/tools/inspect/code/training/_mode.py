@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
@@ -36,6 +38,7 @@ _EVAL_NAME = re.compile(
     r"validate|validation|val|test|predict|prediction|inference))$"
 )
 _CALLED = re.compile(r"(\w+)\s*\(")
+_TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)", re.MULTILINE)
 _GRAD_OFF_WINDOW = 600  # characters after a no_grad that a with-block's calls usually fit in
 
 
@@ -139,6 +142,12 @@ class ModeRule(Rule):
         self._pending_mode: list[Finding] = []
         self._mode_sensitive = False  # some module may compute differently in train / eval
         self._defines_module = False  # the project defines its own nn.Module classes
+        # module-level functions that leave a parameter in eval mode: name -> [(file, params,
+        # the parameters left in eval mode)]; and calls to functions of other files made inside
+        # a training loop, judged against them in finish
+        self._eval_helpers: dict[str, list[tuple[str, list[str], list[str]]]] = {}
+        self._foreign_calls: list[_ForeignCall] = []
+        self._defined: dict[str, set[str]] = {}  # module-level function name -> files
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
@@ -149,6 +158,9 @@ class ModeRule(Rule):
         if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
+        if "def " in text:
+            for name in _TOP_DEF.findall(text):
+                self._defined.setdefault(name, set()).add(f.rel)
         if not mode_text(text):
             return []
         ix = index_of(f)
@@ -162,6 +174,8 @@ class ModeRule(Rule):
                     self._called_without_grad.add(last(ev.name))
             if _lightning(scope):
                 continue
+            _note_eval_helper(ix, scope, f.rel, self._eval_helpers)
+            self._foreign_calls.extend(_foreign_calls(ix, scope, f.rel))
             for item in [
                 *_eval_during_training(ix, scope, f.rel),
                 *_train_during_eval(ix, scope, f.rel),
@@ -183,6 +197,10 @@ class ModeRule(Rule):
             # Mode findings stand unless every model is the project's own and none of them has a
             # layer that behaves differently in train and eval mode.
             out[:0] = self._pending_mode
+            found = {(i.id, i.evidence[0].file, i.evidence[0].line) for i in self._pending_mode}
+            for item in _cross_file(self._foreign_calls, self._eval_helpers, self._defined):
+                if (item.id, item.evidence[0].file, item.evidence[0].line) not in found:
+                    out.append(item)
         return out
 
 
@@ -229,6 +247,116 @@ def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding
                     detail={"module": module, "loop_line": loop.line},
                 )
             )
+    return out
+
+
+@dataclass(slots=True)
+class _ForeignCall:
+    """A call, inside a training loop, of a function this file does not define."""
+
+    rel: str
+    line: int
+    loop_line: int
+    name: str
+    node: ast.Call
+    trained: set[str]
+    restored: list[Effect]  # the loop's other mode changes and opaque calls
+
+
+def _note_eval_helper(
+    ix: FileIndex, scope: Scope, rel: str, out: dict[str, list[tuple[str, list[str], list[str]]]]
+) -> None:
+    """Record a module-level function that leaves a module it was handed in eval mode."""
+    if scope.parent is not ix.module or scope.cls is not None or not scope.params:
+        return
+    if not any(e.kind == "call" and e.role in {"eval", "train", "mode?"} for e in scope.events):
+        return
+    last: dict[str, str] = {}
+    for recv, mode in summary(ix, scope).modes:
+        if recv and root(recv) in scope.params:
+            last[recv] = mode
+    left = [recv for recv, mode in last.items() if mode == "eval"]
+    if left:
+        out.setdefault(scope.name, []).append((rel, scope.params, left))
+
+
+def _foreign_calls(ix: FileIndex, scope: Scope, rel: str) -> list[_ForeignCall]:
+    if not scope.loops:
+        return []
+    effs = _scope_effects(ix, scope)
+    if not any(e.kind == "step" for e in effs):
+        return []
+    out: list[_ForeignCall] = []
+    trained = trained_modules(ix) | {e.recv for e in effs if e.kind == "train" and e.recv}
+    for lid, loop in scope.loops.items():
+        inside = [e for e in effs if lid in e.event.loops]
+        if not any(e.kind == "step" for e in inside):
+            continue
+        for ev in scope.events:
+            call = ev.node
+            if (
+                ev.kind != "call"
+                or ev.role
+                or lid not in ev.loops
+                or not isinstance(call, ast.Call)
+                or not isinstance(call.func, ast.Name)
+                or call.func.id in ix.functions
+                or not call.args
+            ):
+                continue
+            restored = [
+                e for e in inside if e.event is not ev and e.kind in {"train", "mode?", "opaque"}
+            ]
+            out.append(_ForeignCall(rel, ev.line, loop.line, call.func.id, call, trained, restored))
+    return out
+
+
+def _cross_file(
+    calls: list[_ForeignCall],
+    helpers: dict[str, list[tuple[str, list[str], list[str]]]],
+    defined: dict[str, set[str]],
+) -> list[Finding]:
+    """``mode.eval-during-training`` for a training loop that calls another file's function
+    which leaves the model in eval mode, with nothing in the loop putting it back."""
+    out: list[Finding] = []
+    for fc in calls:
+        defs = [d for d in helpers.get(fc.name, []) if d[0] != fc.rel]
+        if len(defs) != 1 or defined.get(fc.name, set()) - {fc.rel} != {defs[0][0]}:
+            continue  # not defined elsewhere, or defined twice: which one runs is unknown
+        _, params, left = defs[0]
+        for recv in left:
+            first = root(recv)
+            idx = params.index(first)
+            arg: ast.expr | None = fc.node.args[idx] if idx < len(fc.node.args) else None
+            for kw in fc.node.keywords:
+                if kw.arg == first:
+                    arg = kw.value
+            if any(isinstance(a, ast.Starred) for a in fc.node.args[: idx + 1]):
+                arg = None
+            module = dotted(arg) if arg is not None else ""
+            if not module or module not in fc.trained:
+                continue
+            if any(
+                (e.kind == "train" and _covers(e.recv, module))
+                or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
+                or (e.kind == "opaque" and touches(e.recv, module))
+                for e in fc.restored
+            ):
+                continue
+            out.append(
+                finding(
+                    "mode.eval-during-training",
+                    f"`{fc.name}` (defined in {defs[0][0]}) leaves `{module}` in eval mode, it "
+                    f"is called inside the training loop (line {fc.loop_line}) and nothing in "
+                    f"the loop calls `{module}.train()` again, so later optimizer steps train "
+                    f"with dropout / batch-norm in eval mode; call `{module}.train()` after it.",
+                    how="static",
+                    file=fc.rel,
+                    line=fc.line,
+                    detail={"module": module, "loop_line": fc.loop_line, "function": fc.name},
+                )
+            )
+            break
     return out
 
 
