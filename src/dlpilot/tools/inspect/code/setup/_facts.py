@@ -266,8 +266,15 @@ SIGNALS: dict[str, _Signal] = {
 
 def _search(name: str, text: str) -> bool:
     sig = SIGNALS[name]
+    if not _hit(sig, text):
+        return False
+    # a veto only removes text, so it runs only where the signal shows
     if sig.veto is not None and any(g in text for g in sig.veto_gate):
-        text = sig.veto.sub(" ", text)
+        return _hit(sig, sig.veto.sub(" ", text))
+    return True
+
+
+def _hit(sig: _Signal, text: str) -> bool:
     if any(lit in text for lit in sig.literals):
         return True
     if sig.pattern is not None and any(g in text for g in sig.gate):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,8 +39,19 @@ _EVAL_NAME = re.compile(
     r"validate|validation|val|test|predict|prediction|inference))$"
 )
 _CALLED = re.compile(r"(\w+)\s*\(")
-_TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)", re.MULTILINE)
+_BUILTINS = frozenset(dir(builtins))
+# a module-level def: a literal "\n" first lets the regex engine skip ahead (a MULTILINE "^" is
+# tried at every position, four times slower over large files)
+_TOP_DEF = re.compile(r"\n(?:async[ \t]+)?def[ \t]+(\w+)")
 _GRAD_OFF_WINDOW = 600  # characters after a no_grad that a with-block's calls usually fit in
+
+
+def _first_def(text: str) -> list[str]:
+    """The function a file's first line defines, if it does (``_TOP_DEF`` needs a newline)."""
+    if not text.startswith(("def", "async")):
+        return []
+    m = _TOP_DEF.match("\n" + text[:200])
+    return [m.group(1)] if m else []
 
 
 def _calls_after_grad_off(text: str) -> set[str]:
@@ -159,7 +171,7 @@ class ModeRule(Rule):
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
         if "def " in text:
-            for name in _TOP_DEF.findall(text):
+            for name in [*_first_def(text), *_TOP_DEF.findall(text)]:
                 self._defined.setdefault(name, set()).add(f.rel)
         if not mode_text(text):
             return []
@@ -252,15 +264,16 @@ def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding
 
 @dataclass(slots=True)
 class _ForeignCall:
-    """A call, inside a training loop, of a function this file does not define."""
+    """A call, inside training loops, of a function this file does not define."""
 
     rel: str
     line: int
-    loop_line: int
     name: str
     node: ast.Call
     trained: set[str]
-    restored: list[Effect]  # the loop's other mode changes and opaque calls
+    # per enclosing loop that steps an optimizer: (its line, its other mode changes and opaque
+    # calls), innermost first
+    loops: list[tuple[int, list[Effect]]]
 
 
 def _note_eval_helper(
@@ -283,31 +296,44 @@ def _note_eval_helper(
 def _foreign_calls(ix: FileIndex, scope: Scope, rel: str) -> list[_ForeignCall]:
     if not scope.loops:
         return []
-    effs = _scope_effects(ix, scope)
-    if not any(e.kind == "step" for e in effs):
+    calls = [
+        ev
+        for ev in scope.events
+        if ev.kind == "call"
+        and ev.loops
+        and not ev.role
+        and isinstance(ev.node, ast.Call)
+        and isinstance(ev.node.func, ast.Name)
+        and ev.node.args
+        and ev.node.func.id not in _BUILTINS
+        and ev.node.func.id not in ix.functions
+    ]
+    if not calls:
         return []
-    out: list[_ForeignCall] = []
+    effs = _scope_effects(ix, scope)
+    stepping = {lid for e in effs if e.kind == "step" for lid in e.event.loops}
+    if not stepping:
+        return []
     trained = trained_modules(ix) | {e.recv for e in effs if e.kind == "train" and e.recv}
-    for lid, loop in scope.loops.items():
-        inside = [e for e in effs if lid in e.event.loops]
-        if not any(e.kind == "step" for e in inside):
-            continue
-        for ev in scope.events:
-            call = ev.node
-            if (
-                ev.kind != "call"
-                or ev.role
-                or lid not in ev.loops
-                or not isinstance(call, ast.Call)
-                or not isinstance(call.func, ast.Name)
-                or call.func.id in ix.functions
-                or not call.args
-            ):
-                continue
-            restored = [
-                e for e in inside if e.event is not ev and e.kind in {"train", "mode?", "opaque"}
-            ]
-            out.append(_ForeignCall(rel, ev.line, loop.line, call.func.id, call, trained, restored))
+    out: list[_ForeignCall] = []
+    for ev in calls:
+        loops = [
+            (
+                scope.loops[lid].line,
+                [
+                    e
+                    for e in effs
+                    if lid in e.event.loops
+                    and e.event is not ev
+                    and e.kind in {"train", "mode?", "opaque"}
+                ],
+            )
+            for lid in reversed(ev.loops)
+            if lid in stepping
+        ]
+        if loops:
+            assert isinstance(ev.node, ast.Call) and isinstance(ev.node.func, ast.Name)
+            out.append(_ForeignCall(rel, ev.line, ev.node.func.id, ev.node, trained, loops))
     return out
 
 
@@ -336,24 +362,30 @@ def _cross_file(
             module = dotted(arg) if arg is not None else ""
             if not module or module not in fc.trained:
                 continue
-            if any(
-                (e.kind == "train" and _covers(e.recv, module))
-                or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
-                or (e.kind == "opaque" and touches(e.recv, module))
-                for e in fc.restored
-            ):
+            unrestored = [
+                line
+                for line, others in fc.loops
+                if not any(
+                    (e.kind == "train" and _covers(e.recv, module))
+                    or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
+                    or (e.kind == "opaque" and touches(e.recv, module))
+                    for e in others
+                )
+            ]
+            if not unrestored:
                 continue
+            loop_line = unrestored[0]
             out.append(
                 finding(
                     "mode.eval-during-training",
                     f"`{fc.name}` (defined in {defs[0][0]}) leaves `{module}` in eval mode, it "
-                    f"is called inside the training loop (line {fc.loop_line}) and nothing in "
+                    f"is called inside the training loop (line {loop_line}) and nothing in "
                     f"the loop calls `{module}.train()` again, so later optimizer steps train "
                     f"with dropout / batch-norm in eval mode; call `{module}.train()` after it.",
                     how="static",
                     file=fc.rel,
                     line=fc.line,
-                    detail={"module": module, "loop_line": fc.loop_line, "function": fc.name},
+                    detail={"module": module, "loop_line": loop_line, "function": fc.name},
                 )
             )
             break
