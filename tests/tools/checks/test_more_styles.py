@@ -68,3 +68,34 @@ def test_the_overfit_test_trains_at_the_schedules_peak_rate(tmp_path, monkeypatc
     shutil.copy(PROGRAMS / "onecycle.py", tmp_path / "train.py")
     report = check_script(["python", "train.py"], cwd=tmp_path, static=False, timeout_s=240)
     assert report.overfit is not None and report.overfit.verdict == "passed", report.overfit.reason
+
+
+# Styles where the same rows legitimately reach training and no-grad passes, or one module is
+# called several times per step: no finding may be raised (the overfit test may only pass or
+# give no verdict); and the bug next to them that must still be caught.
+@pytest.mark.parametrize(
+    ("program", "expected", "overfit"),
+    [
+        ("siamese_pairs.py", set(), "passed"),
+        ("gcn_full_graph.py", set(), None),
+        ("tabular_embeddings.py", set(), "passed"),
+        ("output_minibatches.py", set(), "passed"),
+        ("tabular_overlapping_split.py", {"data.split-overlap"}, None),
+    ],
+)
+def test_shared_inputs_and_repeated_calls_are_judged_by_what_the_script_does(
+    program, expected, overfit, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    shutil.copy(PROGRAMS / program, tmp_path / "train.py")
+    report = check_script(
+        ["python", "train.py"],
+        cwd=tmp_path,
+        static=False,
+        overfit=overfit is not None,
+        timeout_s=240,
+    )
+    assert report.exception is None, report.exception
+    assert {f.id for f in report.findings} == expected, [f.message for f in report.findings]
+    if overfit is not None:
+        assert report.overfit is not None and report.overfit.verdict == overfit, report.overfit

@@ -88,6 +88,14 @@ SWALLOW_LIMIT = 20
 """Hooks that may re-raise :class:`StopProbe` after the stop (``finally`` blocks may run a few);
 beyond this the script is swallowing it, and the probe ends the process itself."""
 
+OVERLAP_PASS_MIN = 8
+"""A no-grad pass outside any loader made only of training rows, at least this many, is a pass
+over training data (training accuracy), not a leak."""
+
+MAX_REPLAYED_CALLS = 8
+"""Top-level calls whose first-step inputs the overfit test replays (a model, a twice-called
+encoder, a teacher, ...)."""
+
 FORWARDS_PER_STEP_CAP = 20
 """A script that runs forward passes without training is stopped after this many per step bound."""
 
@@ -216,6 +224,67 @@ def _clone_tree(obj: Any) -> Any:
     return obj
 
 
+def _same_tree(a: Any, b: Any, depth: int = 0) -> bool:
+    """Whether two call arguments hold equal tensors in the same structure."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and a.device == b.device
+            and bool(torch.equal(a, b))
+        )
+    if depth > 3:
+        return True
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(
+            _same_tree(x, y, depth + 1) for x, y in zip(a, b, strict=True)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_tree(a[k], b[k], depth + 1) for k in a)
+    return True
+
+
+def _tensor_id(t: torch.Tensor) -> tuple[Any, ...]:
+    """Which tensor this is: the same memory, shape and strides."""
+    return (t.data_ptr(), tuple(t.shape), tuple(t.stride()), str(t.device))
+
+
+def _row_digests(x: torch.Tensor, args: Any, limit: int) -> tuple[set[str], int]:
+    """Digests of the first ``limit`` samples of a call: every positional tensor argument with
+    ``x``'s leading size joins the row (``model(categorical_ids, numeric)``: a few category
+    values alone would make different samples look alike). Returns the digests and the count
+    of rows skipped as constant."""
+    parts = [x]
+    if isinstance(args, tuple):
+        for a in args:
+            if (
+                isinstance(a, torch.Tensor)
+                and a is not x
+                and a.dim() > 0
+                and a.shape[0] == x.shape[0]
+                and len(parts) < 4
+            ):
+                parts.append(a)
+    arrays = [r for r in (_host_rows(p) for p in parts) if r is not None and r.ndim == 2]
+    if not arrays:
+        return set(), 0
+    n = min(arrays[0].shape[0], limit)
+    const = np.full(n, any(r.shape[1] for r in arrays), dtype=bool)
+    for r in arrays:
+        if r.shape[1]:
+            const &= r[:n].max(axis=1) == r[:n].min(axis=1)
+    out: set[str] = set()
+    skipped = 0
+    for i in range(n):
+        if const[i]:
+            skipped += 1
+            continue
+        out.add(_digest(b"".join(r[i].tobytes() for r in arrays)))
+    return out, skipped
+
+
 def _host_rows(t: torch.Tensor) -> np.ndarray | None:
     """The tensor as a 2-D host array (rows = samples), strided to a bounded row width."""
     if t.dim() == 0 or t.shape[0] == 0:
@@ -279,6 +348,7 @@ class _Loader:
     order: dict[int, list[str]] = field(default_factory=dict)
     cached: Any = None
     batches: int = 0
+    tensors: list[tuple[Any, ...]] = field(default_factory=list)  # a TensorDataset's tensors
 
 
 @dataclass
@@ -310,6 +380,9 @@ class _Bucket:
     train_mode_names: list[str] = field(default_factory=list)
     first_step: int | None = None
     rows: set[str] = field(default_factory=set)
+    # no-grad passes outside any loader: (the input tensor's identity, its row digests), judged
+    # at the end (a pass over a training tensor is a training metric, not a leak)
+    passes: list[tuple[tuple[Any, ...], set[str]]] = field(default_factory=list)
     constant_rows: int = 0
     stats_n: int = 0
     nonfinite: int = 0
@@ -482,9 +555,15 @@ class Recorder:
         self.amp: dict[str, Any] = {"fp16_backwards": 0, "fp16_first_step": None, "scaler": False}
         self._scaled: dict[int, float] = {}
         # overfit
-        self._replay_args: dict[int, Any] = {}
+        # inputs of each top-level module's n-th call in a step (a Siamese encoder is called
+        # twice), and whether this step's replay changed any input (it does not when the script
+        # feeds the whole data every step, and then its targets are left alone too)
+        self._replay_args: dict[tuple[int, int], Any] = {}
+        self._fw_index: dict[int, int] = {}
+        self._replay_changed = False
         self._replay_targets: dict[tuple[str, int], torch.Tensor] = {}
         self._loss_index = 0
+        self._train_inputs: set[tuple[Any, ...]] = set()  # tensors fed to forwards with grad
         self.replayed = 0
         self.exception: dict[str, Any] | None = None
         self.where: dict[str, list[Any]] = {}
@@ -781,13 +860,17 @@ class Recorder:
                 self._layer_order = []
         new_args = None
         if self.overfit and grad:
-            key = id(module)
+            nth = self._fw_index.get(id(module), 0)
+            self._fw_index[id(module)] = nth + 1
+            key = (id(module), nth)
             if key not in self._replay_args:
-                if len(self._replay_args) < 4:
+                if len(self._replay_args) < MAX_REPLAYED_CALLS:
                     self._replay_args[key] = _clone_tree(args)
             else:
                 stored = self._replay_args[key]
                 if _first_tensor(stored) is not None:
+                    if not _same_tree(stored, args):
+                        self._replay_changed = True
                     new_args = _clone_tree(stored)
                     self.replayed += 1
         if not self.overfit:
@@ -857,6 +940,8 @@ class Recorder:
         x = _first_tensor(args)
         if x is None or x.dim() == 0:
             return
+        if fw.grad and len(self._train_inputs) < 256:
+            self._train_inputs.add(_tensor_id(x))
         key = (id(fw.top), fw.ctx, None if fw.ctx is not None else fw.grad)
         b = self._bucket(key)
         in_val_loader = self._cur_loader is not None and self._cur_loader.kind != "train"
@@ -894,15 +979,14 @@ class Recorder:
         b.stats_n += 1
         if lo == hi and xd.numel() > 1:
             b.constant_batches += 1
-        if len(b.rows) < MAX_ROWS_PER_BUCKET:
-            rows = _host_rows(xd)
-            if rows is not None and rows.ndim == 2:
-                const = rows.max(axis=1) == rows.min(axis=1) if rows.shape[1] else None
-                for i in range(min(rows.shape[0], MAX_ROWS_PER_BUCKET - len(b.rows))):
-                    if const is not None and const[i]:
-                        b.constant_rows += 1
-                        continue
-                    b.rows.add(_digest(rows[i].tobytes()))
+        seen = len(b.rows) + sum(len(rows) for _, rows in b.passes)
+        if seen < MAX_ROWS_PER_BUCKET:
+            got, constant = _row_digests(x, args, MAX_ROWS_PER_BUCKET - seen)
+            b.constant_rows += constant
+            if fw.ctx is None and not fw.grad:
+                b.passes.append((_tensor_id(x), got))
+            else:
+                b.rows |= got
 
     def _first_layer_stats(self, args: tuple[Any, ...]) -> None:
         x = _first_tensor(args)
@@ -1201,7 +1285,7 @@ class Recorder:
         stored = self._replay_targets.get(key)
         if stored is None:
             self._replay_targets[key] = tgt.detach().clone()
-        elif stored.shape == tgt.shape:
+        elif stored.shape == tgt.shape and self._replay_changed:
             tgt = stored.clone()
             if "target" in kwargs:
                 kwargs = {**kwargs, "target": tgt}
@@ -1388,6 +1472,8 @@ class Recorder:
         self._judge_window(self._bw_count)
         self.backwards += 1
         self._loss_index = 0
+        self._fw_index.clear()
+        self._replay_changed = False
         pre = getattr(self, "_pre_states", {})
         for o in self._opts:
             before = pre.get(o.oid)
@@ -1763,6 +1849,9 @@ class Recorder:
             "iterable": isinstance(loader.dataset, torch.utils.data.IterableDataset),
         }
         state = _Loader(lid=len(self._loader_list), meta=meta)
+        held = getattr(loader.dataset, "tensors", None)
+        if isinstance(held, tuple):
+            state.tensors = [_tensor_id(t) for t in held if isinstance(t, torch.Tensor)]
         self._loaders[loader] = state
         if len(self._loader_list) < 32:
             self._loader_list.append(state)
@@ -1989,6 +2078,7 @@ class Recorder:
     def _overlap(self) -> dict[str, Any]:
         train: set[str] = set()
         val: set[str] = set()
+        passes: list[tuple[tuple[Any, ...], set[str]]] = []
         for (top, _ctx, grad), b in self._buckets.items():
             if top not in self._trained_tops:
                 continue
@@ -1997,8 +2087,27 @@ class Recorder:
                 train |= b.rows
             elif kind == "val":
                 val |= b.rows
+                passes.extend(b.passes)
+        # A no-grad pass outside any loader over a tensor training read (the whole graph of a
+        # full-batch GNN, a training TensorDataset's tensor) or made only of training rows
+        # measures training metrics; only the other passes are validation.
+        train_tensors = set(self._train_inputs)
+        for st in self._loader_list:
+            if st.kind == "train":
+                train_tensors.update(st.tensors)
+        over_train = 0
+        for tid, rows in passes:
+            if tid in train_tensors or (len(rows) >= OVERLAP_PASS_MIN and rows <= train):
+                over_train += 1
+                continue
+            val |= rows
         both = train & val
-        return {"train_rows": len(train), "val_rows": len(val), "shared_rows": len(both)}
+        return {
+            "train_rows": len(train),
+            "val_rows": len(val),
+            "shared_rows": len(both),
+            "passes_over_training_data": over_train,
+        }
 
     def _bucket_kind(self, ctx: int | None, grad: bool | None) -> str:
         if ctx is None:
