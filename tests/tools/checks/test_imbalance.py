@@ -30,3 +30,18 @@ def test_token_ids_never_used_as_targets_do_not_make_a_vocabulary_imbalanced():
 
 def test_balanced_classes_are_fine():
     assert "data.class-imbalance" not in _ids([200, 210, 190, 205])
+
+
+def _ids_ignoring(counts: list[int], ignored: list[int]) -> set[str]:
+    labels = {"class_counts": counts, "ignored_classes": ignored}
+    run = ProbeRun(start={"ev": "start"}, summary={"labels": labels}, steps=[])
+    return {f.id for f in judge_all(run, CTX)}
+
+
+def test_a_padding_class_given_as_ignore_index_is_not_a_missing_class():
+    # tags 1..4 balanced, 0 is the padding the loss ignores
+    assert "data.class-imbalance" not in _ids_ignoring([0, 2828, 2943, 2767, 2747], [0])
+    # the same counts without the loss saying 0 is ignored: class 0 is missing
+    assert "data.class-imbalance" in _ids_ignoring([0, 2828, 2943, 2767, 2747], [])
+    # skew among the real classes is still skew
+    assert "data.class-imbalance" in _ids_ignoring([0, 2828, 2943, 2767, 120], [0])

@@ -81,6 +81,8 @@ def test_the_overfit_test_trains_at_the_schedules_peak_rate(tmp_path, monkeypatc
         ("tabular_embeddings.py", set(), "passed"),
         ("output_minibatches.py", set(), "passed"),
         ("tabular_overlapping_split.py", {"data.split-overlap"}, None),
+        ("pad_zero_tagger.py", set(), None),
+        ("sorted_unshuffled.py", {"data.train-not-shuffled"}, None),
     ],
 )
 def test_shared_inputs_and_repeated_calls_are_judged_by_what_the_script_does(

@@ -537,6 +537,7 @@ class Recorder:
         self._obs_counts: dict[str, int] = {}
         self._labels: list[list[float]] = []
         self._class_counts: torch.Tensor | None = None
+        self._ignored_classes: set[int] = set()  # ignore_index values that are class ids
         self._class_n = 0
         self._bin: dict[str, float] = {"pos": 0.0, "n": 0.0}
         self._target_float: dict[str, Any] = {"n": 0, "min": None, "max": None, "nonfinite": 0}
@@ -1190,6 +1191,8 @@ class Recorder:
                 if len(self._labels) < LABEL_BATCHES and len(vals) == 3:
                     self._labels.append([lo, hi, vals[2], float(t.numel())])
                 if classes <= MAX_CLASSES:
+                    if isinstance(ignore, int) and 0 <= ignore < classes:
+                        self._ignored_classes.add(ignore)  # padding: never a target by design
                     counts = torch.bincount(valid.reshape(-1).long(), minlength=classes)[:classes]
                     if self._class_counts is None or self._class_counts.numel() != classes:
                         self._class_counts = counts
@@ -2052,6 +2055,7 @@ class Recorder:
             "labels": {
                 "batches": self._labels,
                 "class_counts": classes,
+                "ignored_classes": sorted(self._ignored_classes),
                 "class_batches": self._class_n,
                 "binary": self._bin,
                 "target_float": self._target_float,

@@ -800,7 +800,8 @@ class DataChecks(RuntimeCheck):
             )
         yield from self._unnormalized(run, ctx, train)
         yield from self._constant(run, ctx, train)
-        yield from self._order(run, ctx)
+        order = list(self._order(run, ctx))
+        yield from order
         ov = get(s, "overlap", default={})
         shared = int(get(ov, "shared_rows", default=0))
         if shared >= OVERLAP_MIN_ROWS:
@@ -813,7 +814,10 @@ class DataChecks(RuntimeCheck):
                 "hashed): the splits overlap.",
                 detail={k: v for k, v in ov.items() if isinstance(v, int)},
             )
-        yield from self._imbalance(run, ctx)
+        if not any(f.id == "data.train-not-shuffled" for f in order):
+            # label-sorted batches, of which the probe saw the first part of each epoch, say
+            # nothing about the class balance
+            yield from self._imbalance(run, ctx)
 
     def _unnormalized(
         self, run: ProbeRun, ctx: Context, train: list[dict[str, Any]]
@@ -935,6 +939,9 @@ class DataChecks(RuntimeCheck):
     def _imbalance(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         labels = get(run.summary, "labels", default={})
         counts = get(labels, "class_counts", default=[])
+        # an ignore_index inside the class range (padding) is never a target, by design
+        ignored = set(get(labels, "ignored_classes", default=[]))
+        counts = [c for i, c in enumerate(counts or []) if i not in ignored]
         total = sum(counts) if counts else 0
         if len(counts) > IMBALANCE_ABSENT_MAX_CLASSES:
             counts = [c for c in counts if c]
