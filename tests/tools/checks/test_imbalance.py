@@ -45,3 +45,16 @@ def test_a_padding_class_given_as_ignore_index_is_not_a_missing_class():
     assert "data.class-imbalance" in _ids_ignoring([0, 2828, 2943, 2767, 2747], [])
     # skew among the real classes is still skew
     assert "data.class-imbalance" in _ids_ignoring([0, 2828, 2943, 2767, 120], [0])
+
+
+def test_a_class_never_seen_is_named_and_a_skewed_ratio_is_given():
+    run = ProbeRun(
+        start={"ev": "start"}, summary={"labels": {"class_counts": [0, 0, 700, 650]}}, steps=[]
+    )
+    (f,) = [f for f in judge_all(run, CTX) if f.id == "data.class-imbalance"]
+    assert f.message.startswith("Class id(s) 0, 1 never occur as a target")
+    run = ProbeRun(
+        start={"ev": "start"}, summary={"labels": {"class_counts": [700, 650, 30]}}, steps=[]
+    )
+    (f,) = [f for f in judge_all(run, CTX) if f.id == "data.class-imbalance"]
+    assert "range from 30 to 700 (ratio 23.3)" in f.message

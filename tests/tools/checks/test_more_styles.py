@@ -82,6 +82,7 @@ def test_the_overfit_test_trains_at_the_schedules_peak_rate(tmp_path, monkeypatc
         ("output_minibatches.py", set(), "passed"),
         ("tabular_overlapping_split.py", {"data.split-overlap"}, None),
         ("pad_zero_tagger.py", set(), None),
+        ("triplet_centroids.py", set(), None),
         ("sorted_unshuffled.py", {"data.train-not-shuffled"}, None),
     ],
 )

@@ -89,8 +89,12 @@ SWALLOW_LIMIT = 20
 beyond this the script is swallowing it, and the probe ends the process itself."""
 
 OVERLAP_PASS_MIN = 8
-"""A no-grad pass outside any loader made only of training rows, at least this many, is a pass
-over training data (training accuracy), not a leak."""
+"""A no-grad pass outside any loader made of training rows, at least this many, ..."""
+
+OVERLAP_PASS_TRAIN_SHARE = 0.9
+"""...of which at least this share were seen in training (the probe hashes only sampled
+training batches), is a pass over training data (training accuracy), not a leak. A leak from
+two unrelated random splits shares about the training fraction (0.8 for 80/20), below this."""
 
 MAX_REPLAYED_CALLS = 8
 """Top-level calls whose first-step inputs the overfit test replays (a model, a twice-called
@@ -249,6 +253,33 @@ def _same_tree(a: Any, b: Any, depth: int = 0) -> bool:
 def _tensor_id(t: torch.Tensor) -> tuple[Any, ...]:
     """Which tensor this is: the same memory, shape and strides."""
     return (t.data_ptr(), tuple(t.shape), tuple(t.stride()), str(t.device))
+
+
+def _array_id(a: np.ndarray) -> tuple[Any, ...] | None:
+    """``_tensor_id`` of the tensor ``torch.from_numpy(a)`` would make."""
+    if a.itemsize == 0 or any(st % a.itemsize for st in a.strides):
+        return None
+    ptr = a.__array_interface__["data"][0]
+    return (ptr, tuple(a.shape), tuple(st // a.itemsize for st in a.strides), "cpu")
+
+
+def _dataset_arrays(dataset: Any) -> list[tuple[Any, ...]]:
+    """Identities of the tensors / arrays a dataset holds: a TensorDataset's tensors, or the
+    array attributes of a hand-written Dataset (``self.X = torch.from_numpy(X)``)."""
+    held = getattr(dataset, "tensors", None)
+    values = list(held) if isinstance(held, tuple) else []
+    attrs = getattr(dataset, "__dict__", None)  # None for a dataset with __slots__
+    if isinstance(attrs, dict):
+        values += list(attrs.values())[:32]
+    out: list[tuple[Any, ...]] = []
+    for v in values:
+        if isinstance(v, torch.Tensor) and v.dim() > 0:
+            out.append(_tensor_id(v))
+        elif isinstance(v, np.ndarray) and v.ndim > 0:
+            aid = _array_id(v)
+            if aid is not None:
+                out.append(aid)
+    return out[:16]
 
 
 def _row_digests(x: torch.Tensor, args: Any, limit: int) -> tuple[set[str], int]:
@@ -1852,9 +1883,7 @@ class Recorder:
             "iterable": isinstance(loader.dataset, torch.utils.data.IterableDataset),
         }
         state = _Loader(lid=len(self._loader_list), meta=meta)
-        held = getattr(loader.dataset, "tensors", None)
-        if isinstance(held, tuple):
-            state.tensors = [_tensor_id(t) for t in held if isinstance(t, torch.Tensor)]
+        state.tensors = _dataset_arrays(loader.dataset)
         self._loaders[loader] = state
         if len(self._loader_list) < 32:
             self._loader_list.append(state)
@@ -2101,7 +2130,10 @@ class Recorder:
                 train_tensors.update(st.tensors)
         over_train = 0
         for tid, rows in passes:
-            if tid in train_tensors or (len(rows) >= OVERLAP_PASS_MIN and rows <= train):
+            shared = len(rows & train)
+            if tid in train_tensors or (
+                len(rows) >= OVERLAP_PASS_MIN and shared >= OVERLAP_PASS_TRAIN_SHARE * len(rows)
+            ):
                 over_train += 1
                 continue
             val |= rows

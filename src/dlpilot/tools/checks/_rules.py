@@ -938,25 +938,46 @@ class DataChecks(RuntimeCheck):
 
     def _imbalance(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         labels = get(run.summary, "labels", default={})
-        counts = get(labels, "class_counts", default=[])
         # an ignore_index inside the class range (padding) is never a target, by design
         ignored = set(get(labels, "ignored_classes", default=[]))
-        counts = [c for i, c in enumerate(counts or []) if i not in ignored]
-        total = sum(counts) if counts else 0
-        if len(counts) > IMBALANCE_ABSENT_MAX_CLASSES:
-            counts = [c for c in counts if c]
-        if counts and len(counts) >= 2 and total >= IMBALANCE_MIN_PER_CLASS * len(counts):
+        by_class = {
+            i: c
+            for i, c in enumerate(get(labels, "class_counts", default=[]) or [])
+            if i not in ignored
+        }
+        if len(by_class) > IMBALANCE_ABSENT_MAX_CLASSES:
+            by_class = {i: c for i, c in by_class.items() if c}
+        counts = list(by_class.values())
+        total = sum(counts)
+        if len(counts) >= 2 and total >= IMBALANCE_MIN_PER_CLASS * len(counts):
             hi, lo = max(counts), min(counts)
             skewed = lo == 0 or hi / lo >= IMBALANCE_RATIO
             if skewed and sum(1 for c in counts if c) >= 2:
+                absent = [i for i, c in by_class.items() if not c]
+                if absent:
+                    shown = ", ".join(str(i) for i in absent[:5]) + (
+                        " ..." if len(absent) > 5 else ""
+                    )
+                    message = (
+                        f"Class id(s) {shown} never occur as a target in the sampled training "
+                        f"batches while others occur up to {hi} times: a class missing from "
+                        "the training data (if it is a special token never meant as a target, "
+                        "such as a start-of-sequence id, this is expected)."
+                    )
+                else:
+                    message = (
+                        f"Class counts in the sampled training batches range from {lo} to "
+                        f"{hi} (ratio {hi / lo:.3g}): the labels are strongly skewed."
+                    )
                 yield _ev(
                     ctx,
                     run,
                     "data.class-imbalance",
-                    f"Class counts in the sampled training batches range from {lo} to "
-                    f"{hi} (ratio {'inf' if lo == 0 else f'{hi / lo:.3g}'}): the labels "
-                    "are strongly skewed.",
-                    detail={"class_counts": counts[:100]},
+                    message,
+                    detail={
+                        "class_counts": list(counts[:100]),
+                        "absent_classes": list(absent[:20]),
+                    },
                 )
                 return
         binary = get(labels, "binary", default={})
