@@ -155,35 +155,33 @@ class CheckpointRule(_ProjectRule):
     def finish(self, project: Project) -> Iterable[Finding]:
         if self._entry is None:
             return []
-        if not self._saved and self._export is not None:
-            rel, line = self._export
-            return [
-                finding(
-                    "ckpt.none",
-                    "The model's weights are saved only once, after training, so a crash or "
-                    "pre-emption loses the whole run. Also save model, optimizer (and scheduler) "
-                    "state and the epoch/step at regular intervals during training.",
-                    how="static",
-                    file=rel,
-                    line=line,
-                    detail={"final_export_only": True},
-                )
-            ]
-        if not self._saved and self._scratch is not None:
-            rel, line = self._scratch
-            return [
-                finding(
-                    "ckpt.none",
-                    "The model is saved only into a temporary directory or file, deleted when "
-                    "its block ends, so a crash or pre-emption loses the whole run. Also save "
-                    "model, optimizer (and scheduler) state and the epoch/step to a kept path "
-                    "at regular intervals.",
-                    how="static",
-                    file=rel,
-                    line=line,
-                    detail={"temporary_only": True},
-                )
-            ]
+        # saves that keep nothing a crash would need: where they are, what they are, and why
+        for site, why, flag in (
+            (
+                self._export,
+                "The model's weights are saved only once, after training",
+                "final_export_only",
+            ),
+            (
+                self._scratch,
+                "The model is saved only into a temporary directory or file, deleted when its "
+                "block ends",
+                "temporary_only",
+            ),
+        ):
+            if not self._saved and site is not None:
+                return [
+                    finding(
+                        "ckpt.none",
+                        f"{why}, so a crash or pre-emption loses the whole run. Also save model, "
+                        "optimizer (and scheduler) state and the epoch/step to a kept path at "
+                        "regular intervals during training.",
+                        how="static",
+                        file=site[0],
+                        line=site[1],
+                        detail={flag: True},
+                    )
+                ]
         if not self._saved:
             return [
                 self._report(
