@@ -216,6 +216,16 @@ class ModeRule(Rule):
         return out
 
 
+def _restores(effs: Iterable[Effect], module: str) -> bool:
+    """Whether one of these effects may put ``module`` back in train mode."""
+    return any(
+        (e.kind == "train" and _covers(e.recv, module))
+        or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
+        or (e.kind == "opaque" and touches(e.recv, module))
+        for e in effs
+    )
+
+
 def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
     if not scope.loops:
         return []
@@ -232,12 +242,7 @@ def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding
             module = ev.recv
             if ev.kind != "eval" or not module or module not in trained:
                 continue
-            if any(
-                (e.kind == "train" and _covers(e.recv, module))
-                or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
-                or (e.kind == "opaque" and touches(e.recv, module))
-                for e in inside
-            ):
+            if _restores(inside, module):
                 continue
             if any(
                 e.kind == "assign"
@@ -362,16 +367,7 @@ def _cross_file(
             module = dotted(arg) if arg is not None else ""
             if not module or module not in fc.trained:
                 continue
-            unrestored = [
-                line
-                for line, others in fc.loops
-                if not any(
-                    (e.kind == "train" and _covers(e.recv, module))
-                    or (e.kind == "mode?" and (not e.recv or _covers(e.recv, module)))
-                    or (e.kind == "opaque" and touches(e.recv, module))
-                    for e in others
-                )
-            ]
+            unrestored = [line for line, others in fc.loops if not _restores(others, module)]
             if not unrestored:
                 continue
             loop_line = unrestored[0]
