@@ -595,7 +595,6 @@ class Recorder:
         self._replay_changed = False
         self._replay_targets: dict[tuple[str, int], torch.Tensor] = {}
         self._loss_index = 0
-        self._train_inputs: set[tuple[Any, ...]] = set()  # tensors fed to forwards with grad
         self.replayed = 0
         self.exception: dict[str, Any] | None = None
         self.where: dict[str, list[Any]] = {}
@@ -972,8 +971,6 @@ class Recorder:
         x = _first_tensor(args)
         if x is None or x.dim() == 0:
             return
-        if fw.grad and len(self._train_inputs) < 256:
-            self._train_inputs.add(_tensor_id(x))
         key = (id(fw.top), fw.ctx, None if fw.ctx is not None else fw.grad)
         b = self._bucket(key)
         in_val_loader = self._cur_loader is not None and self._cur_loader.kind != "train"
@@ -2121,10 +2118,11 @@ class Recorder:
             elif kind == "val":
                 val |= b.rows
                 passes.extend(b.passes)
-        # A no-grad pass outside any loader over a tensor training read (the whole graph of a
-        # full-batch GNN, a training TensorDataset's tensor) or made only of training rows
-        # measures training metrics; only the other passes are validation.
-        train_tensors = set(self._train_inputs)
+        # A no-grad pass outside any loader over an array a training dataset holds, or made of
+        # training rows (the whole graph of a full-batch GNN, training accuracy on the training
+        # tensor), measures training metrics; only the other passes are validation. (Batch
+        # tensors are not compared by address: a freed batch's memory is reused.)
+        train_tensors: set[tuple[Any, ...]] = set()
         for st in self._loader_list:
             if st.kind == "train":
                 train_tensors.update(st.tensors)
