@@ -587,10 +587,14 @@ class FileFacts:
         (a throughput benchmark, a smoke test): held-out data would be more of the same noise."""
         if self.is_test:
             return False
-        text = self.text
-        return _RANDOM_TENSOR.search(text) is not None and not any(
-            lit in text for lit in _DATA_SOURCE_LITERALS
-        )
+        hit = self._signals.get("synthetic_data")
+        if hit is None:
+            text = self.text
+            hit = _RANDOM_TENSOR.search(text) is not None and not any(
+                lit in text for lit in _DATA_SOURCE_LITERALS
+            )
+            self._signals["synthetic_data"] = hit
+        return hit
 
     def holdout_moot(self) -> bool:
         """Whether this file trains a kind of model that has no held-out data by nature:

@@ -24,6 +24,7 @@ from dlpilot.tools.inspect.code.training._names import (
     dotted,
     is_backward_wrapper,
     is_scheduler_name,
+    unwrap_device,
 )
 
 _EVAL_DEF = re.compile(
@@ -199,39 +200,6 @@ def _loss_name(expr: ast.expr) -> str:
     return ""
 
 
-# nn.Module methods that return the module itself, so ``model.to(device).train()`` sets the mode
-# of ``model``.
-_SELF_RETURNING = frozenset(
-    {
-        "to",
-        "cuda",
-        "cpu",
-        "float",
-        "half",
-        "double",
-        "bfloat16",
-        "type",
-        "train",
-        "eval",
-        "requires_grad_",
-        "to_empty",
-        "apply",
-        "share_memory",
-    }
-)
-
-
-def _module_chain_root(node: ast.expr) -> str:
-    """``model`` for ``model.to(device)`` / ``model.eval().cpu()``; ``""`` for anything else."""
-    while (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in _SELF_RETURNING
-    ):
-        node = node.func.value
-    return dotted(node)
-
-
 def _call_role(call: ast.Call) -> tuple[str, str, str]:
     """(role, recv, extra) of a call; see :class:`Event`."""
     func = call.func
@@ -258,7 +226,7 @@ def _call_role(call: ast.Call) -> tuple[str, str, str]:
     if attr == "zero_" and (owner.endswith(".grad") or owner.endswith(".grad.data")):
         return "zero", owner, ""
     if attr in {"train", "eval"} and not owner:
-        owner = _module_chain_root(value)  # model.to(device).train()
+        owner = dotted(unwrap_device(value))  # model.to(device).train()
     if attr == "train" and owner:
         if not call.args and not call.keywords:
             return "train", owner, ""

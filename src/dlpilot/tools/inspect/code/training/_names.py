@@ -127,7 +127,8 @@ def unwrap_device(node: ast.expr) -> ast.expr:
     while (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr in {"to", "cuda", "cpu", "float", "half", "double", "train", "eval"}
+        and node.func.attr
+        in {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval"}
     ):
         node = node.func.value
     return node
