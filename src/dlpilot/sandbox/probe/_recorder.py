@@ -379,7 +379,7 @@ class _Loader:
     order: dict[int, list[str]] = field(default_factory=dict)
     cached: Any = None
     batches: int = 0
-    tensors: list[tuple[Any, ...]] = field(default_factory=list)  # a TensorDataset's tensors
+    tensors: list[tuple[Any, ...]] = field(default_factory=list)  # arrays its dataset holds
 
 
 @dataclass

@@ -120,7 +120,20 @@ def resolve(ix: FileIndex, scope: Scope, ev: Event) -> Scope | None:
     return None
 
 
-def _assigned_roots(ix: FileIndex, scope: Scope) -> set[str]:
+def call_argument(call: ast.Call, params: list[str], param: str) -> ast.expr | None:
+    """The expression a call passes for the callee's parameter ``param``, if it can be told."""
+    idx = params.index(param)
+    arg: ast.expr | None = None
+    if idx < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:idx]):
+        arg = call.args[idx]
+    for kw in call.keywords:
+        if kw.arg == param:
+            arg = kw.value
+    return arg
+
+
+def assigned_roots(ix: FileIndex, scope: Scope) -> set[str]:
+    """Plain names a function assigns to (its locals, and parameters it rebinds)."""
     key = ("assigned_roots", id(scope))
     cached = ix.memo.get(key)
     if isinstance(cached, set):
@@ -143,20 +156,12 @@ def map_name(ix: FileIndex, name: str, callee: Scope, call: Event) -> str | None
         owner = dotted(func.value) if isinstance(func, ast.Attribute) else ""
         return name if owner == "self" else None
     if first in callee.params:
-        if first in _assigned_roots(ix, callee):
+        if first in assigned_roots(ix, callee):
             return None
-        idx = callee.params.index(first)
-        arg: ast.expr | None = None
-        if idx < len(node.args) and not any(isinstance(a, ast.Starred) for a in node.args[:idx]):
-            arg = node.args[idx]
-        for kw in node.keywords:
-            if kw.arg == first:
-                arg = kw.value
-        if arg is None:
-            return None
-        text = dotted(arg)
+        arg = call_argument(node, callee.params, first)
+        text = dotted(arg) if arg is not None else ""
         return text + rest if text else None
-    if first in _assigned_roots(ix, callee):
+    if first in assigned_roots(ix, callee):
         return None  # a local of the callee
     return name
 
@@ -379,8 +384,10 @@ __all__ = [
     "MODE_ROLES",
     "Effect",
     "Summary",
+    "assigned_roots",
     "assigns",
     "branch_compatible",
+    "call_argument",
     "dominates",
     "effects",
     "enclosing_class",

@@ -14,6 +14,8 @@ from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
+    assigned_roots,
+    call_argument,
     effects,
     enclosing_class,
     map_name,
@@ -289,9 +291,10 @@ def _note_eval_helper(
         return
     if not any(e.kind == "call" and e.role in {"eval", "train", "mode?"} for e in scope.events):
         return
+    rebound = assigned_roots(ix, scope)  # a parameter rebound inside is no longer the caller's
     last: dict[str, str] = {}
     for recv, mode in summary(ix, scope).modes:
-        if recv and root(recv) in scope.params:
+        if recv and root(recv) in scope.params and root(recv) not in rebound:
             last[recv] = mode
     left = [recv for recv, mode in last.items() if mode == "eval"]
     if left:
@@ -356,14 +359,7 @@ def _cross_file(
             continue  # not defined elsewhere, or defined twice: which one runs is unknown
         _, params, left = defs[0]
         for recv in left:
-            first = root(recv)
-            idx = params.index(first)
-            arg: ast.expr | None = fc.node.args[idx] if idx < len(fc.node.args) else None
-            for kw in fc.node.keywords:
-                if kw.arg == first:
-                    arg = kw.value
-            if any(isinstance(a, ast.Starred) for a in fc.node.args[: idx + 1]):
-                arg = None
+            arg = call_argument(fc.node, params, root(recv))
             module = dotted(arg) if arg is not None else ""
             if not module or module not in fc.trained:
                 continue
