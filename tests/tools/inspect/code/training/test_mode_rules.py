@@ -507,3 +507,13 @@ def test_a_helper_defined_in_two_other_modules_is_not_guessed():
         "train.py": UNET_TRAIN.format(after="pass"),
     }
     assert "mode.eval-during-training" not in [f.id for f in run_files(files)]
+
+
+def test_a_helper_that_rebinds_its_parameter_is_not_followed():
+    # `net = net.module` inside the helper: which module ends in eval mode is not the caller's name
+    rebinding = EVAL_LIB.replace("    net.eval()\n", "    net = net.module\n    net.eval()\n")
+    files = {
+        "eval.py": rebinding.format(restore="pass"),
+        "train.py": UNET_TRAIN.format(after="pass"),
+    }
+    assert "mode.eval-during-training" not in [f.id for f in run_files(files)]
