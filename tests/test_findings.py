@@ -13,7 +13,7 @@ from .conftest import SHARED
 def _catalogue_rows_from_markdown() -> dict[str, tuple[str, str]]:
     rows = {}
     for line in (SHARED / "checks.md").read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| ([a-z]+\.[a-z0-9-]+) \| (\w+) \| ([SRC ]+) \|", line)
+        m = re.match(r"\| ([a-z]+\.[a-z0-9-]+) \| (\w+) \| ([SRCT ]+) \|", line)
         if m:
             rows[m.group(1)] = (m.group(2), "".join(m.group(3).split()))
     return rows
@@ -25,7 +25,7 @@ def _catalogue_rows_from_markdown() -> dict[str, tuple[str, str]]:
 def test_catalogue_matches_the_shared_check_list_id_for_id():
     rows = _catalogue_rows_from_markdown()
     assert set(rows) == set(CATALOGUE)
-    letter = {"static": "S", "runtime": "R", "curve": "C"}
+    letter = {"static": "S", "runtime": "R", "curve": "C", "trials": "T"}
     for id_, (sev, ways) in rows.items():
         spec = CATALOGUE[id_]
         assert spec.severity.value == sev, id_

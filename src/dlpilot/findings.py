@@ -30,8 +30,8 @@ class Severity(StrEnum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-How = Literal["static", "runtime", "curve"]
-_HOW_LETTER: dict[str, How] = {"S": "static", "R": "runtime", "C": "curve"}
+How = Literal["static", "runtime", "curve", "trials"]
+_HOW_LETTER: dict[str, How] = {"S": "static", "R": "runtime", "C": "curve", "T": "trials"}
 
 
 class Evidence(BaseModel):
@@ -105,6 +105,7 @@ _SECTION_OF_PREFIX = {
     "track": "Training setup, reproducibility, tracking",
     "repo": "Repository",
     "curve": "Curves (bias / variance / stability)",
+    "trials": "Trials (a round's analysis)",
 }
 
 _ROWS = (
@@ -146,6 +147,12 @@ _ROWS = (
         "S",
         "`model.forward(x)` bypasses module hooks; call `model(x)`",
     ),
+    _c(
+        "loop.clip-before-backward",
+        "error",
+        "SR",
+        "gradient clipping runs before `backward()` (on cleared or stale gradients), so it clips nothing",
+    ),
     # Train / eval mode
     _c(
         "mode.eval-during-training",
@@ -164,6 +171,18 @@ _ROWS = (
         "warning",
         "SR",
         "validation builds autograd graphs (no `no_grad` / `inference_mode`)",
+    ),
+    _c(
+        "mode.dropout-always-on",
+        "error",
+        "SR",
+        "functional dropout (`F.dropout(x, p)` without `training=self.training`) stays active in eval mode: validation is random and worse",
+    ),
+    _c(
+        "mode.step-during-eval",
+        "error",
+        "SR",
+        "the optimizer steps during a validation pass (a shared epoch function that always steps): the model trains on validation data",
     ),
     # Loss and labels
     _c(
@@ -204,6 +223,18 @@ _ROWS = (
     ),
     _c("loss.nonfinite", "error", "RC", "loss is NaN or Inf (report the first step)"),
     _c("loss.negative", "warning", "RC", "a loss that cannot be negative is negative"),
+    _c(
+        "loss.softmax-wrong-dim",
+        "error",
+        "SR",
+        "softmax / log_softmax over the batch dimension (`dim=0` on `(N, C)` outputs): rows do not sum to 1, and each prediction depends on the rest of the batch",
+    ),
+    _c(
+        "loss.padding-not-ignored",
+        "warning",
+        "SR",
+        "sequence targets are mostly a padding id that the loss does not ignore (`ignore_index`), so padding dominates the loss",
+    ),
     # Gradients, parameters, learning rate
     _c(
         "grad.no-flow",
@@ -256,6 +287,12 @@ _ROWS = (
         "R",
         "sigmoid / tanh units saturated [> 50% of pre-activations beyond +-5]",
     ),
+    _c(
+        "lr.schedule-mismatch",
+        "error",
+        "SR",
+        "the learning rate actually used departs from the schedule's intent: it collapses by orders of magnitude within the first epoch (an epoch-based scheduler stepped per batch) or climbs above the configured peak (a warm-up factor above 1)",
+    ),
     # Data
     _c("data.nonfinite", "error", "R", "NaN / Inf in inputs or labels"),
     _c(
@@ -297,6 +334,18 @@ _ROWS = (
         "random numbers in a Dataset with `num_workers > 0` and no `worker_init_fn` / generator (every worker repeats the same randomness)",
     ),
     _c("data.class-imbalance", "info", "R", "label distribution strongly skewed"),
+    _c(
+        "data.labels-misaligned",
+        "error",
+        "SR",
+        "labels no longer belong to their inputs (inputs and labels shuffled or sorted separately): the model can memorize a batch but not learn the task",
+    ),
+    _c(
+        "data.eval-preprocess-mismatch",
+        "error",
+        "SR",
+        "validation inputs are preprocessed differently from training inputs (different scale or statistics), so validation measures the wrong thing",
+    ),
     # Overfit test
     _c(
         "overfit.single-batch-failed",
@@ -332,6 +381,12 @@ _ROWS = (
     ),
     _c("amp.no-grad-scaler", "error", "SR", "float16 autocast without a gradient scaler"),
     _c("track.none", "warning", "S", "metrics are not logged anywhere machine-readable"),
+    _c(
+        "train.select-on-train-metric",
+        "warning",
+        "S",
+        "early stopping or the best checkpoint is chosen on a training metric instead of a validation one",
+    ),
     # Repository
     _c("repo.no-readme", "info", "S", "no README with setup instructions"),
     _c("repo.no-tests", "info", "S", "no tests"),
@@ -400,6 +455,42 @@ _ROWS = (
         "warning",
         "C",
         "validation clearly better than training (leakage, or regularization active only in training)",
+    ),
+    _c(
+        "trials.best-at-boundary",
+        "warning",
+        "T",
+        "the best trials sit near the edge of a parameter's range [best within the outer 10% of the range, log scale for log parameters]: expand the range and run again",
+    ),
+    _c(
+        "trials.unstable-region",
+        "warning",
+        "T",
+        "most trials beyond some value of a parameter diverged or collapsed to chance: the value is an upper (or lower) bound for stability",
+    ),
+    _c(
+        "trials.infeasible",
+        "warning",
+        "T",
+        "a large share of trials failed, went non-finite or ran out of memory [> 20%]; their causes",
+    ),
+    _c(
+        "trials.within-noise",
+        "info",
+        "T",
+        "the improvement over the baseline is smaller than the seed-to-seed spread of the configurations compared: do not promote yet",
+    ),
+    _c(
+        "trials.sparse",
+        "info",
+        "T",
+        "too few finished trials for the number of tuned parameters to trust the best point",
+    ),
+    _c(
+        "trials.no-progress",
+        "info",
+        "T",
+        "the best value has not improved over the last part of the round (the budget is spent past the point of return)",
     ),
 )
 
