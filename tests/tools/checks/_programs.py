@@ -213,6 +213,28 @@ for epoch in range(6):
         scaler.step(opt)
         scaler.update()
 """,
+    # minGPT / nanoGPT / Hugging Face style: forward(x, y) returns (logits, loss), no DataLoader
+    "loss_returned_by_forward": """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+class TinyLM(nn.Module):
+    def __init__(self, vocab=12, dim=32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim); self.head = nn.Linear(dim, vocab)
+    def forward(self, idx, targets=None):
+        logits = self.head(torch.tanh(self.emb(idx)))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+data = (torch.arange(12) + torch.randint(0, 12, (40, 1))) % 12
+model = TinyLM(); opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+for step in range(150):
+    batch = data[torch.randint(0, 40, (16,))]
+    _, loss = model(batch[:, :-1], batch[:, 1:])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+""",
 }
 
 # name -> (source, ids that must be reported)

@@ -176,44 +176,38 @@ def _first_tensor(obj: Any, depth: int = 0) -> torch.Tensor | None:
     return None
 
 
+def _tree_tensors(obj: Any, depth: int = 0) -> Iterator[torch.Tensor]:
+    """The tensors of a module output or a call argument: a tensor, or lists, tuples and dicts of
+    them nested up to three levels.
+
+    A generator on purpose: a recursive inner function that closes over a result list forms a
+    reference cycle (the function, its cell, the list), so the list, and every autograd graph its
+    tensors hold, lives until the cycle collector runs, which the retained-graph check then reads
+    as the user's script keeping graphs alive."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth < 3 and isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _tree_tensors(item, depth + 1)
+    elif depth < 3 and isinstance(obj, dict):
+        for item in obj.values():
+            yield from _tree_tensors(item, depth + 1)
+
+
 def _grad_nodes(obj: Any, limit: int = 8) -> list[Any]:
-    """The distinct autograd nodes of the tensors in a module's output (a tensor, or nested
-    lists, tuples and dicts of them), at most ``limit``."""
+    """The distinct autograd nodes of the tensors in a module's output, at most ``limit``."""
     nodes: list[Any] = []
-
-    def walk(o: Any, depth: int) -> None:
+    for t in _tree_tensors(obj):
         if len(nodes) >= limit:
-            return
-        if isinstance(o, torch.Tensor):
-            fn = o.grad_fn
-            if fn is not None and not any(fn is n for n in nodes):
-                nodes.append(fn)
-        elif depth < 3 and isinstance(o, list | tuple):
-            for i in o:
-                walk(i, depth + 1)
-        elif depth < 3 and isinstance(o, dict):
-            for i in o.values():
-                walk(i, depth + 1)
-
-    walk(obj, 0)
+            break
+        fn = t.grad_fn
+        if fn is not None and not any(fn is n for n in nodes):
+            nodes.append(fn)
     return nodes
 
 
 def _largest_tensor(obj: Any) -> torch.Tensor | None:
-    found: list[torch.Tensor] = []
-
-    def walk(o: Any, depth: int) -> None:
-        if isinstance(o, torch.Tensor):
-            found.append(o)
-        elif depth < 3 and isinstance(o, list | tuple):
-            for i in o:
-                walk(i, depth + 1)
-        elif depth < 3 and isinstance(o, dict):
-            for i in o.values():
-                walk(i, depth + 1)
-
-    walk(obj, 0)
-    return max(found, key=lambda t: t.numel(), default=None)
+    return max(_tree_tensors(obj), key=lambda t: t.numel(), default=None)
 
 
 def _clone_tree(obj: Any) -> Any:
