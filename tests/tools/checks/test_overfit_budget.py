@@ -32,3 +32,35 @@ def test_the_full_budget_with_the_loss_mostly_down_and_falling_asks_for_more_ste
     result = judge_curve(_falling(200), None, budget=200)  # at 13.5% of its start, falling
     assert result.verdict == "inconclusive" and result.finding is None
     assert "--overfit-steps" in result.reason
+
+
+def test_a_loss_falling_steadily_at_the_end_of_the_budget_is_not_a_failure():
+    # an LSTM on text: slow at first, then falling faster and faster; at 40% of its start when
+    # the 200 steps run out, and ~0 a few hundred steps later
+    curve = [6.9 - 4.1 * (i / 200) ** 3 for i in range(200)]
+    result = judge_curve(curve, None, budget=200)
+    assert result.verdict == "inconclusive" and result.finding is None
+    assert "still falling steadily" in result.reason and "--overfit-steps" in result.reason
+
+
+def test_a_steady_exponential_fall_that_has_not_reached_a_quarter_is_not_a_failure():
+    # 30% of its start after 200 steps, halving every ~115 steps, no floor in sight
+    curve = [5.0 * 0.994**i for i in range(200)]
+    result = judge_curve(curve, None, budget=200)
+    assert result.verdict == "inconclusive" and result.finding is None
+
+
+def test_a_fall_that_levels_off_toward_a_high_floor_still_fails_and_names_the_floor():
+    curve = [4.0 * (0.35 + 0.65 * 0.98**i) for i in range(200)]  # floor at 35% of the start
+    result = judge_curve(curve, None, budget=200)
+    assert result.verdict == "failed" and result.finding is not None
+    assert result.finding.evidence[0].detail["fitted_floor"] is not None
+
+
+def test_a_noisy_flat_curve_is_not_read_as_falling():
+    import random
+
+    rng = random.Random(0)
+    curve = [2.3 + 0.3 * rng.random() for _ in range(200)]
+    result = judge_curve(curve, None, budget=200)
+    assert result.verdict == "failed"

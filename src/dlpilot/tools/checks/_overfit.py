@@ -10,8 +10,11 @@ schedulers off; :func:`verdict`) or from the entry-point child (one fixed batch 
   although some prefixes have several continuations and its token accuracy stays under 99%); or,
   for classification, the batch accuracy in that window reaches :data:`ACCURACY_PASS` with the
   loss at most :data:`FIT_MOSTLY_REL` of its start.
-* ``failed``: the run made at least :data:`MIN_STEPS` steps, did not pass, and its loss stayed
-  above :data:`FIT_MOSTLY_REL` of the first: the model cannot fit one batch.
+* ``failed``: the run made at least :data:`MIN_STEPS` steps, did not pass, its loss stayed
+  above :data:`FIT_MOSTLY_REL` of the first, and it has stopped falling: flat, levelling off
+  toward a floor far above ~0, or falling so slowly that its trend would need more than
+  :data:`EXTEND_FACTOR` times the steps run (:func:`fit_trend`). The model cannot fit one batch.
+  A loss still falling steadily is given no failure, whatever one window ratio says.
 * ``inconclusive``: too few steps, no loss seen, the batch could not be held fixed, the script
   stopped before the step budget while the loss was still falling (:data:`CUT_SHORT_FALLING`),
   the loss came most of the way down (below :data:`FIT_MOSTLY_REL`) but not to ~0 (a budget too
@@ -59,6 +62,22 @@ MIN_STEPS = 50
 STILL_FALLING = 0.8
 """The curve is still falling when the final window's mean is below this share of the mean of
 the window before it: more steps would likely help."""
+
+TREND_MIN_POINTS = 20
+"""Fewest finite losses in the second half of the run to fit a trend to."""
+
+TREND_T = 3.0
+"""A decline counts as real when the fitted slope is this many standard errors below zero."""
+
+TREND_DROP = 0.05
+"""...and when the fitted trend would take at least 5% more off the loss over another span as
+long as the one fitted: a steady fall, not a last-digit wobble."""
+
+EXTEND_FACTOR = 4
+"""A loss still falling at the end is given the benefit of the doubt only when its trend (a
+straight line in log space over the second half) reaches ~0 within this many times the steps
+run: an LSTM that is at 40% after 200 steps and ~0 after 550 is not miswired; a loss losing 5%
+per hundred steps would need thousands, which is a failure to fit (seed 004: 200-500 steps)."""
 
 CUT_SHORT_FALLING = 0.95
 """A run that ended before the step budget (the script itself stopped) gets no failure while its
@@ -116,6 +135,9 @@ def judge_curve(
         and all(math.isfinite(v) for v in tail)
         and (sum(tail) / len(tail) < STILL_FALLING * (sum(prev) / len(prev)))
     )
+    threshold = max(LOSS_REL * abs(initial), LOSS_ABS)
+    trend = fit_trend(losses, threshold)
+    falling = falling or trend.falling
     loss_ok = final <= threshold
     acc_ok = classification and final_acc is not None and final_acc >= ACCURACY_PASS
     result = base.model_copy(
@@ -182,12 +204,31 @@ def judge_curve(
                 )
             }
         )
+    if (
+        trend.falling
+        and (trend.floor is None or trend.floor <= FIT_MOSTLY_REL * abs(initial))
+        and trend.reaches is not None
+        and trend.reaches <= EXTEND_FACTOR * steps
+    ):
+        floor = f", toward a fitted floor near {trend.floor:.3g}" if trend.floor is not None else ""
+        return result.model_copy(
+            update={
+                "reason": f"after {steps} steps the loss ({initial:.3g} -> {final:.3g}, "
+                f"{final / initial:.0%} of its start{acc_text}) was still falling steadily "
+                f"({trend.drop:.0%} more over another {trend.span} steps by its fitted "
+                f"trend{floor}, ~0 near step {trend.reaches}): the budget ran out, not the "
+                f"model; run with --overfit-steps {_round_up(trend.reaches)} for a verdict"
+            }
+        )
     reason = (
         f"after {steps} steps on one fixed batch the loss only fell from {initial:.3g} to "
         f"{final:.3g} ({final / initial:.0%} of its start; ~0 is <= {threshold:.3g}){acc_text}"
     )
-    if falling:
-        reason += "; the loss was still falling, so more steps (--overfit-steps) may pass"
+    if trend.falling and trend.floor is not None:
+        reason += (
+            f"; it is still falling, but toward a floor near {trend.floor:.3g} "
+            f"({trend.floor / initial:.0%} of its start), far above ~0"
+        )
     found = finding(
         "overfit.single-batch-failed",
         f"The model cannot overfit a single batch: {reason}. Model wiring, loss, labels or "
@@ -202,6 +243,7 @@ def judge_curve(
             "final_accuracy": final_acc,
             "steps": steps,
             "still_falling": falling,
+            "fitted_floor": trend.floor,
             "curve": [
                 round(v, 6) if v is not None and math.isfinite(v) else None
                 for v in _thin(losses, 50)
@@ -209,6 +251,89 @@ def judge_curve(
         },
     )
     return result.model_copy(update={"verdict": "failed", "reason": reason, "finding": found})
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The fitted trend of a loss curve's second half: whether it is still falling for real,
+    how much more it would fall over another ``span`` steps, and the floor it is heading to
+    (``None`` when the curve shows no floor yet: a straight or accelerating fall)."""
+
+    falling: bool
+    drop: float
+    span: int
+    floor: float | None
+    reaches: int | None = None
+    """The step at which the log-linear trend reaches the target loss (None: never)."""
+
+
+def _round_up(step: int) -> int:
+    return int(math.ceil(step * 1.2 / 100.0) * 100)
+
+
+def fit_trend(losses: list[float | None], target: float | None = None) -> Trend:
+    """Fit the second half of ``losses``: a least-squares line for the slope and its standard
+    error (is the fall real, is it steady), and ``a + b * exp(-t / tau)`` over a grid of time
+    constants for the floor ``a`` it approaches. A floor is reported only for a decelerating
+    curve whose time constant the data pins down (not the grid's longest)."""
+    n = len(losses)
+    pts = [
+        (i, v)
+        for i, v in enumerate(losses[n // 2 :], start=n // 2)
+        if v is not None and math.isfinite(v)
+    ]
+    none = Trend(falling=False, drop=0.0, span=0, floor=None)
+    if len(pts) < TREND_MIN_POINTS:
+        return none
+    t0 = pts[0][0]
+    ts = [float(i - t0) for i, _ in pts]
+    ys = [v for _, v in pts]
+    span = int(ts[-1]) + 1
+    slope, intercept, se = _line(ts, ys)
+    end = intercept + slope * ts[-1]
+    drop = -slope * span / abs(end) if end > 0 else 0.0
+    falling = slope < 0 and se >= 0 and slope < -TREND_T * se and drop >= TREND_DROP
+    taus = [2.0 * (1.25**k) for k in range(40)]
+    taus = [tau for tau in taus if tau <= 20.0 * span] or [20.0 * span]
+    best: tuple[float, float, float, float] | None = None  # sse, a, b, tau
+    for tau in taus:
+        es = [math.exp(-t / tau) for t in ts]
+        b, a, _ = _line(es, ys)
+        sse = sum((y - a - b * e) ** 2 for y, e in zip(ys, es, strict=True))
+        if best is None or sse < best[0]:
+            best = (sse, a, b, tau)
+    floor = None
+    if best is not None and best[2] > 0 and best[3] < taus[-1]:
+        floor = best[1]
+    if falling and floor is not None:
+        # the fall left by the fitted curve over another span (the line overstates a slowdown)
+        _, a, b, tau = best  # type: ignore[misc]
+        now = a + b * math.exp(-ts[-1] / tau)
+        later = a + b * math.exp(-(ts[-1] + span) / tau)
+        drop = (now - later) / abs(now) if now > 0 else drop
+        falling = drop >= TREND_DROP
+    reaches = None
+    positive = [(t, math.log(y)) for t, y in zip(ts, ys, strict=True) if y > 0]
+    if target is not None and target > 0 and len(positive) >= TREND_MIN_POINTS:
+        lslope, lintercept, _ = _line([t for t, _ in positive], [v for _, v in positive])
+        log_end = lintercept + lslope * ts[-1]
+        if lslope < 0:
+            reaches = t0 + int(ts[-1] + max(log_end - math.log(target), 0.0) / -lslope) + 1
+    return Trend(falling=falling, drop=max(drop, 0.0), span=span, floor=floor, reaches=reaches)
+
+
+def _line(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least-squares ``y = slope * x + intercept`` and the slope's standard error."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx <= 0:
+        return 0.0, my, -1.0
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = my - slope * mx
+    resid = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    se = math.sqrt(resid / max(n - 2, 1) / sxx)
+    return slope, intercept, se
 
 
 def _window_ratio(losses: list[float | None], window: int) -> float:
