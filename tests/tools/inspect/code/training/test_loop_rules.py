@@ -426,3 +426,32 @@ for x, y in loader:
     assert ids(src) == []
     missing = src.replace("    optimizer.zero_grad()\n", "")
     assert "loop.zero-grad-missing" in ids(missing)
+
+
+DIST_AUTOGRAD = """
+import torch
+import torch.distributed.autograd as dist_autograd
+from torch.distributed.optim import DistributedOptimizer
+from torch.distributed.rpc import RRef
+
+
+def run_trainer(model, loader, criterion):
+    opt = DistributedOptimizer(torch.optim.SGD, model.parameter_rrefs(), lr=0.05)
+    for epoch in range(3):
+        for inputs, labels in loader:
+            with dist_autograd.context() as context_id:
+                loss = criterion(model(inputs), labels)
+                dist_autograd.backward(context_id, [loss])
+                opt.step(context_id)
+"""
+
+
+def test_distributed_autograd_loops_need_no_zero_grad():
+    # each `with dist_autograd.context()` holds its own gradients: nothing accumulates
+    assert "loop.zero-grad-missing" not in ids(DIST_AUTOGRAD)
+
+
+def test_a_plain_backward_in_the_same_shape_still_needs_zero_grad():
+    plain = DIST_AUTOGRAD.replace("dist_autograd.backward(context_id, [loss])", "loss.backward()")
+    plain = plain.replace("opt.step(context_id)", "opt.step()")
+    assert "loop.zero-grad-missing" in ids(plain)

@@ -46,9 +46,10 @@ class Event:
     ``augassign`` (``name`` = target, ``node`` = the AugAssign), ``return``, ``autocast``
     (``node`` = the autocast call) or ``bare_mode`` (``model.train`` / ``model.eval`` never called).
     For calls, ``role`` says what the call does for training: ``backward`` (``recv`` = the loss,
-    ``extra`` = ``tensor`` / ``scaled`` / ``wrapper``), ``step`` (``recv`` = the optimizer),
-    ``sched_step``, ``zero`` (``recv`` = optimizer, model or ``p.grad``), ``train`` / ``eval`` /
-    ``mode?`` (``recv`` = the module), ``forward`` (explicit ``.forward(...)``), ``append``.
+    ``extra`` = ``tensor`` / ``scaled`` / ``wrapper`` / ``context``: distributed autograd),
+    ``step`` (``recv`` = the optimizer), ``sched_step``, ``zero`` (``recv`` = optimizer, model
+    or ``p.grad``), ``train`` / ``eval`` / ``mode?`` (``recv`` = the module), ``forward``
+    (explicit ``.forward(...)``), ``append``.
     """
 
     kind: str
@@ -200,6 +201,16 @@ def _loss_name(expr: ast.expr) -> str:
     return ""
 
 
+_DIST_AUTOGRAD = re.compile(r"(^|\.)(dist_?autograd|distributed\.autograd)$")
+"""``torch.distributed.autograd`` as it is imported (``import ... as dist_autograd``)."""
+
+
+def _first_item(expr: ast.expr) -> ast.expr:
+    if isinstance(expr, ast.List | ast.Tuple) and expr.elts:
+        return expr.elts[0]
+    return expr
+
+
 def _call_role(call: ast.Call) -> tuple[str, str, str]:
     """(role, recv, extra) of a call; see :class:`Event`."""
     func = call.func
@@ -209,6 +220,10 @@ def _call_role(call: ast.Call) -> tuple[str, str, str]:
     value = func.value
     if attr == "backward" or attr == "manual_backward":
         owner = dotted(value)
+        if attr == "backward" and _DIST_AUTOGRAD.search(owner) and len(call.args) >= 2:
+            # dist_autograd.backward(context_id, [loss]): gradients go to the context's own
+            # store, made fresh by each `with dist_autograd.context()`, so nothing accumulates
+            return "backward", _loss_name(_first_item(call.args[1])), "context"
         if attr == "manual_backward" or (call.args and is_backward_wrapper(owner)):
             return "backward", _loss_name(call.args[0]) if call.args else "", "wrapper"
         if isinstance(value, ast.Call) and call_attr(value) == "scale" and value.args:

@@ -143,6 +143,9 @@ class ZeroGradRule(Rule):
         for lid, loop_effs in loops.items():
             if any(e.kind == "zero" for e in loop_effs):
                 continue
+            backs = [e for e in loop_effs if e.kind == "backward"]
+            if backs and all(e.event.extra == "context" for e in backs):
+                continue  # distributed autograd: each context holds its own gradients
             loop_events = [e for e in scope.events if lid in e.loops]
             if _clears_by_name(ix, scope, loop_events):
                 continue
