@@ -410,6 +410,29 @@ def test_evaluating_in_train_mode_is_reported_once_the_project_model_has_dropout
     assert "mode.train-during-eval" in [f.id for f in found]
 
 
+def test_mode_is_judged_per_example_in_a_repository_of_several():
+    # pytorch/examples style: one example's model has dropout, another's has none; the second
+    # example imports its own nets.py, not the first one's
+    with_dropout = PLAIN_CONV_NET.replace("nn.ReLU(),", "nn.ReLU(), nn.Dropout2d(0.1),")
+    files = {
+        "sr/nets.py": PLAIN_CONV_NET,
+        "sr/main.py": NEVER_SWITCHES_MODE,
+        "lm/nets.py": with_dropout,
+        "lm/main.py": NEVER_SWITCHES_MODE,
+    }
+    found = [(f.id, f.evidence[0].file) for f in run_files(files)]
+    assert ("mode.train-during-eval", "lm/main.py") in found
+    assert ("mode.train-during-eval", "sr/main.py") not in found
+
+
+def test_a_model_imported_from_a_package_elsewhere_in_the_repository_is_followed():
+    with_dropout = PLAIN_CONV_NET.replace("nn.ReLU(),", "nn.ReLU(), nn.Dropout2d(0.1),")
+    main = NEVER_SWITCHES_MODE.replace("from nets import", "from mypkg.nets import")
+    files = {"src/mypkg/nets.py": with_dropout, "scripts/main.py": main}
+    found = [(f.id, f.evidence[0].file) for f in run_files(files)]
+    assert ("mode.train-during-eval", "scripts/main.py") in found
+
+
 # Module methods return the module, so a mode set at the end of a call chain is a mode change.
 CHAINED = (
     HEAD

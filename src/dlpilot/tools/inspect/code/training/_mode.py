@@ -154,8 +154,9 @@ class ModeRule(Rule):
         self._called_without_grad: set[str] = set()
         self._pending_grad: list[tuple[str, Finding]] = []
         self._pending_mode: list[Finding] = []
-        self._mode_sensitive = False  # some module may compute differently in train / eval
-        self._defines_module = False  # the project defines its own nn.Module classes
+        # per file: some module there may compute differently in train / eval; it defines its
+        # own nn.Module classes; the modules it imports (judged per sub-project in finish)
+        self._files: dict[str, _ModeFacts] = {}
         # module-level functions that leave a parameter in eval mode: name -> [(file, params,
         # the parameters left in eval mode)]; and calls to functions of other files made inside
         # a training loop, judged against them in finish
@@ -165,10 +166,11 @@ class ModeRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if not self._mode_sensitive:
-            self._mode_sensitive = any(tok in text for tok in _MODE_SENSITIVE)
-        if not self._defines_module and "Module" in text:
-            self._defines_module = _DEFINES_MODULE.search(text) is not None
+        self._files[f.rel] = _ModeFacts(
+            sensitive=any(tok in text for tok in _MODE_SENSITIVE),
+            defines_module="Module" in text and _DEFINES_MODULE.search(text) is not None,
+            imports=_IMPORTED.findall(text) if "import" in text else [],
+        )
         if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
@@ -207,15 +209,79 @@ class ModeRule(Rule):
 
     def finish(self, project: Project) -> Iterable[Finding]:
         out = [item for name, item in self._pending_grad if name not in self._called_without_grad]
-        if self._mode_sensitive or not self._defines_module:
-            # Mode findings stand unless every model is the project's own and none of them has a
-            # layer that behaves differently in train and eval mode.
-            out[:0] = self._pending_mode
-            found = {(i.id, i.evidence[0].file, i.evidence[0].line) for i in self._pending_mode}
-            for item in _cross_file(self._foreign_calls, self._eval_helpers, self._defined):
-                if (item.id, item.evidence[0].file, item.evidence[0].line) not in found:
-                    out.append(item)
+        # Mode findings stand unless every model the finding's code can reach is the project's
+        # own and none of them has a layer that behaves differently in train and eval mode.
+        matters = _ModeScope(self._files)
+        kept = [i for i in self._pending_mode if matters(i.evidence[0].file)]
+        out[:0] = kept
+        found = {(i.id, i.evidence[0].file, i.evidence[0].line) for i in kept}
+        for item in _cross_file(self._foreign_calls, self._eval_helpers, self._defined):
+            key = (item.id, item.evidence[0].file, item.evidence[0].line)
+            if key not in found and matters(item.evidence[0].file):
+                out.append(item)
         return out
+
+
+@dataclass(frozen=True)
+class _ModeFacts:
+    sensitive: bool
+    defines_module: bool
+    imports: list[tuple[str, str]]
+
+
+_IMPORTED = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import|import\s+([\w.]+))", re.MULTILINE)
+
+
+class _ModeScope:
+    """Whether train / eval mode can matter for the code of one file: judged on the files it can
+    reach (its own directory and everything below it, plus the repository modules it imports,
+    transitively), so one example of a repository of many with dropout does not make every other
+    example's missing ``model.eval()`` an error."""
+
+    def __init__(self, files: dict[str, _ModeFacts]) -> None:
+        self.files = files
+        self.memo: dict[str, bool] = {}
+
+    def __call__(self, rel: str | None) -> bool:
+        if rel is None or rel not in self.files:
+            return True
+        if rel not in self.memo:
+            reach = self._reach(rel)
+            facts = [self.files[r] for r in reach]
+            self.memo[rel] = any(f.sensitive for f in facts) or not any(
+                f.defines_module for f in facts
+            )
+        return self.memo[rel]
+
+    def _reach(self, rel: str) -> set[str]:
+        todo, seen = [rel], set()
+        while todo:
+            cur = todo.pop()
+            if cur in seen:
+                continue
+            seen.add(cur)
+            folder = cur.rsplit("/", 1)[0] + "/" if "/" in cur else ""
+            if cur == rel:
+                todo.extend(r for r in self.files if r.startswith(folder))
+            for spec in self.files[cur].imports:
+                todo.extend(self._module_files(spec, folder))
+        return seen
+
+    def _module_files(self, spec: tuple[str, str], folder: str) -> list[str]:
+        """The repository files an import may load, as Python finds them: next to the importing
+        file first (a script's directory is first on ``sys.path``), then from the repository
+        root, then anywhere that ends in the module's path (a package under ``src/``)."""
+        name = (spec[0] or spec[1]).lstrip(".")
+        if not name:  # from . import x
+            depth = folder.count("/")
+            return [r for r in self.files if r.startswith(folder) and r.count("/") == depth]
+        tail = name.replace(".", "/")
+        for base in (folder, ""):
+            hits = [b for b in (f"{base}{tail}.py", f"{base}{tail}/__init__.py") if b in self.files]
+            if hits:
+                return hits
+        ends = (f"/{tail}.py", f"/{tail}/__init__.py")
+        return [r for r in self.files if r.endswith(ends)]
 
 
 def _restores(effs: Iterable[Effect], module: str) -> bool:
