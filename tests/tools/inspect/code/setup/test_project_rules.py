@@ -313,6 +313,47 @@ def test_the_same_loop_over_real_data_still_needs_held_out_data() -> None:
     assert "data.no-split" in ids({"train.py": noisy})
 
 
+FRESH_BATCHES = """
+import torch
+import torch.nn.functional as F
+true_w = torch.randn(4, 1)
+def features(x):
+    return torch.cat([x ** i for i in range(1, 5)], 1)
+def get_batch(batch_size=32):
+    x = features(torch.randn(batch_size, 1))
+    return x, x @ true_w
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for step in range(1000):
+    x, y = get_batch()
+    opt.zero_grad()
+    F.smooth_l1_loss(model(x), y).backward()
+    opt.step()
+"""
+
+
+def test_fresh_random_batches_from_a_helper_of_the_same_file_need_no_held_out_data() -> None:
+    # pytorch/examples' regression: every batch is new noise, so a held-out split is moot
+    found = ids({"main.py": FRESH_BATCHES})
+    assert "data.no-split" not in found and "train.no-validation" not in found
+
+
+def test_a_get_batch_that_reads_a_file_is_still_a_data_source() -> None:
+    # nanoGPT's get_batch slices a memmap of tokens: real data, which needs a held-out split
+    reads = FRESH_BATCHES.replace(
+        "    x = features(torch.randn(batch_size, 1))",
+        "    data = np.memmap('train.bin', dtype=np.uint16, mode='r')\n"
+        "    ix = torch.randint(len(data) - 9, (batch_size,))\n"
+        "    x = features(torch.from_numpy(data[ix].astype(np.float32)).unsqueeze(1))",
+    )
+    assert "data.no-split" in ids({"main.py": reads})
+    # and a get_batch imported from elsewhere may read anything
+    imported = FRESH_BATCHES.replace("def get_batch(", "def make_batch(").replace(
+        "import torch\n", "import torch\nfrom batches import get_batch\n", 1
+    )
+    assert "data.no-split" in ids({"main.py": imported})
+
+
 def test_names_that_read_as_validation_do_not_undo_the_gan_and_rl_exemptions() -> None:
     # PyTorch-GAN names its real-label tensor `valid`; cleanrl's rollout buffer `b_values`
     gan = GAN.replace("ones", "valid")

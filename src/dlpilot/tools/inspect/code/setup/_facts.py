@@ -333,6 +333,27 @@ _DATA_SOURCE_LITERALS = (
     "data_path",
     "root=",
 )
+_DEFINED_HERE = re.compile(r"^\s*def\s+(\w+)\s*\(", re.MULTILINE)
+
+
+def _reads_data(text: str, literal: str) -> bool:
+    """Whether ``literal`` in ``text`` points at a data source. A literal that is part of a
+    function name (``get_batch``, ``load_...``) does not when every such function is defined in
+    this file: its body is part of the text, judged by the other literals (pytorch/examples'
+    regression builds ``get_batch`` from ``torch.randn``; nanoGPT's reads a memmap)."""
+    if literal not in text:
+        return False
+    if not literal.replace("_", "").isalpha():
+        return True
+    defined = set(_DEFINED_HERE.findall(text))
+    if not defined:
+        return True
+    for m in re.finditer(r"\w*" + re.escape(literal) + r"\w*", text):
+        if m.group(0) not in defined:
+            return True
+    return False
+
+
 _ENVIRONMENT = re.compile(r"\bgym(?:nasium)?\.make\(|\benv\.step\(")
 # recurrent / transformer models (train.no-grad-clip applies only to them)
 _SEQ_MODEL = re.compile(
@@ -591,7 +612,7 @@ class FileFacts:
         if hit is None:
             text = self.text
             hit = _RANDOM_TENSOR.search(text) is not None and not any(
-                lit in text for lit in _DATA_SOURCE_LITERALS
+                _reads_data(text, lit) for lit in _DATA_SOURCE_LITERALS
             )
             self._signals["synthetic_data"] = hit
         return hit
