@@ -111,6 +111,46 @@ def _ckpt(files: dict[str, str]) -> list[tuple[str, str, int]]:
     ]
 
 
+def test_a_save_in_a_callback_the_trainer_calls_per_batch_runs_during_training() -> None:
+    # minGPT's adder: the trainer calls batch_end_callback after every batch, which saves the
+    # weights whenever the score improves; a save during training, just not a resumable one
+    callback = """
+    import torch
+    from mygpt.trainer import Trainer
+
+    def main():
+        trainer = Trainer(config, model, train_dataset)
+
+        def on_batch(trainer):
+            if trainer.iter_num % 500 == 0:
+                score = evaluate(model)
+                torch.save(model.state_dict(), "model.pt")
+
+        trainer.set_callback("on_batch_end", on_batch)
+        trainer.run()
+    """
+    trainer = """
+    class Trainer:
+        def run(self):
+            while True:
+                loss = self.model(*next(self.data))
+                self.model.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                for fn in self.callbacks["on_batch_end"]:
+                    fn(self)
+    """
+    files = {"train.py": callback, "mygpt/trainer.py": trainer}
+    saves = [c for c in _ckpt(files) if c[0] != "ckpt.no-resume"]
+    assert saves == [("ckpt.incomplete", "train.py", 11)]
+    # the same save in a function nobody registers or loops over is the final export
+    plain = callback.replace('        trainer.set_callback("on_batch_end", on_batch)\n', "")
+    plain = plain.replace(
+        "        trainer.run()", "        trainer.run()\n        on_batch(trainer)"
+    )
+    assert "ckpt.none" in [i for i, _, _ in _ckpt({**files, "train.py": plain})]
+
+
 def test_a_weights_export_after_training_is_no_checkpoint_not_an_incomplete_one() -> None:
     after_loop = """
     import torch

@@ -492,6 +492,7 @@ _SPLITTERS = frozenset({"train_test_split", "random_split", "split", "Subset", "
 _STATS_TARGET = re.compile(r"(?i)mean|std|\bmu\b|sigma|stat|scale|norm|var\b|min|max")
 _PROGRESS_WORD = re.compile(r"(?i)epoch|step|iter|\bit\b|batch_idx|n_iter|update|global")
 _SAVE_HELPER = re.compile(r"(?i)checkpoint|ckpt|snapshot")
+_REGISTERS_CALLBACK = re.compile(r"(?i)callback|hook")
 _MODEL_WORD = re.compile(
     r"(?i)model|state_dict|\bnet|net\b|weights|params|encoder|decoder|generator|discriminator|ema"
     r"|module|backbone|policy|\bactor|critic|unet|vae"
@@ -875,6 +876,12 @@ class _Walker:
             if self.loop_depth:
                 self.looped.add(id(node))
                 self.called_in_loop.add(last_name(node.func))
+            if _REGISTERS_CALLBACK.search(last_name(node.func)):
+                # set_callback('on_batch_end', fn), add_callback(fn), register_*_hook(fn): the
+                # trainer calls fn while it trains, as a loop would
+                for a in [*node.args, *(kw.value for kw in node.keywords)]:
+                    if isinstance(a, ast.Name | ast.Attribute):
+                        self.called_in_loop.add(last_name(a))
             self._call(node, scope)
             self._node(node.func, scope)
             for a in node.args:
