@@ -1310,7 +1310,12 @@ class Recorder:
         stored = self._replay_targets.get(key)
         if stored is None:
             self._replay_targets[key] = tgt.detach().clone()
-        elif stored.shape == tgt.shape and self._replay_changed:
+        elif self._replay_changed and (
+            stored.shape == tgt.shape
+            # the script's own batch ran short (the tail of its data, no DataLoader to drop it)
+            # while the replayed prediction has the first batch's rows: its target goes with it
+            or (stored.dim() > 0 and inp.dim() > 0 and stored.shape[0] == inp.shape[0])
+        ):
             tgt = stored.clone()
             if "target" in kwargs:
                 kwargs = {**kwargs, "target": tgt}
