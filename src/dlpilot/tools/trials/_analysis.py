@@ -1,0 +1,611 @@
+"""The playbook's analysis of a round (seed 001 sections 3.2-3.4), as findings and an answer.
+
+``analyze_round`` reads a round's trial records (and, when given, the curves of its trials) and
+returns the ``trials.*`` findings with their evidence, the curve findings of its top trials, and
+the :class:`RoundAnswer` of ``_answer.round_answer``.
+
+Vocabulary: a *scored* trial completed with a finite objective; an *explored* one is scored or
+pruned (it was judged at its point); a *bad* one went non-finite, ran out of memory, or collapsed
+(its value belongs to a far worse, well separated group of values: see ``_collapsed``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import JsonValue
+
+from dlpilot.errors import InvalidArgument
+from dlpilot.findings import Finding, finding
+from dlpilot.tools.trials._answer import (
+    Direction,
+    Edge,
+    Numeric,
+    _axes,
+    _axis_value,
+    _bounds,
+    _config_groups,
+    _config_key,
+    _fmt,
+    _is_log,
+    _key,
+    _nonfinite_value,
+    _num,
+    _numeric_choices,
+    _position,
+    _ranked,
+    _scored,
+    round_answer,
+    seed_spread,
+    target_grid,
+)
+from dlpilot.tools.trials._results import ParamValue, RoundAnswer, TrialRecord
+from dlpilot.tools.trials._round import CategoricalParam, IntParam, RoundFile
+
+if TYPE_CHECKING:
+    from dlpilot.tools.curves._model import Run
+
+
+# trials.best-at-boundary: shared/checks.md's threshold: the best within the outer 10% of a range.
+BOUNDARY_SHARE = 0.10
+# The best trials looked at: the best one must sit in the edge zone and most of these on its side
+# of the middle, so one lucky trial at an edge is not called a trend.
+BOUNDARY_TOP = 3
+# How far a suggested range reaches past its edge: half the span (log params: at most a decade).
+EXPAND_SHARE = 0.5
+EXPAND_MAX_DECADES = 1.0
+# trials.infeasible: shared/checks.md's threshold on failed / non-finite / out-of-memory trials.
+INFEASIBLE_SHARE = 0.20
+INFEASIBLE_CAUSES = frozenset({"oom", "nonfinite"})
+# trials.unstable-region: a split is reported when the permutation test of its hypergeometric
+# tail probability (minimum over every split of every parameter, so the scan is accounted for)
+# gives p <= UNSTABLE_ALPHA; "most trials beyond" = more than half, and at least UNSTABLE_MIN_BAD.
+UNSTABLE_ALPHA = 0.01
+UNSTABLE_MIN_BAD = 3
+UNSTABLE_PERMUTATIONS = 999
+# Collapse (value far worse): the scored values split (Otsu) into two groups that explain at
+# least this share of their variance ...
+COLLAPSE_SEPARATION = 0.8
+# ... and the worse group's nearest value is this many times further from the best value than the
+# typical (median) good trial: a slow but training configuration is a few times worse, one at
+# chance level tens of times.
+COLLAPSE_FACTOR = 10.0
+# trials.sparse: explored trials per varied parameter (a rule of thumb for random / quasi-random
+# search: fewer than ~5 points per dimension leaves most of each axis unseen); and per target
+# value, this many per nuisance parameter, at least SPARSE_MIN_PER_VALUE.
+SPARSE_PER_PARAM = 5
+SPARSE_MIN_PER_VALUE = 2
+# trials.no-progress: rounds of at least this many explored trials; the last third of them (at
+# least NO_PROGRESS_MIN_TAIL) must improve the best by more than the seed spread, or, without
+# seed re-runs, by more than this share of the gap between the median and the best value.
+NO_PROGRESS_MIN_TRIALS = 12
+NO_PROGRESS_TAIL_SHARE = 1 / 3
+NO_PROGRESS_MIN_TAIL = 4
+NO_PROGRESS_REL = 0.01
+# Curve diagnosis of the best few trials whose curves are given.
+TOP_CURVES = 3
+
+_HOW: Literal["trials"] = "trials"
+
+
+# --- the findings ----------------------------------------------------------------------------
+
+
+def _cause(t: TrialRecord) -> str:
+    return "nonfinite" if _nonfinite_value(t) else (t.exit_cause or "unknown")
+
+
+def _numbers(trials: Iterable[TrialRecord], limit: int = 30) -> list[JsonValue]:
+    """Trial numbers for evidence, at most ``limit``."""
+    out: list[JsonValue] = [t.number for t in trials]
+    return out[:limit]
+
+
+def _json_list(values: Iterable[ParamValue | JsonValue]) -> list[JsonValue]:
+    out: list[JsonValue] = [v for v in values if not isinstance(v, dict | list)]
+    return out
+
+
+def _infeasible(trials: Sequence[TrialRecord]) -> Finding | None:
+    finished = [t for t in trials if t.state in ("complete", "pruned", "failed")]
+    bad = [t for t in finished if t.state == "failed" or _nonfinite_value(t)]
+    if not finished or len(bad) / len(finished) <= INFEASIBLE_SHARE:
+        return None
+    cause = {t.number: _cause(t) for t in bad}
+    causes = Counter(cause.values())
+    by_cause: dict[str, JsonValue] = {
+        c: _numbers(t for t in bad if cause[t.number] == c) for c in causes
+    }
+    advice = {
+        "nonfinite": "lower the upper bound of the learning rate or stabilize (warmup, clipping)",
+        "oom": "lower the batch size or model width range, or give each trial a whole GPU",
+        "timeout": "raise trial_timeout_s or shorten the trials",
+        "crashed": "read the output tail of a crashed trial",
+        "no-metrics": "check that `metrics` points at the files the command writes",
+    }
+    tips = [advice[c] for c in causes if c in advice]
+    share = len(bad) / len(finished)
+    text = ", ".join(f"{n} {c}" for c, n in causes.most_common())
+    return finding(
+        "trials.infeasible",
+        f"{len(bad)} of {len(finished)} finished trials ({share:.0%}) failed or were infeasible "
+        f"({text}), above the {INFEASIBLE_SHARE:.0%} threshold"
+        + (f": {'; '.join(tips)}." if tips else "."),
+        how=_HOW,
+        detail={
+            "share": _num(share, 3),
+            "threshold": INFEASIBLE_SHARE,
+            "finished": len(finished),
+            "causes": {c: n for c, n in causes.items()},
+            "trials_by_cause": by_cause,
+            "example": next((t.exit_detail for t in bad if t.exit_detail), "")[:300],
+        },
+    )
+
+
+def _collapsed(values: np.ndarray, direction: Direction) -> float | None:
+    """The cut between the good values and a far worse, well separated group (a collapse to
+    chance, or training that went nowhere), in "lower is better" units; None when there is none.
+
+    Otsu's split of the values maximizes the between-group variance; it is taken only when the two
+    groups explain at least ``COLLAPSE_SEPARATION`` of the variance and the worse group starts at
+    least ``COLLAPSE_FACTOR`` times further from the best value than the median good trial."""
+    k = np.sort(np.array([_key(float(v), direction) for v in values]))
+    n = k.shape[0]
+    if n < 4 or float(np.var(k)) == 0.0:
+        return None
+    total = float(np.var(k)) * n
+    best_i, best_between = 0, -1.0
+    for i in range(1, n):
+        a, b = k[:i], k[i:]
+        between = i * (n - i) / n * (float(a.mean()) - float(b.mean())) ** 2
+        if between > best_between:
+            best_i, best_between = i, between
+    good, worse = k[:best_i], k[best_i:]
+    typical = float(np.median(good - k[0]))
+    scale = typical if typical > 0 else (float(good[-1] - k[0]) or abs(float(k[0])) * 1e-6)
+    if best_between / total < COLLAPSE_SEPARATION or scale <= 0:
+        return None
+    if float(worse[0] - k[0]) < COLLAPSE_FACTOR * scale:
+        return None
+    return float((good[-1] + worse[0]) / 2)
+
+
+def _bad_points(trials: Sequence[TrialRecord], direction: Direction) -> dict[int, str]:
+    """Each judged trial's number -> "" (stable) or why it is bad ("nonfinite", "oom",
+    "collapsed"). Pruned trials and failures for other causes say nothing about stability."""
+    scored = [t for t in trials if _scored(t)]
+    cut = _collapsed(np.array([t.value for t in scored]), direction)
+    out: dict[int, str] = {}
+    for t in trials:
+        if t.state == "failed" and t.exit_cause in INFEASIBLE_CAUSES:
+            out[t.number] = str(t.exit_cause)
+        elif _nonfinite_value(t):
+            out[t.number] = "nonfinite"
+        elif _scored(t):
+            bad = cut is not None and _key(t.value or 0.0, direction) > cut
+            out[t.number] = "collapsed" if bad else ""
+    return out
+
+
+def _tail_table(n: int, b: int) -> np.ndarray:
+    """``T[m, j]`` = P(X >= j) for X ~ Hypergeometric(n trials, b bad, m drawn)."""
+    lg = [math.lgamma(i + 1) for i in range(n + 1)]
+
+    def log_comb(a: int, c: int) -> float:
+        return lg[a] - lg[c] - lg[a - c]
+
+    table = np.zeros((n + 1, b + 2))
+    for m in range(n + 1):
+        pmf = np.zeros(b + 2)
+        for j in range(max(0, m - (n - b)), min(b, m) + 1):
+            pmf[j] = math.exp(log_comb(b, j) + log_comb(n - b, m - j) - log_comb(n, m))
+        table[m] = np.cumsum(pmf[::-1])[::-1]
+    return table
+
+
+def _split_pvalues(
+    order_bad: np.ndarray, cuts: np.ndarray, table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For bad flags sorted along an axis (rows: permutations) and the cut positions between
+    distinct values: the tail p of "beyond" each cut, above and below (1 where "most" fails)."""
+    n = order_bad.shape[-1]
+    csum = np.concatenate([np.zeros((*order_bad.shape[:-1], 1)), np.cumsum(order_bad, -1)], -1)
+    below_bad = csum[..., cuts]  # bad among the first `cut` trials
+    above_bad = csum[..., -1:] - below_bad
+    n_below, n_above = cuts, n - cuts
+
+    def p_of(bad: np.ndarray, m: np.ndarray) -> np.ndarray:
+        p = table[m, bad.astype(int)]
+        ok = (2 * bad > m) & (bad >= UNSTABLE_MIN_BAD)
+        return np.where(ok, p, 1.0)
+
+    return p_of(above_bad, n_above), p_of(below_bad, n_below), above_bad
+
+
+def _unstable(
+    round_: RoundFile, trials: Sequence[TrialRecord], direction: Direction
+) -> list[tuple[str, Edge, float, dict[str, JsonValue]]]:
+    """Per parameter, the region beyond a value where most trials were bad, when the scan's
+    permutation p-value is at most ``UNSTABLE_ALPHA``."""
+    flags = _bad_points(trials, direction)
+    pts = [t for t in trials if t.number in flags]
+    bad = np.array([flags[t.number] != "" for t in pts], dtype=float)
+    n, b = len(pts), int(bad.sum())
+    if b < UNSTABLE_MIN_BAD or b == n:
+        return []
+    table = _tail_table(n, b)
+    rng = np.random.default_rng(0)
+    perms = np.array([rng.permutation(bad) for _ in range(UNSTABLE_PERMUTATIONS)])
+    null_min = np.ones(UNSTABLE_PERMUTATIONS)
+    observed: list[tuple[float, str, Edge, int, np.ndarray, np.ndarray]] = []
+    for name in _axes(round_):
+        xs = np.array([_axis_value(t, name) for t in pts], dtype=float)
+        keep = np.isfinite(xs)
+        if keep.sum() < 2 * UNSTABLE_MIN_BAD:
+            continue
+        order = np.argsort(xs[keep], kind="stable")
+        xs_sorted = xs[keep][order]
+        cuts = np.nonzero(np.diff(xs_sorted) > 0)[0] + 1
+        if cuts.size == 0:
+            continue
+        sub = n if keep.all() else int(keep.sum())
+        tab = table if sub == n else _tail_table(sub, int(bad[keep].sum()))
+        up, down, _ = _split_pvalues(bad[keep][order], cuts, tab)
+        pu, pd_, _ = _split_pvalues(perms[:, keep][:, order], cuts, tab)
+        null_min = np.minimum(null_min, np.minimum(pu.min(-1), pd_.min(-1)))
+        i_up, i_down = int(np.argmin(up)), int(np.argmin(down))
+        if up[i_up] <= down[i_down]:
+            observed.append((float(up[i_up]), name, "high", int(cuts[i_up]), xs_sorted, order))
+        else:
+            observed.append((float(down[i_down]), name, "low", int(cuts[i_down]), xs_sorted, order))
+    out = []
+    for p_obs, name, edge, cut, xs_sorted, _order in observed:
+        p_perm = (1 + int((null_min <= p_obs).sum())) / (UNSTABLE_PERMUTATIONS + 1)
+        if p_obs >= 1.0 or p_perm > UNSTABLE_ALPHA:
+            continue
+        param = round_.varied[name]
+        lo_x, hi_x = float(xs_sorted[cut - 1]), float(xs_sorted[cut])
+        value = math.sqrt(lo_x * hi_x) if _is_log(param) and lo_x > 0 else (lo_x + hi_x) / 2
+        beyond = [t for t in pts if _beyond(_axis_value(t, name), edge, lo_x, hi_x)]
+        inside = [t for t in pts if t not in beyond and _axis_value(t, name) is not None]
+        bad_beyond = [t for t in beyond if flags[t.number]]
+        why = Counter(flags[t.number] for t in bad_beyond)
+        detail: dict[str, JsonValue] = {
+            "param": name,
+            "side": "above" if edge == "high" else "below",
+            "value": _num(value),
+            "last_stable": _num(lo_x if edge == "high" else hi_x),
+            "first_unstable": _num(hi_x if edge == "high" else lo_x),
+            "bad_beyond": len(bad_beyond),
+            "trials_beyond": len(beyond),
+            "bad_inside": sum(1 for t in inside if flags[t.number]),
+            "trials_inside": len(inside),
+            "causes": {c: n for c, n in why.items()},
+            "bad_trials": _numbers(bad_beyond),
+            "p_split": _num(p_obs, 3),
+            "p_permutation": _num(p_perm, 3),
+        }
+        out.append((name, edge, value, detail))
+    return out
+
+
+def _beyond(v: float | None, edge: Edge, lo_x: float, hi_x: float) -> bool:
+    return v is not None and (v >= hi_x if edge == "high" else v <= lo_x)
+
+
+def _unstable_finding(found: list[tuple[str, Edge, float, dict[str, JsonValue]]]) -> Finding:
+    parts = []
+    for name, edge, value, d in found:
+        side = "above" if edge == "high" else "below"
+        parts.append(
+            f"{name} {side} ~{_fmt(value)}: {d['bad_beyond']} of {d['trials_beyond']} trials "
+            f"diverged or collapsed ({', '.join(f'{n} {c}' for c, n in d['causes'].items())}), "  # type: ignore[union-attr]
+            f"against {d['bad_inside']} of {d['trials_inside']} on the other side"
+        )
+    head = finding(
+        "trials.unstable-region",
+        "Unstable region: "
+        + "; ".join(parts)
+        + ". Treat the value as a bound for stability (seed 001 section 5.2: warmup or clipping "
+        "may move it), and keep the next round's range inside it.",
+        how=_HOW,
+        detail=found[0][3],
+    )
+    for *_, d in found[1:]:
+        head.evidence.append(head.evidence[0].model_copy(update={"detail": d}))
+    return head
+
+
+def _expanded(p: Numeric, edge: Edge) -> list[ParamValue] | tuple[float, float] | None:
+    """A suggested range reaching past ``edge``; None when the edge is a natural limit (0 for a
+    non-negative linear range, 1 for an int log range)."""
+    if isinstance(p, CategoricalParam):
+        ch = _numeric_choices(p) or []
+        a, b = (ch[0], ch[1]) if edge == "low" else (ch[-1], ch[-2])
+        nxt = a * a / b if _is_log(p) else a + (a - b)
+        if nxt <= 0 and a >= 0 and edge == "low":
+            return None
+        new = int(nxt) if all(isinstance(c, int) for c in p.choices) else _num(nxt)
+        return [new, *p.choices] if edge == "low" else [*p.choices, new]  # type: ignore[list-item]
+    lo, hi = float(p.low), float(p.high)
+    if _is_log(p):
+        factor = min((hi / lo) ** EXPAND_SHARE, 10**EXPAND_MAX_DECADES)
+        lo, hi = (lo / factor, hi) if edge == "low" else (lo, hi * factor)
+    else:
+        span = (hi - lo) * EXPAND_SHARE
+        if edge == "low":
+            if p.low >= 0 and lo - span < 0:
+                if p.low == 0:
+                    return None
+                span = lo
+            lo -= span
+        else:
+            hi += span
+    if isinstance(p, IntParam):
+        lo_i, hi_i = math.floor(lo), math.ceil(hi)
+        if (lo_i, hi_i) == (p.low, p.high) or (p.log and lo_i < 1):
+            return None
+        return (lo_i, hi_i)
+    return (float(_num(lo)), float(_num(hi)))  # type: ignore[arg-type]
+
+
+def _boundary(
+    round_: RoundFile,
+    ranked: list[TrialRecord],
+    unstable: set[tuple[str, Edge]],
+) -> Finding | None:
+    if len(ranked) < BOUNDARY_TOP:
+        return None
+    top = ranked[:BOUNDARY_TOP]
+    hits: list[dict[str, JsonValue]] = []
+    for name, p in _axes(round_).items():
+        pos = [
+            _position(p, v) if (v := _axis_value(t, name)) is not None else math.nan for t in top
+        ]
+        if not math.isfinite(pos[0]):
+            continue
+        edge: Edge
+        if pos[0] <= BOUNDARY_SHARE:
+            edge, side = "low", [x <= 0.5 for x in pos]
+        elif pos[0] >= 1 - BOUNDARY_SHARE:
+            edge, side = "high", [x >= 0.5 for x in pos]
+        else:
+            continue
+        if 2 * sum(side) <= len(top) or (name, edge) in unstable:
+            continue  # one lucky trial at the edge; or the edge is the stability limit
+        new = _expanded(p, edge)
+        if new is None:
+            continue
+        b = _bounds(p)
+        assert b is not None
+        hits.append(
+            {
+                "param": name,
+                "edge": edge,
+                "range": [_num(b[0]), _num(b[1])],
+                "log": _is_log(p),
+                "best_trial": top[0].number,
+                "best_value": _num(top[0].value or 0.0),
+                "best_param_value": top[0].params.get(name),
+                "top_trials": {str(t.number): t.params.get(name) for t in top},
+                "position": _num(pos[0], 3),
+                "suggested": _json_list(new),
+            }
+        )
+    if not hits:
+        return None
+    parts = [
+        f"{h['param']} = {_fmt(h['best_param_value'])} (trial {h['best_trial']}) is at the "  # type: ignore[arg-type]
+        f"{h['edge']} edge of {h['range']}; try {h['suggested']}"
+        for h in hits
+    ]
+    f = finding(
+        "trials.best-at-boundary",
+        "The best trial sits at the edge of the search space: "
+        + "; ".join(parts)
+        + ". The optimum may lie outside: expand the range and run again.",
+        how=_HOW,
+        detail=hits[0],
+    )
+    f.evidence += [f.evidence[0].model_copy(update={"detail": h}) for h in hits[1:]]
+    return f
+
+
+def _within_noise(
+    trials: Sequence[TrialRecord], direction: Direction, spread: float | None
+) -> Finding | None:
+    base = next((t for t in trials if t.kind == "baseline" and _scored(t)), None)
+    if base is None or spread is None:
+        return None
+    groups = _config_groups(trials)
+    base_key = _config_key(base.params)
+    base_runs = groups.get(base_key, [base])
+    candidates = {k: g for k, g in groups.items() if k != base_key}
+    if not candidates:
+        return None
+
+    def mean_key(g: list[TrialRecord]) -> float:
+        return float(np.mean([_key(t.value or 0.0, direction) for t in g]))
+
+    best_key = min(candidates, key=lambda k: mean_key(candidates[k]))
+    best = candidates[best_key]
+    gain = mean_key(base_runs) - mean_key(best)
+    if gain > spread:
+        return None
+    sign = 1 if direction == "minimize" else -1
+    return finding(
+        "trials.within-noise",
+        f"The best re-run configuration (trial {best[0].number}: "
+        f"{', '.join(f'{k}={_fmt(v)}' for k, v in best[0].params.items())}) improves on the "
+        f"baseline (trial {base.number}) by {gain:.4g} on average over {len(best)} and "
+        f"{len(base_runs)} seeds, {'less than' if gain > 0 else 'not more than'} the seed-to-seed "
+        f"spread {spread:.4g}: keep the baseline and record the configuration as interesting, "
+        "not adopted (seed 001 section 3.4).",
+        how=_HOW,
+        detail={
+            "baseline_trial": base.number,
+            "baseline_mean": _num(sign * mean_key(base_runs)),
+            "baseline_runs": [t.number for t in base_runs],
+            "best_trial": best[0].number,
+            "best_mean": _num(sign * mean_key(best)),
+            "best_runs": [t.number for t in best],
+            "improvement": _num(gain),
+            "seed_spread": _num(spread),
+        },
+    )
+
+
+def _explored(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    keep = [t for t in trials if t.kind != "seed-rerun" and (_scored(t) or t.state == "pruned")]
+    return sorted(keep, key=lambda t: t.number)
+
+
+def _sparse(round_: RoundFile, trials: Sequence[TrialRecord]) -> Finding | None:
+    explored = _explored(trials)
+    n_varied = len(round_.varied)
+    need = SPARSE_PER_PARAM * n_varied
+    short: dict[str, JsonValue] = {}
+    grid = target_grid(round_)
+    per_value_need = max(SPARSE_MIN_PER_VALUE, SPARSE_PER_PARAM * len(round_.nuisance))
+    for combo in grid or []:
+        n = sum(all(t.params.get(k) == v for k, v in combo.items()) for t in explored)
+        if n < per_value_need:
+            short[", ".join(f"{k}={_fmt(v)}" for k, v in combo.items())] = n
+    if len(explored) >= need and not short:
+        return None
+    msg = (
+        f"{len(explored)} explored trials (completed or pruned) for {n_varied} varied "
+        f"parameters; the rule is at least {SPARSE_PER_PARAM} a parameter ({need})"
+    )
+    if short:
+        msg += (
+            f", and {per_value_need} for each target value (its own nuisance search); short: "
+            + ", ".join(f"{k} ({v})" for k, v in short.items())
+        )
+    return finding(
+        "trials.sparse",
+        msg + ". Too few to trust the best point: run more trials before acting on it.",
+        how=_HOW,
+        detail={
+            "explored": len(explored),
+            "varied_params": n_varied,
+            "needed": need,
+            "per_param": SPARSE_PER_PARAM,
+            "per_target_value_needed": per_value_need if grid else None,
+            "short_target_values": short,
+        },
+    )
+
+
+def _no_progress(
+    trials: Sequence[TrialRecord], direction: Direction, spread: float | None
+) -> Finding | None:
+    explored = _explored(trials)
+    if len(explored) < NO_PROGRESS_MIN_TRIALS:
+        return None
+    n_tail = max(NO_PROGRESS_MIN_TAIL, math.ceil(len(explored) * NO_PROGRESS_TAIL_SHARE))
+    head, tail = explored[:-n_tail], explored[-n_tail:]
+    head_keys = [_key(t.value or 0.0, direction) for t in head if _scored(t)]
+    all_keys = head_keys + [_key(t.value or 0.0, direction) for t in tail if _scored(t)]
+    if not head_keys:
+        return None
+    gain = min(head_keys) - min(all_keys)
+    if spread is not None:
+        tol, basis = spread, "the seed-to-seed spread"
+    else:
+        tol = NO_PROGRESS_REL * (float(np.median(all_keys)) - min(all_keys))
+        basis = f"{NO_PROGRESS_REL:.0%} of the gap between the median and the best value"
+    if gain > tol:
+        return None
+    best = min((t for t in explored if _scored(t)), key=lambda t: _key(t.value or 0.0, direction))
+    return finding(
+        "trials.no-progress",
+        f"The last {n_tail} trials (from trial {tail[0].number} on) improved the best value by "
+        f"{gain:.4g}, not more than {basis} ({tol:.4g}); the best is still trial {best.number}. "
+        "More trials of this space are unlikely to pay: narrow the space around the best trials, "
+        "switch to a Bayesian sampler, or answer the next question.",
+        how=_HOW,
+        detail={
+            "tail_trials": [t.number for t in tail],
+            "improvement": _num(gain),
+            "tolerance": _num(tol),
+            "tolerance_basis": "seed spread" if spread is not None else "median-to-best gap",
+            "best_trial": best.number,
+            "best_value": _num(best.value or 0.0),
+        },
+    )
+
+
+# --- curves of the top trials ----------------------------------------------------------------
+
+
+def _curve_findings(
+    round_: RoundFile, ranked: list[TrialRecord], curves: Mapping[int, Run]
+) -> list[Finding]:
+    """The curve diagnosis (seed 001 section 3.3: overfitting, saturation, instabilities) of the
+    best ``TOP_CURVES`` trials with curves, each evidence naming its trial."""
+    from dlpilot.tools.curves._diagnose import diagnose_runs
+
+    top = [t for t in ranked if t.number in curves][:TOP_CURVES]
+    if not top:
+        return []
+    runs = [replace(curves[t.number], name=f"trial-{t.number}") for t in top]
+    numbers = {r.name: t.number for r, t in zip(runs, top, strict=True)}
+    goal: Literal["min", "max"] = "min" if round_.objective.direction == "minimize" else "max"
+    try:
+        diagnosis = diagnose_runs(runs, metric=round_.objective.metric, goal=goal)
+    except InvalidArgument:
+        return []  # e.g. a metric none of the runs logs: the trials findings still stand
+    out = []
+    for f in diagnosis.findings:
+        evidence = []
+        for e in f.evidence:
+            run = e.detail.get("run")
+            trial = numbers.get(run) if isinstance(run, str) else None
+            evidence.append(e.model_copy(update={"detail": {**e.detail, "trial": trial}}))
+        out.append(f.model_copy(update={"evidence": evidence}))
+    return out
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def analyze_round(
+    round_: RoundFile,
+    trials: list[TrialRecord],
+    curves: Mapping[int, Run] | None = None,
+) -> tuple[list[Finding], RoundAnswer]:
+    """The playbook's analysis of a round: the ``trials.*`` findings, the curve findings of the
+    top trials (when ``curves``, keyed by trial number, are given) and the round's answer.
+
+    Only finished trials count (running and waiting ones are ignored), so it can run mid-round.
+    """
+    direction: Direction = round_.objective.direction
+    spread = seed_spread(trials)
+    ranked = _ranked(trials, direction)
+    found: list[Finding] = []
+    unstable = _unstable(round_, trials, direction)
+    if unstable:
+        found.append(_unstable_finding(unstable))
+    for f in (
+        _infeasible(trials),
+        _boundary(round_, ranked, {(n, e) for n, e, _, _ in unstable}),
+        _within_noise(trials, direction, spread),
+        _sparse(round_, trials),
+        _no_progress(trials, direction, spread),
+    ):
+        if f is not None:
+            found.append(f)
+    found.sort(key=lambda f: (f.severity.rank, f.id))
+    if curves:
+        found += _curve_findings(round_, ranked, curves)
+    return found, round_answer(round_, trials, spread)
+
+
+__all__ = ["analyze_round"]
