@@ -56,6 +56,10 @@ BOUNDARY_SHARE = 0.10
 # The best trials looked at: the best one must sit in the edge zone and most of these on its side
 # of the middle, so one lucky trial at an edge is not called a trend.
 BOUNDARY_TOP = 3
+# ... and the objective must improve toward that edge over all trials: Spearman's correlation of
+# position and objective, as a z-score, past the one-sided 1% level (an irrelevant parameter's
+# best trial sits in an edge zone a fifth of the time by chance).
+BOUNDARY_TREND_Z = 2.326
 # How far a suggested range reaches past its edge: half the span (log params: at most a decade).
 EXPAND_SHARE = 0.5
 EXPAND_MAX_DECADES = 1.0
@@ -68,25 +72,28 @@ INFEASIBLE_CAUSES = frozenset({"oom", "nonfinite"})
 UNSTABLE_ALPHA = 0.01
 UNSTABLE_MIN_BAD = 3
 UNSTABLE_PERMUTATIONS = 999
-# Collapse (value far worse): the scored values split (Otsu) into two groups that explain at
-# least this share of their variance ...
-COLLAPSE_SEPARATION = 0.8
-# ... and the worse group's nearest value is this many times further from the best value than the
-# typical (median) good trial: a slow but training configuration is a few times worse, one at
-# chance level tens of times.
+# Collapse (value far worse, see _collapsed): this many times further from the best than the
+# typical better trial, and this many times further than the nearest better one.
 COLLAPSE_FACTOR = 10.0
+COLLAPSE_GAP = 1.5
+# The good group is at least this share of the values: the median of a handful of near-best
+# values is no scale (their distances to the best are near zero, any ratio to them is large).
+COLLAPSE_MIN_GOOD = 0.25
 # trials.sparse: explored trials per varied parameter (a rule of thumb for random / quasi-random
 # search: fewer than ~5 points per dimension leaves most of each axis unseen); and per target
 # value, this many per nuisance parameter, at least SPARSE_MIN_PER_VALUE.
 SPARSE_PER_PARAM = 5
 SPARSE_MIN_PER_VALUE = 2
-# trials.no-progress: rounds of at least this many explored trials; the last third of them (at
+# trials.no-progress: rounds of at least this many explored trials; the last half of them (at
 # least NO_PROGRESS_MIN_TAIL) must improve the best by more than the seed spread, or, without
 # seed re-runs, by more than this share of the gap between the median and the best value.
-NO_PROGRESS_MIN_TRIALS = 12
-NO_PROGRESS_TAIL_SHARE = 1 / 3
+NO_PROGRESS_MIN_TRIALS = 16
+NO_PROGRESS_TAIL_SHARE = 1 / 2
 NO_PROGRESS_MIN_TAIL = 4
 NO_PROGRESS_REL = 0.01
+# Only samplers that learn from earlier trials are judged: in a random or quasi-random round the
+# order of the trials is chance, and a record in its last half is a coin flip.
+ADAPTIVE_SAMPLERS = frozenset({"tpe", "gp"})
 # Curve diagnosis of the best few trials whose curves are given.
 TOP_CURVES = 3
 
@@ -152,28 +159,18 @@ def _collapsed(values: np.ndarray, direction: Direction) -> float | None:
     """The cut between the good values and a far worse, well separated group (a collapse to
     chance, or training that went nowhere), in "lower is better" units; None when there is none.
 
-    Otsu's split of the values maximizes the between-group variance; it is taken only when the two
-    groups explain at least ``COLLAPSE_SEPARATION`` of the variance and the worse group starts at
-    least ``COLLAPSE_FACTOR`` times further from the best value than the median good trial."""
+    With ``d`` each value's distance from the best, sorted: a cut before ``d[i]`` is a candidate
+    when ``d[i]`` is at least ``COLLAPSE_FACTOR`` times the median distance of the values below it
+    (a slow but training configuration is a few times worse than typical, one at chance level tens
+    of times) and at least ``COLLAPSE_GAP`` times ``d[i - 1]`` (a break, not a smooth tail); the
+    first such break is the cut. At least ``COLLAPSE_MIN_GOOD`` of the values stay good."""
     k = np.sort(np.array([_key(float(v), direction) for v in values]))
-    n = k.shape[0]
-    if n < 4 or float(np.var(k)) == 0.0:
-        return None
-    total = float(np.var(k)) * n
-    best_i, best_between = 0, -1.0
-    for i in range(1, n):
-        a, b = k[:i], k[i:]
-        between = i * (n - i) / n * (float(a.mean()) - float(b.mean())) ** 2
-        if between > best_between:
-            best_i, best_between = i, between
-    good, worse = k[:best_i], k[best_i:]
-    typical = float(np.median(good - k[0]))
-    scale = typical if typical > 0 else (float(good[-1] - k[0]) or abs(float(k[0])) * 1e-6)
-    if best_between / total < COLLAPSE_SEPARATION or scale <= 0:
-        return None
-    if float(worse[0] - k[0]) < COLLAPSE_FACTOR * scale:
-        return None
-    return float((good[-1] + worse[0]) / 2)
+    d = k - k[0]
+    for i in range(max(3, math.ceil(COLLAPSE_MIN_GOOD * d.shape[0])), d.shape[0]):
+        typical = float(np.median(d[1:i]))
+        if typical > 0 and d[i] >= COLLAPSE_FACTOR * typical and d[i] >= COLLAPSE_GAP * d[i - 1]:
+            return float((k[i - 1] + k[i]) / 2)
+    return None
 
 
 def _bad_points(trials: Sequence[TrialRecord], direction: Direction) -> dict[int, str]:
@@ -355,6 +352,36 @@ def _expanded(p: Numeric, edge: Edge) -> list[ParamValue] | tuple[float, float] 
     return (float(_num(lo)), float(_num(hi)))  # type: ignore[arg-type]
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged (Spearman's convention)."""
+    order = np.argsort(x, kind="stable")
+    r = np.empty(x.shape[0])
+    r[order] = np.arange(x.shape[0], dtype=float)
+    for v in np.unique(x):
+        tie = x == v
+        r[tie] = r[tie].mean()
+    return r
+
+
+def _trend_z(p: Numeric, name: str, ranked: list[TrialRecord], direction: Direction) -> float:
+    """Spearman's correlation between a parameter's position and the objective ("lower is
+    better"), scaled to a z-score (its null std is 1/sqrt(n - 1)): positive when lower positions
+    score better."""
+    pairs = [
+        (_position(p, v), _key(t.value or 0.0, direction))
+        for t in ranked
+        if (v := _axis_value(t, name)) is not None
+    ]
+    pairs = [(a, b) for a, b in pairs if math.isfinite(a)]
+    if len(pairs) < 4:
+        return 0.0
+    a, b = _ranks(np.array([x for x, _ in pairs])), _ranks(np.array([y for _, y in pairs]))
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    rho = float(np.corrcoef(a, b)[0, 1])
+    return rho * math.sqrt(len(pairs) - 1)
+
+
 def _boundary(
     round_: RoundFile,
     ranked: list[TrialRecord],
@@ -379,6 +406,9 @@ def _boundary(
             continue
         if 2 * sum(side) <= len(top) or (name, edge) in unstable:
             continue  # one lucky trial at the edge; or the edge is the stability limit
+        z = _trend_z(p, name, ranked, round_.objective.direction)
+        if (z if edge == "low" else -z) < BOUNDARY_TREND_Z:
+            continue  # the objective does not improve toward this edge: a coincidence
         new = _expanded(p, edge)
         if new is None:
             continue
@@ -395,6 +425,7 @@ def _boundary(
                 "best_param_value": top[0].params.get(name),
                 "top_trials": {str(t.number): t.params.get(name) for t in top},
                 "position": _num(pos[0], 3),
+                "trend_z": _num(z, 3),
                 "suggested": _json_list(new),
             }
         )
@@ -504,8 +535,11 @@ def _sparse(round_: RoundFile, trials: Sequence[TrialRecord]) -> Finding | None:
 
 
 def _no_progress(
-    trials: Sequence[TrialRecord], direction: Direction, spread: float | None
+    round_: RoundFile, trials: Sequence[TrialRecord], spread: float | None
 ) -> Finding | None:
+    if round_.sampler not in ADAPTIVE_SAMPLERS:
+        return None
+    direction: Direction = round_.objective.direction
     explored = _explored(trials)
     if len(explored) < NO_PROGRESS_MIN_TRIALS:
         return None
@@ -527,7 +561,7 @@ def _no_progress(
     return finding(
         "trials.no-progress",
         f"The last {n_tail} trials (from trial {tail[0].number} on) improved the best value by "
-        f"{gain:.4g}, not more than {basis} ({tol:.4g}); the best is still trial {best.number}. "
+        f"{gain:.4g}, not more than {basis} ({tol:.4g}); the best is trial {best.number}. "
         "More trials of this space are unlikely to pay: narrow the space around the best trials, "
         "switch to a Bayesian sampler, or answer the next question.",
         how=_HOW,
@@ -598,7 +632,7 @@ def analyze_round(
         _boundary(round_, ranked, {(n, e) for n, e, _, _ in unstable}),
         _within_noise(trials, direction, spread),
         _sparse(round_, trials),
-        _no_progress(trials, direction, spread),
+        _no_progress(round_, trials, spread),
     ):
         if f is not None:
             found.append(f)
