@@ -369,3 +369,15 @@ def test_real_trainings_that_collapse_at_high_learning_rates_give_an_unstable_re
     assert "trials.best-at-boundary" not in _ids(findings)
     best_bin = min((r for r in answer.per_value if r.best_value), key=lambda r: r.best_value)
     assert 0.003 < best_bin.value < 0.3
+
+
+def test_a_round_without_finished_trials_is_analysed_and_says_so():
+    from dlpilot.tools.trials import TrialRecord
+
+    running = [TrialRecord(number=0, state="running", params={"lr": 0.01, "dropout": 0.1})]
+    crashed = [failed(i, "crashed", lr=0.01, dropout=0.1) for i in range(5)]
+    for trials in ([], running, crashed):
+        findings, answer = analyze_round(lr_round(), trials)
+        assert {"trials.best-at-boundary", "trials.unstable-region"} & _ids(findings) == set()
+        assert "No trial has a value yet" in answer.text
+    assert "trials.infeasible" in _ids(analyze_round(lr_round(), crashed)[0])

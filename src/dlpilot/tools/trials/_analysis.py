@@ -165,6 +165,8 @@ def _collapsed(values: np.ndarray, direction: Direction) -> float | None:
     of times) and at least ``COLLAPSE_GAP`` times ``d[i - 1]`` (a break, not a smooth tail); the
     first such break is the cut. At least ``COLLAPSE_MIN_GOOD`` of the values stay good."""
     k = np.sort(np.array([_key(float(v), direction) for v in values]))
+    if k.shape[0] < 4:
+        return None
     d = k - k[0]
     for i in range(max(3, math.ceil(COLLAPSE_MIN_GOOD * d.shape[0])), d.shape[0]):
         typical = float(np.median(d[1:i]))
@@ -192,16 +194,17 @@ def _bad_points(trials: Sequence[TrialRecord], direction: Direction) -> dict[int
 
 def _tail_table(n: int, b: int) -> np.ndarray:
     """``T[m, j]`` = P(X >= j) for X ~ Hypergeometric(n trials, b bad, m drawn)."""
-    lg = [math.lgamma(i + 1) for i in range(n + 1)]
+    lf = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=float)))])
 
-    def log_comb(a: int, c: int) -> float:
-        return lg[a] - lg[c] - lg[a - c]
+    def log_comb(a: np.ndarray | int, c: np.ndarray | int) -> np.ndarray:
+        return np.asarray(lf[a] - lf[c] - lf[np.subtract(a, c)])
 
     table = np.zeros((n + 1, b + 2))
+    j_all = np.arange(b + 1)
     for m in range(n + 1):
+        j = j_all[(j_all >= m - (n - b)) & (j_all <= m)]
         pmf = np.zeros(b + 2)
-        for j in range(max(0, m - (n - b)), min(b, m) + 1):
-            pmf[j] = math.exp(log_comb(b, j) + log_comb(n - b, m - j) - log_comb(n, m))
+        pmf[j] = np.exp(log_comb(b, j) + log_comb(n - b, m - j) - log_comb(n, m))
         table[m] = np.cumsum(pmf[::-1])[::-1]
     return table
 

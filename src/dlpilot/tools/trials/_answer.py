@@ -306,7 +306,7 @@ def round_answer(
         rows += per
         binned = _levels(p) is None
         listed = ", ".join(
-            f"{name} {'~' if binned else '='}{_fmt(r.value)}: {r.best_value:.4g} (trial "
+            f"{name}{' ~' if binned else '='}{_fmt(r.value)}: {r.best_value:.4g} (trial "
             f"{r.best_trial}, {r.trials} trial{'s' * (r.trials != 1)})"
             for r in per
             if r.best_value is not None

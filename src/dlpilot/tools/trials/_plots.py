@@ -332,7 +332,8 @@ def _draw_axes(data: RoundPlotData) -> bytes:
         ax.set_xlabel(f"{panel.param} ({panel.role})")
         ax.set_ylabel(data.metric)
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7, frameon=False)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7, frameon=False)
     fig.suptitle(data.title, fontsize=10)
     return _png(fig)
 
@@ -367,7 +368,7 @@ def render_round_pngs(data: RoundPlotData) -> dict[str, bytes]:
     """PNG bytes of each plot that has data: ``axes``, ``progress``, ``curves``,
     ``importances`` (for MCP image results)."""
     out: dict[str, bytes] = {}
-    if data.axes:
+    if any(panel.points for panel in data.axes):
         out["axes"] = _draw_axes(data)
     if data.progress is not None and data.progress.trials:
         out["progress"] = _draw_progress(data)
