@@ -381,3 +381,21 @@ def test_a_round_without_finished_trials_is_analysed_and_says_so():
         assert {"trials.best-at-boundary", "trials.unstable-region"} & _ids(findings) == set()
         assert "No trial has a value yet" in answer.text
     assert "trials.infeasible" in _ids(analyze_round(lr_round(), crashed)[0])
+
+
+def test_enqueued_target_values_are_kept_and_the_sampler_tunes_the_nuisance_ones():
+    import optuna
+
+    round_ = _optimizer_round()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for values in assign_targets(round_, 6):
+        study.enqueue_trial(values)
+    seen = []
+    for _ in range(6):
+        trial = study.ask()
+        opt = trial.suggest_categorical("optimizer", ["adam", "sgd"])
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        seen.append((opt, lr))
+        study.tell(trial, bowl(lr))
+    assert [o for o, _ in seen] == ["adam", "sgd"] * 3
+    assert len({lr for _, lr in seen}) == 6  # each its own learning rate
