@@ -229,7 +229,7 @@ def _split_pvalues(
 
 
 def _unstable(
-    round_: RoundFile, trials: Sequence[TrialRecord], direction: Direction
+    round: RoundFile, trials: Sequence[TrialRecord], direction: Direction
 ) -> list[tuple[str, Edge, float, dict[str, JsonValue]]]:
     """Per parameter, the region beyond a value where most trials were bad, when the scan's
     permutation p-value is at most ``UNSTABLE_ALPHA``."""
@@ -244,7 +244,7 @@ def _unstable(
     perms = np.array([rng.permutation(bad) for _ in range(UNSTABLE_PERMUTATIONS)])
     null_min = np.ones(UNSTABLE_PERMUTATIONS)
     observed: list[tuple[float, str, Edge, int, np.ndarray, np.ndarray]] = []
-    for name in _axes(round_):
+    for name in _axes(round):
         xs = np.array([_axis_value(t, name) for t in pts], dtype=float)
         keep = np.isfinite(xs)
         if keep.sum() < 2 * UNSTABLE_MIN_BAD:
@@ -269,7 +269,7 @@ def _unstable(
         p_perm = (1 + int((null_min <= p_obs).sum())) / (UNSTABLE_PERMUTATIONS + 1)
         if p_obs >= 1.0 or p_perm > UNSTABLE_ALPHA:
             continue
-        param = round_.varied[name]
+        param = round.varied[name]
         lo_x, hi_x = float(xs_sorted[cut - 1]), float(xs_sorted[cut])
         value = math.sqrt(lo_x * hi_x) if _is_log(param) and lo_x > 0 else (lo_x + hi_x) / 2
         beyond = [t for t in pts if _beyond(_axis_value(t, name), edge, lo_x, hi_x)]
@@ -386,7 +386,7 @@ def _trend_z(p: Numeric, name: str, ranked: list[TrialRecord], direction: Direct
 
 
 def _boundary(
-    round_: RoundFile,
+    round: RoundFile,
     ranked: list[TrialRecord],
     unstable: set[tuple[str, Edge]],
 ) -> Finding | None:
@@ -394,7 +394,7 @@ def _boundary(
         return None
     top = ranked[:BOUNDARY_TOP]
     hits: list[dict[str, JsonValue]] = []
-    for name, p in _axes(round_).items():
+    for name, p in _axes(round).items():
         pos = [
             _position(p, v) if (v := _axis_value(t, name)) is not None else math.nan for t in top
         ]
@@ -409,7 +409,7 @@ def _boundary(
             continue
         if 2 * sum(side) <= len(top) or (name, edge) in unstable:
             continue  # one lucky trial at the edge; or the edge is the stability limit
-        z = _trend_z(p, name, ranked, round_.objective.direction)
+        z = _trend_z(p, name, ranked, round.objective.direction)
         if (z if edge == "low" else -z) < BOUNDARY_TREND_Z:
             continue  # the objective does not improve toward this edge: a coincidence
         new = _expanded(p, edge)
@@ -500,13 +500,13 @@ def _explored(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     return sorted(keep, key=lambda t: t.number)
 
 
-def _sparse(round_: RoundFile, trials: Sequence[TrialRecord]) -> Finding | None:
+def _sparse(round: RoundFile, trials: Sequence[TrialRecord]) -> Finding | None:
     explored = _explored(trials)
-    n_varied = len(round_.varied)
+    n_varied = len(round.varied)
     need = SPARSE_PER_PARAM * n_varied
     short: dict[str, JsonValue] = {}
-    grid = target_grid(round_)
-    per_value_need = max(SPARSE_MIN_PER_VALUE, SPARSE_PER_PARAM * len(round_.nuisance))
+    grid = target_grid(round)
+    per_value_need = max(SPARSE_MIN_PER_VALUE, SPARSE_PER_PARAM * len(round.nuisance))
     for combo in grid or []:
         n = sum(all(t.params.get(k) == v for k, v in combo.items()) for t in explored)
         if n < per_value_need:
@@ -538,11 +538,11 @@ def _sparse(round_: RoundFile, trials: Sequence[TrialRecord]) -> Finding | None:
 
 
 def _no_progress(
-    round_: RoundFile, trials: Sequence[TrialRecord], spread: float | None
+    round: RoundFile, trials: Sequence[TrialRecord], spread: float | None
 ) -> Finding | None:
-    if round_.sampler not in ADAPTIVE_SAMPLERS:
+    if round.sampler not in ADAPTIVE_SAMPLERS:
         return None
-    direction: Direction = round_.objective.direction
+    direction: Direction = round.objective.direction
     explored = _explored(trials)
     if len(explored) < NO_PROGRESS_MIN_TRIALS:
         return None
@@ -583,7 +583,7 @@ def _no_progress(
 
 
 def _curve_findings(
-    round_: RoundFile, ranked: list[TrialRecord], curves: Mapping[int, Run]
+    round: RoundFile, ranked: list[TrialRecord], curves: Mapping[int, Run]
 ) -> list[Finding]:
     """The curve diagnosis (seed 001 section 3.3: overfitting, saturation, instabilities) of the
     best ``TOP_CURVES`` trials with curves, each evidence naming its trial."""
@@ -594,9 +594,9 @@ def _curve_findings(
         return []
     runs = [replace(curves[t.number], name=f"trial-{t.number}") for t in top]
     numbers = {r.name: t.number for r, t in zip(runs, top, strict=True)}
-    goal: Literal["min", "max"] = "min" if round_.objective.direction == "minimize" else "max"
+    goal: Literal["min", "max"] = "min" if round.objective.direction == "minimize" else "max"
     try:
-        diagnosis = diagnose_runs(runs, metric=round_.objective.metric, goal=goal)
+        diagnosis = diagnose_runs(runs, metric=round.objective.metric, goal=goal)
     except InvalidArgument:
         return []  # e.g. a metric none of the runs logs: the trials findings still stand
     out = []
@@ -614,7 +614,7 @@ def _curve_findings(
 
 
 def analyze_round(
-    round_: RoundFile,
+    round: RoundFile,
     trials: list[TrialRecord],
     curves: Mapping[int, Run] | None = None,
 ) -> tuple[list[Finding], RoundAnswer]:
@@ -623,26 +623,26 @@ def analyze_round(
 
     Only finished trials count (running and waiting ones are ignored), so it can run mid-round.
     """
-    direction: Direction = round_.objective.direction
+    direction: Direction = round.objective.direction
     spread = seed_spread(trials)
     ranked = _ranked(trials, direction)
     found: list[Finding] = []
-    unstable = _unstable(round_, trials, direction)
+    unstable = _unstable(round, trials, direction)
     if unstable:
         found.append(_unstable_finding(unstable))
     for f in (
         _infeasible(trials),
-        _boundary(round_, ranked, {(n, e) for n, e, _, _ in unstable}),
+        _boundary(round, ranked, {(n, e) for n, e, _, _ in unstable}),
         _within_noise(trials, direction, spread),
-        _sparse(round_, trials),
-        _no_progress(round_, trials, spread),
+        _sparse(round, trials),
+        _no_progress(round, trials, spread),
     ):
         if f is not None:
             found.append(f)
     found.sort(key=lambda f: (f.severity.rank, f.id))
     if curves:
-        found += _curve_findings(round_, ranked, curves)
-    return found, round_answer(round_, trials, spread)
+        found += _curve_findings(round, ranked, curves)
+    return found, round_answer(round, trials, spread)
 
 
 __all__ = ["analyze_round"]

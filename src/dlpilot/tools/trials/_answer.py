@@ -131,10 +131,10 @@ def _axis_value(t: TrialRecord, name: str) -> float | None:
     return float(v)
 
 
-def _axes(round_: RoundFile) -> dict[str, Numeric]:
+def _axes(round: RoundFile) -> dict[str, Numeric]:
     """The varied parameters with an order: float, int and numeric categorical ones."""
     out: dict[str, Numeric] = {}
-    for name, p in round_.varied.items():
+    for name, p in round.varied.items():
         if isinstance(p, CategoricalParam) and _numeric_choices(p) is None:
             continue
         if _bounds(p) is not None:
@@ -145,16 +145,16 @@ def _axes(round_: RoundFile) -> dict[str, Numeric]:
 # --- target values: the round's design -------------------------------------------------------
 
 
-def target_grid(round_: RoundFile) -> list[dict[str, ParamValue]] | None:
+def target_grid(round: RoundFile) -> list[dict[str, ParamValue]] | None:
     """The combinations of the target values when every target has few values (a choice, a
     small int range, a stepped float, a boolean as a choice of two), in file order; None when
     the round has no target or one is continuous (the sampler covers its axis instead)."""
-    targets = round_.targets
+    targets = round.targets
     if not targets:
         return None
     levels = []
     for name in targets:
-        lv = _levels(round_.varied[name])
+        lv = _levels(round.varied[name])
         if lv is None:
             return None
         levels.append(lv)
@@ -162,7 +162,7 @@ def target_grid(round_: RoundFile) -> list[dict[str, ParamValue]] | None:
 
 
 def assign_targets(
-    round_: RoundFile,
+    round: RoundFile,
     n_trials: int,
     done: Sequence[Mapping[str, ParamValue]] = (),
 ) -> list[dict[str, ParamValue]]:
@@ -176,13 +176,13 @@ def assign_targets(
     """
     if n_trials < 0:
         raise InvalidArgument(f"n_trials must be >= 0, got {n_trials!r}")
-    grid = target_grid(round_)
+    grid = target_grid(round)
     if not grid:
         return []
     keys = [_config_key(g) for g in grid]
     counts = dict.fromkeys(keys, 0)
     for params in done:
-        k = _config_key({n: params[n] for n in round_.targets if n in params})
+        k = _config_key({n: params[n] for n in round.targets if n in params})
         if k in counts:
             counts[k] += 1
     out = []
@@ -224,10 +224,10 @@ def seed_spread(trials: Sequence[TrialRecord]) -> float | None:
 
 
 def _per_value(
-    round_: RoundFile, name: str, pool: list[TrialRecord], direction: Direction
+    round: RoundFile, name: str, pool: list[TrialRecord], direction: Direction
 ) -> list[TargetValueResult]:
     """The best scored trial at each value of a target (or in each bin of its axis)."""
-    p = round_.varied[name]
+    p = round.varied[name]
     levels = _levels(p)
     groups: list[tuple[ParamValue, list[TrialRecord]]] = []
     if levels is not None:
@@ -275,17 +275,19 @@ def _gap(
 
 
 def round_answer(
-    round_: RoundFile, trials: Sequence[TrialRecord], spread: float | None = None
+    round: RoundFile, trials: Sequence[TrialRecord], spread: float | None = None
 ) -> RoundAnswer:
     """The best objective per target value (or per bin of a continuous target's axis), whether
-    the lead over the runner-up exceeds the seed spread, and a paragraph saying so."""
-    direction: Direction = round_.objective.direction
-    metric = round_.objective.metric
+    the lead of the best value over the runner-up exceeds ``spread`` (for every target; None
+    without seed re-runs), and a paragraph saying so. Several targets are answered one by one
+    (each value's best over the others' values); seed re-runs are not counted as trials."""
+    direction: Direction = round.objective.direction
+    metric = round.objective.metric
     pool = _ranked(trials, direction)
-    targets = round_.targets
-    nuis = ", ".join(round_.nuisance) or "nothing"
-    fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in round_.fixed.items())
-    intro = f"Round {round_.name!r}"
+    targets = round.targets
+    nuis = ", ".join(round.nuisance) or "nothing"
+    fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in round.fixed.items())
+    intro = f"Round {round.name!r}"
     if not targets:
         best = pool[0] if pool else None
         text = f"{intro} has no target parameter: it tunes {nuis}. " + (
@@ -301,8 +303,8 @@ def round_answer(
     rows: list[TargetValueResult] = []
     verdicts: list[bool] = []
     for name in targets:
-        p = round_.varied[name]
-        per = _per_value(round_, name, pool, direction)
+        p = round.varied[name]
+        per = _per_value(round, name, pool, direction)
         rows += per
         binned = _levels(p) is None
         listed = ", ".join(

@@ -113,10 +113,10 @@ def _infeasible(t: TrialRecord) -> bool:
 
 
 def _axis_panel(
-    round_: RoundFile, name: str, trials: Sequence[TrialRecord], best: int | None, log_y: bool
+    round: RoundFile, name: str, trials: Sequence[TrialRecord], best: int | None, log_y: bool
 ) -> AxisPanel:
-    p = round_.varied[name]
-    direction = round_.objective.direction
+    p = round.varied[name]
+    direction = round.objective.direction
     cats: list[str] | None = None
     if isinstance(p, CategoricalParam):
         cats = [str(c) for c in p.choices]
@@ -169,8 +169,8 @@ def _axis_panel(
     )
 
 
-def _progress(round_: RoundFile, trials: Sequence[TrialRecord], log_y: bool) -> ProgressData:
-    direction = round_.objective.direction
+def _progress(round: RoundFile, trials: Sequence[TrialRecord], log_y: bool) -> ProgressData:
+    direction = round.objective.direction
     done = sorted(
         (t for t in trials if _scored(t) and t.kind != "seed-rerun"), key=lambda t: t.number
     )
@@ -183,7 +183,7 @@ def _progress(round_: RoundFile, trials: Sequence[TrialRecord], log_y: bool) -> 
     )
 
 
-def importances(round_: RoundFile, trials: Sequence[TrialRecord]) -> dict[str, float] | None:
+def importances(round: RoundFile, trials: Sequence[TrialRecord]) -> dict[str, float] | None:
     """Optuna's parameter importances (PED-ANOVA) of the varied parameters, largest first, from
     an in-memory study of the scored trials; None with fewer than ``IMPORTANCE_MIN_TRIALS``
     scored trials inside the search space or fewer than two varied parameters."""
@@ -196,7 +196,7 @@ def importances(round_: RoundFile, trials: Sequence[TrialRecord]) -> dict[str, f
     )
 
     dists: dict[str, BaseDistribution] = {}
-    for name, p in round_.varied.items():
+    for name, p in round.varied.items():
         if isinstance(p, FloatParam):
             dists[name] = FloatDistribution(p.low, p.high, log=p.log, step=p.step)
         elif isinstance(p, IntParam):
@@ -221,7 +221,7 @@ def importances(round_: RoundFile, trials: Sequence[TrialRecord]) -> dict[str, f
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.create_study(direction=round_.objective.direction)
+        study = optuna.create_study(direction=round.objective.direction)
         study.add_trials(frozen)
         found = optuna.importance.get_param_importances(study)
     finally:
@@ -230,23 +230,23 @@ def importances(round_: RoundFile, trials: Sequence[TrialRecord]) -> dict[str, f
 
 
 def _top_curves(
-    round_: RoundFile, trials: Sequence[TrialRecord], curves: Mapping[int, Run] | None
+    round: RoundFile, trials: Sequence[TrialRecord], curves: Mapping[int, Run] | None
 ) -> PlotData | None:
     if not curves:
         return None
-    top = [t for t in _ranked(trials, round_.objective.direction) if t.number in curves]
+    top = [t for t in _ranked(trials, round.objective.direction) if t.number in curves]
     runs = [replace(curves[t.number], name=f"trial-{t.number}") for t in top[:TOP_CURVE_TRIALS]]
     if not runs:
         return None
-    quantity = split_name(round_.objective.metric)[1]
+    quantity = split_name(round.objective.metric)[1]
     try:
-        return plot_data(runs, metrics=[quantity, round_.objective.metric])
+        return plot_data(runs, metrics=[quantity, round.objective.metric])
     except InvalidArgument:
         return plot_data(runs)
 
 
 def plot_round_data(
-    round_: RoundFile,
+    round: RoundFile,
     trials: Sequence[TrialRecord],
     curves: Mapping[int, Run] | None = None,
     *,
@@ -256,20 +256,20 @@ def plot_round_data(
 
     Only finished trials are drawn; running and waiting ones are left out.
     """
-    direction = round_.objective.direction
+    direction = round.objective.direction
     ranked = _ranked(trials, direction)
     best = ranked[0].number if ranked else None
     values = [float(t.value or 0.0) for t in trials if _scored(t)]
     log_y = _decades(values) > LOG_DECADES and all(v > 0 for v in values)
-    axes = [_axis_panel(round_, n, trials, best, log_y) for n in round_.varied]
+    axes = [_axis_panel(round, n, trials, best, log_y) for n in round.varied]
     return RoundPlotData(
-        title=f"{round_.name}: {round_.objective.metric} ({direction})",
-        metric=round_.objective.metric,
+        title=f"{round.name}: {round.objective.metric} ({direction})",
+        metric=round.objective.metric,
         direction=direction,
         axes=axes,
-        progress=_progress(round_, trials, log_y) if values else None,
-        importances=importances(round_, trials) if with_importances else None,
-        curves=_top_curves(round_, trials, curves),
+        progress=_progress(round, trials, log_y) if values else None,
+        importances=importances(round, trials) if with_importances else None,
+        curves=_top_curves(round, trials, curves),
     )
 
 
@@ -380,7 +380,7 @@ def render_round_pngs(data: RoundPlotData) -> dict[str, bytes]:
 
 
 def render_round_plots(
-    round_: RoundFile,
+    round: RoundFile,
     trials: Sequence[TrialRecord],
     out_dir: str | Path,
     curves: Mapping[int, Run] | None = None,
@@ -389,8 +389,8 @@ def render_round_plots(
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, png in render_round_pngs(plot_round_data(round_, trials, curves)).items():
-        path = folder / f"{round_.name}-{name}.png"
+    for name, png in render_round_pngs(plot_round_data(round, trials, curves)).items():
+        path = folder / f"{round.name}-{name}.png"
         path.write_bytes(png)
         paths.append(path)
     return paths
