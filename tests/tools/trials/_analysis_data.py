@@ -75,9 +75,12 @@ def log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np
     return np.exp(rng.uniform(math.log(low), math.log(high), n))
 
 
-def real_grid_records(seed: int = 0) -> tuple[list[TrialRecord], dict[int, Run]]:
-    """One trial per (lr, width) of the recorded grid: the value is the last validation loss
-    (``take = "last"``), a diverged run is a failed ``nonfinite`` trial; with its curves."""
+def real_grid_records(
+    seed: int = 0, take: str = "last"
+) -> tuple[list[TrialRecord], dict[int, Run]]:
+    """One trial per (lr, width) of the recorded grid: the value is the last (``take="last"``)
+    or the lowest (``take="best"``) validation loss, a run that went non-finite is a failed
+    ``nonfinite`` trial; with its curves."""
     with gzip.open(FIXTURE, "rt", encoding="utf-8") as fh:
         runs = [r for r in json.load(fh)["runs"] if r["seed"] == seed]
     records, curves = [], {}
@@ -89,7 +92,7 @@ def real_grid_records(seed: int = 0) -> tuple[list[TrialRecord], dict[int, Run]]
         if len(vl) < 40 or not math.isfinite(vl[-1]):
             records.append(failed(i, "nonfinite", **params))
         else:
-            records.append(scored(i, vl[-1], **params))
+            records.append(scored(i, vl[-1] if take == "last" else min(vl), **params))
         run = Run(name=f"lr{r['lr']}-w{r['width']}", source="fixture", format="jsonl")
         for name, values in (("val/loss", vl), ("train/loss", tl)):
             run.series[name] = Series(name, name, steps, np.asarray(values, dtype=np.float64))

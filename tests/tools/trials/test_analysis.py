@@ -371,6 +371,56 @@ def test_real_trainings_that_collapse_at_high_learning_rates_give_an_unstable_re
     assert 0.003 < best_bin.value < 0.3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_with_take_best_the_curves_show_the_runs_that_blew_up_after_a_good_start(seed):
+    """Scored at their best point, the lr 0.3 runs look fine (0.5-1.1 before they blow up) and
+    the slow lr 0.001 runs fill the gap up to chance level: the values alone show no region. The
+    training curves do: lr >= 0.3 ends above its start (diverged) or where it started."""
+    records, curves = real_grid_records(seed, take="best")
+    round_ = make_round(
+        {
+            "lr": {"role": "target", "type": "float", "low": 1e-3, "high": 3.0, "log": True},
+            "width": {"type": "categorical", "choices": [8, 16, 32, 64, 128, 256]},
+        }
+    )
+    assert "trials.unstable-region" not in _ids(analyze_round(round_, records)[0])
+    f = _one(analyze_round(round_, records, curves)[0], "trials.unstable-region")
+    d = f.evidence[0].detail
+    assert (d["param"], d["side"], d["last_stable"], d["first_unstable"]) == (
+        "lr",
+        "above",
+        0.1,
+        0.3,
+    )
+    assert d["bad_inside"] == 0 and set(d["causes"]) <= {"diverged", "collapsed", "nonfinite"}
+    assert d["causes"].get("diverged", 0) >= 5  # the lr 0.3 runs
+
+
+def test_curve_verdicts_tell_collapse_and_divergence_from_slow_training_and_overfitting():
+    from dlpilot.tools.curves._model import Run, Series
+    from dlpilot.tools.trials._analysis import _curve_verdict
+
+    steps = np.arange(0, 400, 10, dtype=np.int64)
+
+    def run(train, val=None):
+        r = Run(name="r", source="memory", format="synthetic")
+        r.series["train/loss"] = Series("train/loss", "train/loss", steps, np.asarray(train))
+        if val is not None:
+            r.series["val/loss"] = Series("val/loss", "val/loss", steps, np.asarray(val))
+        return r
+
+    falling = 2.3 * np.exp(-steps / 80) + 0.05
+    slow = 2.3 - 0.002 * steps
+    assert _curve_verdict(run(falling), "val/loss") == ""
+    assert _curve_verdict(run(slow), "val/loss") == ""  # slow, but it learns
+    overfit_val = 0.3 + 0.001 * steps
+    assert _curve_verdict(run(falling, overfit_val), "val/loss") == ""
+    assert _curve_verdict(run(np.full(steps.shape, 2.30) + 0.01), "val/loss") == "collapsed"
+    assert _curve_verdict(run(0.8 + 0.004 * steps), "val/loss") == "diverged"
+    assert _curve_verdict(run(np.where(steps > 200, np.nan, falling)), "val/loss") == "nonfinite"
+    assert _curve_verdict(None, "val/loss") == ""
+
+
 def test_a_round_without_finished_trials_is_analysed_and_says_so():
     from dlpilot.tools.trials import TrialRecord
 

@@ -79,6 +79,13 @@ COLLAPSE_GAP = 1.5
 # The good group is at least this share of the values: the median of a handful of near-best
 # values is no scale (their distances to the best are near zero, any ratio to them is large).
 COLLAPSE_MIN_GOOD = 0.25
+# With curves: a trial whose training loss fell by less than this share of its start learned
+# nothing (collapsed), one whose loss rose by more diverged; the start and end are medians of the
+# first and last tenth of at least CURVE_MIN_POINTS finite points.
+TRAIN_LOSS = "train/loss"
+CURVE_LEARNED_MIN = 0.10
+CURVE_END_SHARE = 0.10
+CURVE_MIN_POINTS = 5
 # trials.sparse: explored trials per varied parameter (a rule of thumb for random / quasi-random
 # search: fewer than ~5 points per dimension leaves most of each axis unseen); and per target
 # value, this many per nuisance parameter, at least SPARSE_MIN_PER_VALUE.
@@ -175,9 +182,45 @@ def _collapsed(values: np.ndarray, direction: Direction) -> float | None:
     return None
 
 
-def _bad_points(trials: Sequence[TrialRecord], direction: Direction) -> dict[int, str]:
-    """Each judged trial's number -> "" (stable) or why it is bad ("nonfinite", "oom",
-    "collapsed"). Pruned trials and failures for other causes say nothing about stability."""
+def _curve_verdict(run: Run | None, metric: str) -> str:
+    """What a trial's curves say about its stability: "nonfinite" (its objective or training
+    loss went non-finite), "diverged" (the training loss ended clearly above where it started),
+    "collapsed" (it ended about where it started: nothing learned), else "". The ends are the
+    medians of the first and last ``CURVE_END_SHARE`` of the finite points, so step noise does not
+    decide; a run whose validation loss rises while its training loss falls is overfitting, which
+    is not judged here."""
+    if run is None:
+        return ""
+    for name in (metric, TRAIN_LOSS):
+        s = run.get(name)
+        if s is not None and len(s) and not bool(np.isfinite(s.values).all()):
+            return "nonfinite"
+    s = run.get(TRAIN_LOSS)
+    if s is None:
+        return ""
+    v = s.values[np.isfinite(s.values)]
+    if v.shape[0] < CURVE_MIN_POINTS:
+        return ""
+    k = max(1, int(v.shape[0] * CURVE_END_SHARE))
+    start, end = float(np.median(v[:k])), float(np.median(v[-k:]))
+    if start == 0:
+        return ""
+    learned = (start - end) / abs(start)
+    if learned < -CURVE_LEARNED_MIN:
+        return "diverged"
+    return "collapsed" if learned < CURVE_LEARNED_MIN else ""
+
+
+def _bad_points(
+    trials: Sequence[TrialRecord],
+    direction: Direction,
+    curves: Mapping[int, Run] | None = None,
+    metric: str = "",
+) -> dict[int, str]:
+    """Each judged trial's number -> "" (stable) or why it is bad: its exit cause ("nonfinite",
+    "oom"), what its curves say (``_curve_verdict``, when given), or "collapsed" for a value in
+    the far worse group of ``_collapsed``. Pruned trials and failures for other causes say nothing
+    about stability."""
     scored = [t for t in trials if _scored(t)]
     cut = _collapsed(np.array([t.value for t in scored]), direction)
     out: dict[int, str] = {}
@@ -187,8 +230,10 @@ def _bad_points(trials: Sequence[TrialRecord], direction: Direction) -> dict[int
         elif _nonfinite_value(t):
             out[t.number] = "nonfinite"
         elif _scored(t):
-            bad = cut is not None and _key(t.value or 0.0, direction) > cut
-            out[t.number] = "collapsed" if bad else ""
+            verdict = _curve_verdict((curves or {}).get(t.number), metric)
+            if not verdict and cut is not None and _key(t.value or 0.0, direction) > cut:
+                verdict = "collapsed"
+            out[t.number] = verdict
     return out
 
 
@@ -229,11 +274,12 @@ def _split_pvalues(
 
 
 def _unstable(
-    round: RoundFile, trials: Sequence[TrialRecord], direction: Direction
+    round: RoundFile, trials: Sequence[TrialRecord], curves: Mapping[int, Run] | None = None
 ) -> list[tuple[str, Edge, float, dict[str, JsonValue]]]:
     """Per parameter, the region beyond a value where most trials were bad, when the scan's
     permutation p-value is at most ``UNSTABLE_ALPHA``."""
-    flags = _bad_points(trials, direction)
+    direction: Direction = round.objective.direction
+    flags = _bad_points(trials, direction, curves, round.objective.metric)
     pts = [t for t in trials if t.number in flags]
     bad = np.array([flags[t.number] != "" for t in pts], dtype=float)
     n, b = len(pts), int(bad.sum())
@@ -627,7 +673,7 @@ def analyze_round(
     spread = seed_spread(trials)
     ranked = _ranked(trials, direction)
     found: list[Finding] = []
-    unstable = _unstable(round, trials, direction)
+    unstable = _unstable(round, trials, curves)
     if unstable:
         found.append(_unstable_finding(unstable))
     for f in (
