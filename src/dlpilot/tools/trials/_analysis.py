@@ -5,8 +5,14 @@ returns the ``trials.*`` findings with their evidence, the curve findings of its
 the :class:`RoundAnswer` of ``_answer.round_answer``.
 
 Vocabulary: a *scored* trial completed with a finite objective; an *explored* one is scored or
-pruned (it was judged at its point); a *bad* one went non-finite, ran out of memory, or collapsed
-(its value belongs to a far worse, well separated group of values: see ``_collapsed``).
+pruned (it was judged at its point); a *bad* one went non-finite, ran out of memory, collapsed
+(its value belongs to a far worse, well separated group of values: ``_collapsed``) or, when its
+curves are given, its training loss ended where it started or above (``_curve_verdict``).
+
+Calling it: ``analyze_round(round, trials, curves)`` with every record of the study (search,
+baseline and seed re-run trials; running ones are ignored) and, when the runner has them, the
+trials' curves as ``Run`` objects keyed by trial number. Findings come sorted by severity, one per
+id (several parameters are several evidence entries), then the curve findings of the top trials.
 """
 
 from __future__ import annotations
