@@ -262,7 +262,7 @@ def _tail_table(n: int, b: int) -> np.ndarray:
 
 def _split_pvalues(
     order_bad: np.ndarray, cuts: np.ndarray, table: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """For bad flags sorted along an axis (rows: permutations) and the cut positions between
     distinct values: the tail p of "beyond" each cut, above and below (1 where "most" fails)."""
     n = order_bad.shape[-1]
@@ -276,7 +276,7 @@ def _split_pvalues(
         ok = (2 * bad > m) & (bad >= UNSTABLE_MIN_BAD)
         return np.where(ok, p, 1.0)
 
-    return p_of(above_bad, n_above), p_of(below_bad, n_below), above_bad
+    return p_of(above_bad, n_above), p_of(below_bad, n_below)
 
 
 def _unstable(
@@ -295,7 +295,7 @@ def _unstable(
     rng = np.random.default_rng(0)
     perms = np.array([rng.permutation(bad) for _ in range(UNSTABLE_PERMUTATIONS)])
     null_min = np.ones(UNSTABLE_PERMUTATIONS)
-    observed: list[tuple[float, str, Edge, int, np.ndarray, np.ndarray]] = []
+    observed: list[tuple[float, str, Edge, int, np.ndarray]] = []
     for name in _axes(round):
         xs = np.array([_axis_value(t, name) for t in pts], dtype=float)
         keep = np.isfinite(xs)
@@ -308,16 +308,16 @@ def _unstable(
             continue
         sub = n if keep.all() else int(keep.sum())
         tab = table if sub == n else _tail_table(sub, int(bad[keep].sum()))
-        up, down, _ = _split_pvalues(bad[keep][order], cuts, tab)
-        pu, pd_, _ = _split_pvalues(perms[:, keep][:, order], cuts, tab)
+        up, down = _split_pvalues(bad[keep][order], cuts, tab)
+        pu, pd_ = _split_pvalues(perms[:, keep][:, order], cuts, tab)
         null_min = np.minimum(null_min, np.minimum(pu.min(-1), pd_.min(-1)))
         i_up, i_down = int(np.argmin(up)), int(np.argmin(down))
         if up[i_up] <= down[i_down]:
-            observed.append((float(up[i_up]), name, "high", int(cuts[i_up]), xs_sorted, order))
+            observed.append((float(up[i_up]), name, "high", int(cuts[i_up]), xs_sorted))
         else:
-            observed.append((float(down[i_down]), name, "low", int(cuts[i_down]), xs_sorted, order))
+            observed.append((float(down[i_down]), name, "low", int(cuts[i_down]), xs_sorted))
     out = []
-    for p_obs, name, edge, cut, xs_sorted, _order in observed:
+    for p_obs, name, edge, cut, xs_sorted in observed:
         p_perm = (1 + int((null_min <= p_obs).sum())) / (UNSTABLE_PERMUTATIONS + 1)
         if p_obs >= 1.0 or p_perm > UNSTABLE_ALPHA:
             continue
@@ -325,7 +325,10 @@ def _unstable(
         lo_x, hi_x = float(xs_sorted[cut - 1]), float(xs_sorted[cut])
         value = math.sqrt(lo_x * hi_x) if _is_log(param) and lo_x > 0 else (lo_x + hi_x) / 2
         beyond = [t for t in pts if _beyond(_axis_value(t, name), edge, lo_x, hi_x)]
-        inside = [t for t in pts if t not in beyond and _axis_value(t, name) is not None]
+        beyond_numbers = {t.number for t in beyond}
+        inside = [
+            t for t in pts if t.number not in beyond_numbers and _axis_value(t, name) is not None
+        ]
         bad_beyond = [t for t in beyond if flags[t.number]]
         why = Counter(flags[t.number] for t in bad_beyond)
         detail: dict[str, JsonValue] = {
@@ -338,7 +341,7 @@ def _unstable(
             "trials_beyond": len(beyond),
             "bad_inside": sum(1 for t in inside if flags[t.number]),
             "trials_inside": len(inside),
-            "causes": {c: n for c, n in why.items()},
+            "causes": {c: k for c, k in why.items()},
             "bad_trials": _numbers(bad_beyond),
             "p_split": _num(p_obs, 3),
             "p_permutation": _num(p_perm, 3),
