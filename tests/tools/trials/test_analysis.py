@@ -398,7 +398,7 @@ def test_with_take_best_the_curves_show_the_runs_that_blew_up_after_a_good_start
 
 def test_curve_verdicts_tell_collapse_and_divergence_from_slow_training_and_overfitting():
     from dlpilot.tools.curves._model import Run, Series
-    from dlpilot.tools.trials._analysis import _curve_verdict
+    from dlpilot.tools.trials._stability import _curve_verdict
 
     steps = np.arange(0, 400, 10, dtype=np.int64)
 
