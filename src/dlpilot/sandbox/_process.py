@@ -94,7 +94,20 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
     "TZ",
     "LANG",
     "LANGUAGE",
-    "LC_*",
+    # the locale categories, by name (a prefix would pass any LC_-named variable, a token too)
+    "LC_ALL",
+    "LC_ADDRESS",
+    "LC_COLLATE",
+    "LC_CTYPE",
+    "LC_IDENTIFICATION",
+    "LC_MEASUREMENT",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NAME",
+    "LC_NUMERIC",
+    "LC_PAPER",
+    "LC_TELEPHONE",
+    "LC_TIME",
     "TMPDIR",
     "TEMP",
     "TMP",
@@ -227,10 +240,17 @@ class ChildSpec:
         ):
             raise InvalidArgument(f"argv must be a non-empty list of strings, got {self.argv!r}")
         if not self.argv[0]:
-            raise InvalidArgument(f"argv[0] must name a program, got {self.argv!r}")
+            raise InvalidArgument(f"argv[0] must name a program, got {_shorten(repr(self.argv))}")
+        for i, arg in enumerate(self.argv):
+            if "\x00" in arg:
+                raise InvalidArgument(f"argv[{i}] holds a NUL byte: {_shorten(repr(arg))}")
         self.cwd = Path(self.cwd)
-        bad_env = {k: v for k, v in self.env.items() if not isinstance(k, str) or not k or "=" in k}
-        bad_env |= {k: v for k, v in self.env.items() if not isinstance(v, str)}
+        bad_env = {
+            k: v
+            for k, v in self.env.items()
+            if not isinstance(k, str) or not k or "=" in k or "\x00" in k
+        }
+        bad_env |= {k: v for k, v in self.env.items() if not isinstance(v, str) or "\x00" in v}
         if bad_env:
             raise InvalidArgument(f"env must map variable names to strings, got {bad_env!r}")
         if isinstance(self.env_allow, str) or not all(isinstance(n, str) for n in self.env_allow):
@@ -418,7 +438,8 @@ def build_env(spec: ChildSpec, parent: Mapping[str, str] | None = None) -> dict[
 
 
 def _start_error(spec: ChildSpec, reason: str) -> ChildStartError:
-    return ChildStartError(f"cannot start {spec.argv[0]!r} (argv {spec.argv!r}): {reason}")
+    program = _shorten(repr(spec.argv[0]))
+    return ChildStartError(f"cannot start {program} (argv {_shorten(repr(spec.argv))}): {reason}")
 
 
 def _check_startable(spec: ChildSpec, env: Mapping[str, str]) -> None:
