@@ -145,16 +145,22 @@ def _failure_message(exc: DlpilotError | OSError) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from dlpilot.sandbox import clean_dead_owners, install_shutdown_handler, stop_children
     from dlpilot.server import Roots, build_server
 
     roots = Roots(args.root or [Path.cwd()])  # --root: exactly those; the cwd only when none
     print(f"dlpilot: serving {', '.join(str(p) for p in roots.paths)}", file=sys.stderr)
     server = build_server(roots)
-    if args.http is None:
-        server.run()
-        return EXIT_OK
-    host, port = _host_port(args.http)
-    server.run("streamable-http", host=host, port=port)
+    host_port = None if args.http is None else _host_port(args.http)
+    clean_dead_owners()  # what a killed dlpilot left behind: its probes, its temp directories
+    install_shutdown_handler()  # SIGTERM stops the running checks' children, then exits
+    try:
+        if host_port is None:
+            server.run()
+        else:
+            server.run("streamable-http", host=host_port[0], port=host_port[1])
+    finally:
+        stop_children()  # stdin closed or the loop ended: no child outlives the server
     return EXIT_OK
 
 
@@ -192,8 +198,10 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from dlpilot.sandbox import clean_dead_owners
     from dlpilot.tools.checks.project import check_project
 
+    clean_dead_owners()
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]

@@ -7,8 +7,6 @@ follows the probe's event file for progress, and turns the evidence into finding
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import cast
@@ -16,7 +14,14 @@ from typing import cast
 import dlpilot
 from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
 from dlpilot.findings import Finding, merge_findings
-from dlpilot.sandbox import ChildResult, ChildSpec, raise_for_cause, run_child
+from dlpilot.sandbox import (
+    ChildResult,
+    ChildSpec,
+    owned_tempdir,
+    raise_for_cause,
+    release_tempdir,
+    run_child,
+)
 from dlpilot.tools.control import Control, PathGuard
 
 from ._command import parse_command
@@ -113,7 +118,7 @@ def _run_probe(
     progress_total: int,
     no_network: bool = False,
 ) -> tuple[ProbeRun, ChildResult]:
-    tmp = Path(tempfile.mkdtemp(prefix="dlpilot-probe-"))
+    tmp = owned_tempdir("probe")
     try:
         events = tmp / "events.jsonl"
         argv = [python, "-m", _PROBE_MODULE, "--out", str(events), "--mode", mode]
@@ -137,7 +142,7 @@ def _run_probe(
         result = run_child(spec, cancel=control.cancel, on_tick=prog.tick)
         run = reader.finish()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        release_tempdir(tmp)
     if result.cause == "cancelled":
         raise SandboxError(
             "the check was cancelled", output_tail=result.output_tail, exit_code=result.exit_code
