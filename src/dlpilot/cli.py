@@ -7,6 +7,7 @@ was asked (bad arguments, a project or script it could not read or run), with th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIR",
-        help="also allow this directory (default: only the current directory); repeatable",
+        help="allow this directory; repeatable (default: only the current directory)",
     )
 
     i = sub.add_parser("inspect", help="statically inspect a project (runs no code)")
@@ -115,8 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batch-size": _batch_size,
         }
         return handler[args.command](args)
-    except DlpilotError as exc:
-        print(f"dlpilot: {exc}", file=sys.stderr)
+    except (DlpilotError, OSError) as exc:
+        # OSError: a file dlpilot was told to write or read (``--plot``, a path the OS refuses)
+        message = _failure_message(exc)
+        if getattr(args, "json", False):  # --json: one JSON object, whatever happened
+            print(json.dumps({"error": message, "exit_status": EXIT_CANNOT_RUN}))
+        print(f"dlpilot: {message}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("dlpilot: interrupted", file=sys.stderr)
@@ -129,15 +134,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13  # SIGPIPE
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from dlpilot.server import build_server
+def _failure_message(exc: DlpilotError | OSError) -> str:
+    if isinstance(exc, DlpilotError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        name = exc.filename if isinstance(exc.filename, str) else None
+        shown = repr(name if name is None or len(name) <= 200 else name[:197] + "...")
+        return f"{exc.strerror or exc}" + (f": {shown}" if name is not None else "")
+    return str(exc)
 
-    server = build_server([Path.cwd(), *args.root])
-    if args.http is None:
-        server.run()
-        return EXIT_OK
-    host, port = _host_port(args.http)
-    server.run("streamable-http", host=host, port=port)
+
+def _serve(args: argparse.Namespace) -> int:
+    from dlpilot.sandbox import clean_dead_owners, install_shutdown_handler, stop_children
+    from dlpilot.server import Roots, build_server
+
+    roots = Roots(args.root or [Path.cwd()])  # --root: exactly those; the cwd only when none
+    print(f"dlpilot: serving {', '.join(str(p) for p in roots.paths)}", file=sys.stderr)
+    server = build_server(roots)
+    host_port = None if args.http is None else _host_port(args.http)
+    clean_dead_owners()  # what a killed dlpilot left behind: its probes, its temp directories
+    install_shutdown_handler()  # SIGTERM stops the running checks' children, then exits
+    try:
+        if host_port is None:
+            server.run()
+        else:
+            server.run("streamable-http", host=host_port[0], port=host_port[1])
+    finally:
+        stop_children()  # stdin closed or the loop ended: no child outlives the server
     return EXIT_OK
 
 
@@ -175,8 +198,10 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from dlpilot.sandbox import clean_dead_owners
     from dlpilot.tools.checks.project import check_project
 
+    clean_dead_owners()
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
@@ -197,14 +222,8 @@ def _check(args: argparse.Namespace) -> int:
 
         args.plot.write_bytes(plot_overfit(report.overfit))
     print(report.model_dump_json(indent=2) if args.json else _check_text(report))
-    script = report.script
-    exc = script.exception if script is not None and script.steps_observed == 0 else None
-    if exc is not None and not any(f.severity == "error" for f in report.findings):
-        print(
-            f"dlpilot: nothing was checked: the script raised {exc.type}: {exc.message} "
-            "before its first training step",
-            file=sys.stderr,
-        )
+    if report.error is not None:
+        print(f"dlpilot: {report.error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     return _exit_for(report.findings)
 

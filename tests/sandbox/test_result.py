@@ -147,6 +147,20 @@ def test_build_env_passes_only_allowed_parent_variables_and_adds_extras(tmp_path
     assert env["PYTHONUNBUFFERED"] == "1"
 
 
+def test_build_env_passes_the_locale_variables_by_name_not_any_lc_prefixed_one(
+    tmp_path: Path,
+) -> None:
+    parent = {"LC_CTYPE": "C.UTF-8", "LC_TIME": "C", "LC_API_TOKEN": "tok", "LC_X": "y"}
+    env = build_env(ChildSpec([sys.executable], cwd=tmp_path), parent)
+    assert env["LC_CTYPE"] == "C.UTF-8" and env["LC_TIME"] == "C"
+    assert "LC_API_TOKEN" not in env and "LC_X" not in env
+
+
+def test_a_nul_byte_in_an_argument_is_refused_naming_the_argument(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"argv\[2\] holds a NUL byte"):
+        ChildSpec([sys.executable, "x.py", "a\x00b"], cwd=tmp_path)
+
+
 def test_build_env_under_no_network_sets_offline_switches_unless_given(tmp_path: Path) -> None:
     spec = ChildSpec([sys.executable], cwd=tmp_path, no_network=True, env={"WANDB_MODE": "x"})
     env = build_env(spec, {})

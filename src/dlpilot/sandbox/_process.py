@@ -32,7 +32,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +50,8 @@ from dlpilot.errors import (
 
 from ._capture import TAIL_LINES, BoundedCapture
 from ._netguard import MARKER as NETWORK_BLOCKED_MARKER
+from ._owner import SHUTDOWN_GRACE_S, active_run, owned_tempdir, release_tempdir, shutting_down
+from ._tree import RUN_TOKEN_VAR, ProcessTree, new_token
 
 Cause = Literal["ok", "exit", "crash", "signal", "timeout", "oom", "cancelled"]
 
@@ -64,6 +65,9 @@ KILL_GRACE_S = 5.0
 
 POLL_S = 0.05
 """Longest sleep of the watch loop: how late a cancel or a child's exit can be noticed."""
+
+TREE_SCAN_S = 0.2
+"""How often the child's descendants are recorded from /proc while it runs (a few ms a scan)."""
 
 REAP_WAIT_S = 2.0
 """After SIGKILL, how long to wait for the group to vanish before giving up on stragglers."""
@@ -94,7 +98,20 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
     "TZ",
     "LANG",
     "LANGUAGE",
-    "LC_*",
+    # the locale categories, by name (a prefix would pass any LC_-named variable, a token too)
+    "LC_ALL",
+    "LC_ADDRESS",
+    "LC_COLLATE",
+    "LC_CTYPE",
+    "LC_IDENTIFICATION",
+    "LC_MEASUREMENT",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NAME",
+    "LC_NUMERIC",
+    "LC_PAPER",
+    "LC_TELEPHONE",
+    "LC_TIME",
     "TMPDIR",
     "TEMP",
     "TMP",
@@ -149,25 +166,48 @@ OOM_MARKERS: tuple[str, ...] = (
 
 _START_FAILED = "dlpilot sandbox: cannot execute"
 
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
 _LAUNCHER = f"""\
-import os, resource, signal, sys
-limit = int(sys.argv[1])
-soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-if hard != resource.RLIM_INFINITY:
-    limit = min(limit, hard)
-resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+import os, signal, sys
+limit, owner = int(sys.argv[1]), int(sys.argv[2])
+if limit >= 0:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 for name in ("SIGPIPE", "SIGXFSZ"):
     if hasattr(signal, name):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
+if sys.platform.startswith("linux"):
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl({_PR_SET_PDEATHSIG}, int(signal.SIGKILL), 0, 0, 0)
+        prctl({_PR_SET_CHILD_SUBREAPER}, 1, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        pass  # no prctl: the runner's process-tree sweep still stops what the child leaves
+    if os.getppid() != owner:
+        os._exit(128 + int(signal.SIGKILL))  # the owner died before the signal was armed
 try:
-    os.execvp(sys.argv[2], sys.argv[2:])
+    os.execvp(sys.argv[3], sys.argv[3:])
 except OSError as exc:
-    sys.stderr.write("{_START_FAILED} %r: %s\\n" % (sys.argv[2], exc.strerror))
+    sys.stderr.write("{_START_FAILED} %r: %s\\n" % (sys.argv[3], exc.strerror))
     sys.stderr.flush()
     os._exit(127)
 """
-"""Sets the memory limit in the child, restores the signals Python ignores, then execs the
-command. Used instead of ``preexec_fn``, which is unsafe in a parent that runs threads."""
+"""Run in the child before the command: sets the memory limit, restores the signals Python
+ignores, and on Linux arms the parent-death signal (SIGKILL when the thread that started the
+child ends, so a killed owner takes its child along) and makes the child a subreaper (its orphaned
+descendants stay its own; see :mod:`dlpilot.sandbox._tree`); both survive the ``exec``. Then it
+``exec``\\ s the command, so the pid stays the child's. Used instead of ``preexec_fn``, which is
+unsafe in a parent that runs threads.
+
+The parent-death signal fires when the *thread* that created the child exits, not the process:
+:func:`run_child` waits for its child in the thread that started it, so the signal means "the
+owner is gone". A caller must not start a child in a thread that ends before the child does."""
 
 
 def default_memory_limit_bytes() -> int | None:
@@ -227,10 +267,17 @@ class ChildSpec:
         ):
             raise InvalidArgument(f"argv must be a non-empty list of strings, got {self.argv!r}")
         if not self.argv[0]:
-            raise InvalidArgument(f"argv[0] must name a program, got {self.argv!r}")
+            raise InvalidArgument(f"argv[0] must name a program, got {_shorten(repr(self.argv))}")
+        for i, arg in enumerate(self.argv):
+            if "\x00" in arg:
+                raise InvalidArgument(f"argv[{i}] holds a NUL byte: {_shorten(repr(arg))}")
         self.cwd = Path(self.cwd)
-        bad_env = {k: v for k, v in self.env.items() if not isinstance(k, str) or not k or "=" in k}
-        bad_env |= {k: v for k, v in self.env.items() if not isinstance(v, str)}
+        bad_env = {
+            k: v
+            for k, v in self.env.items()
+            if not isinstance(k, str) or not k or "=" in k or "\x00" in k
+        }
+        bad_env |= {k: v for k, v in self.env.items() if not isinstance(v, str) or "\x00" in v}
         if bad_env:
             raise InvalidArgument(f"env must map variable names to strings, got {bad_env!r}")
         if isinstance(self.env_allow, str) or not all(isinstance(n, str) for n in self.env_allow):
@@ -418,7 +465,8 @@ def build_env(spec: ChildSpec, parent: Mapping[str, str] | None = None) -> dict[
 
 
 def _start_error(spec: ChildSpec, reason: str) -> ChildStartError:
-    return ChildStartError(f"cannot start {spec.argv[0]!r} (argv {spec.argv!r}): {reason}")
+    program = _shorten(repr(spec.argv[0]))
+    return ChildStartError(f"cannot start {program} (argv {_shorten(repr(spec.argv))}): {reason}")
 
 
 def _check_startable(spec: ChildSpec, env: Mapping[str, str]) -> None:
@@ -436,58 +484,13 @@ def _check_startable(spec: ChildSpec, env: Mapping[str, str]) -> None:
 
 
 def _write_guard() -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="dlpilot-netguard-"))
+    directory = owned_tempdir("netguard")
     source = importlib.resources.files(__package__ or "dlpilot.sandbox") / "_netguard.py"
     (directory / "sitecustomize.py").write_text(source.read_text(encoding="utf-8"), "utf-8")
     return directory
 
 
-# --- the process group --------------------------------------------------------------------------
-
-
-def _session_members(sid: int) -> list[tuple[int, int]] | None:
-    """Live (not zombie) ``(pid, pgid)`` of session ``sid`` from ``/proc``; None without /proc."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    members = []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        # fields: state ppid pgrp session ...
-        if len(fields) < 4 or fields[0] in (b"Z", b"X"):
-            continue
-        if int(fields[3]) == sid:
-            members.append((int(entry), int(fields[2])))
-    return members
-
-
-def _group_alive(pgid: int) -> bool:
-    members = _session_members(pgid)
-    if members is not None:
-        return bool(members)
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _signal_session(pgid: int, sig: int) -> None:
-    """Signal the child's group, and any process of its session that moved to another group."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-    for pid, group in _session_members(pgid) or ():
-        if group != pgid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+# --- the run ------------------------------------------------------------------------------------
 
 
 class _Watch:
@@ -501,6 +504,7 @@ class _Watch:
         cancel: threading.Event | None,
         on_tick: Callable[[], None] | None,
         tick_s: float,
+        token: str,
     ) -> None:
         self.proc = proc
         self.spec = spec
@@ -508,7 +512,9 @@ class _Watch:
         self.cancel = cancel
         self.on_tick = on_tick
         self.tick_s = tick_s
-        self.pgid = proc.pid
+        self.tree = ProcessTree(proc.pid, token)
+        self.grace_s = spec.kill_grace_s
+        self.next_scan = started
         self.reason: Cause | None = None
         self.killed_with: int | None = None
         self.term_at: float | None = None
@@ -551,16 +557,22 @@ class _Watch:
         if self.term_at is None:
             self.term_at = time.monotonic()
             self.killed_with = signal.SIGTERM
-            _signal_session(self.pgid, signal.SIGTERM)
+            self.tree.signal(signal.SIGTERM)
 
     def escalate_if_due(self) -> None:
         if (
             self.term_at is not None
             and self.killed_with == signal.SIGTERM
-            and time.monotonic() >= self.term_at + self.spec.kill_grace_s
+            and time.monotonic() >= self.term_at + self.grace_s
         ):
             self.killed_with = signal.SIGKILL
-            _signal_session(self.pgid, signal.SIGKILL)
+            self.tree.signal(signal.SIGKILL)
+
+    def scan_if_due(self, now: float) -> None:
+        """Record the child's descendants (they may leave its session or be orphaned later)."""
+        if now >= self.next_scan:
+            self.tree.record()
+            self.next_scan = now + TREE_SCAN_S
 
     # the loop
 
@@ -569,8 +581,12 @@ class _Watch:
         next_tick = self.started + self.tick_s
         while self.proc.poll() is None:
             now = time.monotonic()
+            self.scan_if_due(now)
             if self.reason is None:
-                if self.cancel is not None and self.cancel.is_set():
+                if shutting_down.is_set():
+                    self.grace_s = min(self.grace_s, SHUTDOWN_GRACE_S)
+                    self.terminate("cancelled")
+                elif self.cancel is not None and self.cancel.is_set():
                     self.terminate("cancelled")
                 elif now >= deadline:
                     self.terminate("timeout")
@@ -587,21 +603,24 @@ class _Watch:
         return self.result()
 
     def stop_leftovers(self) -> None:
-        """Stop what the child left in its session (its own exit does not end its children)."""
-        if not _group_alive(self.pgid):
+        """Stop what the child left behind (its own exit does not end its children): its
+        session, its recorded descendants, and whatever carries its run token."""
+        if not self.tree.alive(search_tokens=True):
             return
         self.terminate(None)
-        while _group_alive(self.pgid) and self.killed_with == signal.SIGTERM:
+        if shutting_down.is_set():
+            self.grace_s = min(self.grace_s, SHUTDOWN_GRACE_S)
+        while self.tree.alive() and self.killed_with == signal.SIGTERM:
             self.escalate_if_due()
             self.pump(POLL_S)
         end = time.monotonic() + REAP_WAIT_S
-        while _group_alive(self.pgid) and time.monotonic() < end:
+        while self.tree.alive() and time.monotonic() < end:
             self.pump(POLL_S)
 
     def close(self) -> None:
         """Last resort on any exit path: nothing of the child's may outlive the call."""
-        if self.proc.poll() is None or _group_alive(self.pgid):
-            _signal_session(self.pgid, signal.SIGKILL)
+        if self.proc.poll() is None or self.tree.alive(search_tokens=True):
+            self.tree.signal(signal.SIGKILL, search_tokens=True)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(REAP_WAIT_S)
         self.selector.close()
@@ -651,9 +670,10 @@ class _Watch:
 
 
 def _launch_argv(spec: ChildSpec) -> list[str]:
-    if spec.memory_limit_bytes is None:
+    if spec.memory_limit_bytes is None and not sys.platform.startswith("linux"):
         return list(spec.argv)
-    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(spec.memory_limit_bytes), *spec.argv]
+    limit = -1 if spec.memory_limit_bytes is None else spec.memory_limit_bytes
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(limit), str(os.getpid()), *spec.argv]
 
 
 def _prepend_path(value: str, existing: str | None) -> str:
@@ -680,8 +700,24 @@ def run_child(
     _check_positive("tick_s", tick_s)
     env = build_env(spec)
     _check_startable(spec, env)
+    token = new_token()
+    env[RUN_TOKEN_VAR] = token
+    with active_run():
+        return _run(spec, env, token, cancel, on_tick, tick_s)
+
+
+def _run(
+    spec: ChildSpec,
+    env: dict[str, str],
+    token: str,
+    cancel: threading.Event | None,
+    on_tick: Callable[[], None] | None,
+    tick_s: float,
+) -> ChildResult:
     guard_dir: Path | None = None
     try:
+        if shutting_down.is_set():
+            raise _start_error(spec, "this process is shutting down")
         if spec.no_network:
             guard_dir = _write_guard()
             env["PYTHONPATH"] = _prepend_path(str(guard_dir), env.get("PYTHONPATH"))
@@ -699,7 +735,7 @@ def run_child(
             )
         except OSError as exc:
             raise _start_error(spec, exc.strerror or str(exc)) from exc
-        watch = _Watch(proc, spec, started, cancel, on_tick, tick_s)
+        watch = _Watch(proc, spec, started, cancel, on_tick, tick_s, token)
         try:
             result = watch.run()
         finally:
@@ -709,4 +745,4 @@ def run_child(
         return result
     finally:
         if guard_dir is not None:
-            shutil.rmtree(guard_dir, ignore_errors=True)
+            release_tempdir(guard_dir)

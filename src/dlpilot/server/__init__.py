@@ -2,5 +2,6 @@
 imports ``mcp``."""
 
 from dlpilot.server._app import build_server
+from dlpilot.server._roots import Roots
 
-__all__ = ["build_server"]
+__all__ = ["Roots", "build_server"]

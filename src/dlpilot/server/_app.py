@@ -22,9 +22,11 @@ from the check catalogue (resource dlpilot://checks), a severity (error > warnin
 and evidence (file:line, step, values). Fix errors before tuning anything."""
 
 
-def build_server(roots: Sequence[str | os.PathLike[str]] | None = None) -> MCPServer:
+def build_server(roots: Roots | Sequence[str | os.PathLike[str]] | None = None) -> MCPServer:
     """The server, allowed to read and write under ``roots`` (default: the current directory)."""
-    state = ServerState(roots=Roots(roots or [os.getcwd()]))
+    if not isinstance(roots, Roots):
+        roots = Roots(roots or [os.getcwd()])
+    state = ServerState(roots=roots)
     server = MCPServer(name="dlpilot", version=__version__, instructions=INSTRUCTIONS)
     _inspect_tools.register(server, state)
     _curves_tools.register(server, state)

@@ -3,13 +3,12 @@ entry-point tools (checks, LR range test, batch-size finder, drafting the table)
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dlpilot.server._adapt import run_tool, tool_errors
 from dlpilot.server._content import findings_summary, with_image
@@ -27,8 +26,6 @@ RUNS_FACTORIES = ToolAnnotations(
 )
 """Only the project's factories run (model, data, loss, optimizer); nothing is written."""
 
-_PYTHON = re.compile(r"^python[0-9.]*$")
-
 
 class EntryTable(BaseModel):
     """A drafted ``[tool.dlpilot]`` table (TOML), and where it was written, if it was."""
@@ -38,20 +35,14 @@ class EntryTable(BaseModel):
     written_to: str | None = None
 
 
-def _script_of(command: list[str]) -> str | None:
-    """The script file a ``[python] script.py args`` command runs (None for ``-m module``)."""
-    rest = command[1:] if command and _PYTHON.match(Path(command[0]).name) else command
-    if rest and rest[0] != "-m" and not rest[0].startswith("-"):
-        return rest[0]
-    return None
-
-
 def register(server: MCPServer, state: ServerState) -> None:
     def _cwd_and_script(command: list[str], cwd: str) -> Path:
+        """The working directory, after checking (before anything runs) that the command runs
+        an allowed interpreter on a file inside the roots; the tool checks it again."""
+        from dlpilot.tools.checks import parse_command
+
         root = state.roots.resolve(cwd)
-        script = _script_of(command)
-        if script is not None:
-            state.roots.resolve(str(root / script))  # the script must lie inside the roots too
+        parse_command(command, root, guard=state.roots.guard)
         return root
 
     @server.tool(
@@ -95,14 +86,16 @@ def register(server: MCPServer, state: ServerState) -> None:
             overfit=overfit,
             entry=entry,
             no_network=no_network,
+            guard=state.roots.guard,
             **options,
         )
         state.last["check"] = report
         overfit_result = report.overfit
         png = plot_overfit(overfit_result) if overfit_result and overfit_result.losses else None
-        return with_image(
-            report, png, findings_summary(f"dlpilot check in {root}", report.findings)
-        )
+        summary = findings_summary(f"dlpilot check in {root}", report.findings)
+        if report.error is not None:
+            summary = f"NOT CHECKED: {report.error}\n{summary}"
+        return with_image(report, png, summary, error=report.error is not None)
 
     @server.tool(
         name="overfit_test",
@@ -124,9 +117,15 @@ def register(server: MCPServer, state: ServerState) -> None:
 
         root = _cwd_and_script(command, cwd)
         options = {} if overfit_steps is None else {"overfit_steps": overfit_steps}
-        result = await run_tool(ctx, run_overfit, command, cwd=root, **options)
+        result = await run_tool(
+            ctx, run_overfit, command, cwd=root, guard=state.roots.guard, **options
+        )
         png = plot_overfit(result) if result.losses else None
-        return with_image(result, png, f"overfit test: {result.verdict}: {result.reason}")
+        never = result.steps == 0 and result.run is not None and result.run.cause != "ok"
+        summary = f"overfit test: {result.verdict}: {result.reason}"
+        if never and result.run is not None:
+            summary = f"NOT CHECKED: the script never reached a training step: {result.run.summary}"
+        return with_image(result, png, summary, error=never)
 
     @server.tool(
         name="check_entry_points",
@@ -209,14 +208,15 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     @tool_errors
     async def propose_entry_table(
-        project: str = ".", write: bool = False, force: bool = False
+        project: str = ".", write: StrictBool = False, force: StrictBool = False
     ) -> EntryTable:
         from dlpilot.tools.checks.entry._propose import propose_entry_table as propose
         from dlpilot.tools.checks.entry._propose import write_entry_table
 
         root = state.roots.resolve(project)
-        toml = propose(root)
-        written = str(write_entry_table(root, force=force)) if write else None
+        guard = state.roots.guard
+        toml = propose(root, guard=guard)
+        written = str(write_entry_table(root, force=force, guard=guard)) if write else None
         return EntryTable(project=str(root), toml=toml, written_to=written)
 
 

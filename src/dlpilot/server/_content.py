@@ -9,9 +9,12 @@ from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import BaseModel
 
 
-def with_image(result: BaseModel, png: bytes | None, summary: str) -> CallToolResult:
+def with_image(
+    result: BaseModel, png: bytes | None, summary: str, *, error: bool = False
+) -> CallToolResult:
     """Structured content from ``result`` (validated against the tool's output schema), a short
-    text summary for the model to read, and the PNG, when there is one."""
+    text summary for the model to read, and the PNG, when there is one. ``error``: the call did
+    not do what was asked (nothing was checked); the result says why and is marked an error."""
     content: list[TextContent | ImageContent] = [TextContent(type="text", text=summary)]
     if png:
         content.append(
@@ -19,7 +22,9 @@ def with_image(result: BaseModel, png: bytes | None, summary: str) -> CallToolRe
                 type="image", data=base64.b64encode(png).decode("ascii"), mimeType="image/png"
             )
         )
-    return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
+    return CallToolResult(
+        content=content, structured_content=result.model_dump(mode="json"), is_error=error
+    )
 
 
 def findings_summary(title: str, findings: Sequence[object]) -> str:

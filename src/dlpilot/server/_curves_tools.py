@@ -39,7 +39,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         from dlpilot.tools.curves import read_runs
 
         control.progress(0, None, f"reading {path}")
-        return read_runs(state.roots.resolve(path))
+        return read_runs(state.roots.resolve(path), guard=state.roots.guard)
 
     @server.tool(
         name="read_curves",

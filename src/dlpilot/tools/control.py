@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 ProgressFn = Callable[[float, float | None, str], None]
 """``progress(done, total, message)``: ``total`` is None when unknown."""
+
+PathGuard = Callable[[Path], Path]
+"""``guard(path) -> real path``: resolves links and ``..`` and raises
+:class:`~dlpilot.errors.PathNotAllowed` for a path outside what the caller may touch (the
+server's roots). Tools call it on every file they open or write that they found themselves."""
 
 
 def no_progress(done: float, total: float | None, message: str) -> None:
@@ -31,4 +37,4 @@ class Control:
         return self.cancel.is_set()
 
 
-__all__ = ["Control", "ProgressFn", "no_progress"]
+__all__ = ["Control", "PathGuard", "ProgressFn", "no_progress"]

@@ -14,6 +14,7 @@ from dlpilot.tools._lazy import lazy_exports
 from dlpilot.tools.checks._models import CheckReport, ChildRun, OverfitResult, UserException
 
 if TYPE_CHECKING:
+    from dlpilot.tools.checks._command import Command, parse_command
     from dlpilot.tools.checks._evidence import ProbeRun, read_events
     from dlpilot.tools.checks._overfit import (
         OverfitPlot,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
+        "Command": "_command",
+        "parse_command": "_command",
         "ProbeRun": "_evidence",
         "read_events": "_evidence",
         "OverfitPlot": "_overfit",
@@ -66,6 +69,7 @@ __all__ = [
     "RULES",
     "CheckReport",
     "ChildRun",
+    "Command",
     "Context",
     "OverfitPlot",
     "OverfitResult",
@@ -76,6 +80,7 @@ __all__ = [
     "judge_all",
     "judge_curve",
     "overfit_test",
+    "parse_command",
     "plot_data",
     "plot_overfit",
     "read_events",

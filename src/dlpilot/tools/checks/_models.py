@@ -103,6 +103,13 @@ class CheckReport(BaseModel):
     )
     static_checked: bool = False
     duration_s: float
+    not_checked: str | None = Field(
+        default=None,
+        description=(
+            "why the runtime checks saw nothing: the script never reached a training step "
+            "(timeout, exit code, out of memory, the last output lines); None when it trained"
+        ),
+    )
 
     @property
     def ok(self) -> bool:

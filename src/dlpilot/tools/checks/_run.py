@@ -7,9 +7,6 @@ follows the probe's event file for progress, and turns the evidence into finding
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import cast
@@ -17,9 +14,17 @@ from typing import cast
 import dlpilot
 from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
 from dlpilot.findings import Finding, merge_findings
-from dlpilot.sandbox import ChildResult, ChildSpec, python_executable, raise_for_cause, run_child
-from dlpilot.tools.control import Control
+from dlpilot.sandbox import (
+    ChildResult,
+    ChildSpec,
+    owned_tempdir,
+    raise_for_cause,
+    release_tempdir,
+    run_child,
+)
+from dlpilot.tools.control import Control, PathGuard
 
+from ._command import parse_command
 from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
@@ -53,7 +58,6 @@ MAX_BATCHES = 100_000
 OUTPUT_LIMIT_BYTES = 256 * 1024
 """Child output kept per stream (head and tail); a script that prints every step stays bounded."""
 
-_PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)*)?(\.exe)?$")
 _PROBE_MODULE = "dlpilot.sandbox.probe"
 
 
@@ -61,31 +65,12 @@ def _src_root() -> str:
     return str(Path(dlpilot.__file__).resolve().parents[1])
 
 
-def _split_argv(argv: list[str], cwd: Path) -> tuple[str, list[str]]:
-    """(interpreter, script part) from ``[python] script.py args`` or ``[python] -m mod args``."""
-    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        raise InvalidArgument(f"argv must be a non-empty list of strings, got {argv!r}")
-    python = python_executable()
-    rest = list(argv)
-    if _PYTHON_NAME.match(Path(rest[0]).name):
-        if os.sep in rest[0] or "/" in rest[0]:
-            python = rest[0]
-        rest = rest[1:]
-    if not rest:
-        raise InvalidArgument(f"argv names no script to run: {argv!r}")
-    if rest[0] == "-m":
-        if len(rest) < 2 or not rest[1] or rest[1].startswith("-"):
-            raise InvalidArgument(f"'-m' must be followed by a module name, got {argv!r}")
-        return python, rest
-    if rest[0].startswith("-"):
-        raise InvalidArgument(
-            f"argv must be [python] script.py args or [python] -m module args, got {argv!r}"
-        )
-    script = Path(rest[0])
-    full = script if script.is_absolute() else cwd / script
-    if not full.is_file():
-        raise InvalidArgument(f"script not found: {rest[0]!r} (looked in {cwd})")
-    return python, rest
+def _split_argv(
+    argv: list[str], cwd: Path, guard: PathGuard | None = None
+) -> tuple[str, list[str]]:
+    """(interpreter, script part): see :func:`~dlpilot.tools.checks._command.parse_command`."""
+    command = parse_command(argv, cwd, guard=guard)
+    return command.python, command.rest
 
 
 def _check_int(name: str, value: int, lo: int, hi: int) -> None:
@@ -133,7 +118,7 @@ def _run_probe(
     progress_total: int,
     no_network: bool = False,
 ) -> tuple[ProbeRun, ChildResult]:
-    tmp = Path(tempfile.mkdtemp(prefix="dlpilot-probe-"))
+    tmp = owned_tempdir("probe")
     try:
         events = tmp / "events.jsonl"
         argv = [python, "-m", _PROBE_MODULE, "--out", str(events), "--mode", mode]
@@ -157,7 +142,7 @@ def _run_probe(
         result = run_child(spec, cancel=control.cancel, on_tick=prog.tick)
         run = reader.finish()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        release_tempdir(tmp)
     if result.cause == "cancelled":
         raise SandboxError(
             "the check was cancelled", output_tail=result.output_tail, exit_code=result.exit_code
@@ -254,6 +239,7 @@ def check_script(
     max_steps: int | None = None,
     static: bool = True,
     no_network: bool = False,
+    guard: PathGuard | None = None,
 ) -> CheckReport:
     """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
     probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
@@ -263,14 +249,15 @@ def check_script(
     verdict and how each child ended.
 
     ``timeout_s`` limits each child; ``no_network`` has the sandbox refuse the script's
-    connections to anything but this machine (see ``dlpilot.sandbox``). Raises
+    connections to anything but this machine (see ``dlpilot.sandbox``); ``guard`` (the server's
+    roots) must allow the script or the ``-m`` module's file. Raises
     :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script, and a
     :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
     cancelled; a script that fails is diagnosed, not raised.
     """
     control = control or Control()
     cwd = _check_cwd(cwd)
-    python, script = _split_argv(argv, cwd)
+    python, script = _split_argv(argv, cwd, guard)
     _check_int("steps", steps, 1, MAX_BATCHES)
     _check_int("val_steps", val_steps, 1, MAX_BATCHES)
     _check_int("epochs", epochs, 1, 100)
@@ -306,12 +293,13 @@ def check_script(
     if static:
         extra, static_checked = _static_findings(files, cwd, control)
         findings.extend(extra)
+    not_checked = _never_trained(run, result, child, exc)
     over: OverfitResult | None = None
     if overfit:
-        if exc is not None and run.step_count == 0:
+        if not_checked is not None:
             over = OverfitResult(
                 verdict="inconclusive",
-                reason="skipped: the script raised before its first training step",
+                reason="skipped: the script never reached a training step",
                 steps=0,
                 step_budget=overfit_steps,
                 classification=False,
@@ -353,7 +341,43 @@ def check_script(
         inspected_files=files,
         static_checked=static_checked,
         duration_s=round(time.monotonic() - started, 3),
+        not_checked=not_checked,
     )
+
+
+TAIL_LINES_SHOWN = 5
+"""Last output lines quoted when a script never trained: a traceback's end, a last log line."""
+
+
+def _never_trained(
+    run: ProbeRun, result: ChildResult, child: ChildRun, exc: UserException | None
+) -> str | None:
+    """Why the runtime checks saw nothing, or None when the script reached a training step.
+
+    A script that hangs, times out, exits with an error, runs out of memory or simply ends
+    without one optimizer step (or backward pass) gave the checks nothing to judge."""
+    if run.step_count > 0:
+        return None
+    if exc is not None:
+        why = f"it raised {exc.type}: {_one_line(exc.message)}"
+    elif child.stopped_by == "time":
+        why = (
+            f"it was stopped at the time limit ({result.timeout_s * SOFT_STOP_SHARE:g} s of "
+            f"{result.timeout_s:g} s) without a training step (a hang, or a slow start)"
+        )
+    elif result.cause == "ok" and child.stopped_by in ("finished", "epochs", "steps"):
+        why = "it ended without a training step (no backward pass or optimizer step was seen)"
+    else:
+        why = result.describe()
+    lines = [ln for ln in result.output_tail.splitlines() if ln.strip()][-TAIL_LINES_SHOWN:]
+    shown = " | ".join(_one_line(ln) for ln in lines)
+    tail = f"; its output ends with: {shown}" if shown and shown.strip("'") not in why else ""
+    return f"the script never reached a training step: {why}{tail}"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _overfit(
@@ -395,11 +419,12 @@ def overfit_test(
     overfit_steps: int = DEFAULT_OVERFIT_STEPS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     control: Control | None = None,
+    guard: PathGuard | None = None,
 ) -> OverfitResult:
     """Only the single-batch overfit test of ``argv`` (see :func:`check_script`)."""
     control = control or Control()
     cwd = _check_cwd(cwd)
-    python, script = _split_argv(argv, cwd)
+    python, script = _split_argv(argv, cwd, guard)
     _check_int("overfit_steps", overfit_steps, 1, MAX_OVERFIT_STEPS)
     if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
         raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")

@@ -15,7 +15,7 @@ from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
 from dlpilot.tools.checks._models import CheckReport, OverfitResult
 from dlpilot.tools.checks.entry._results import EntryReport
-from dlpilot.tools.control import Control
+from dlpilot.tools.control import Control, PathGuard
 
 
 class ProjectCheck(BaseModel):
@@ -28,6 +28,13 @@ class ProjectCheck(BaseModel):
         default=None, description="entry-point mode, when the project has a [tool.dlpilot] table"
     )
     notes: list[str] = Field(default_factory=list, description="what was skipped, and why")
+    error: str | None = Field(
+        default=None,
+        description=(
+            "set when nothing was checked: the script never reached a training step and no "
+            "finding explains why (the CLI exits 2, the MCP result is an error)"
+        ),
+    )
 
     @property
     def overfit(self) -> OverfitResult | None:
@@ -48,6 +55,7 @@ def check_project(
     timeout_s: float | None = None,
     no_network: bool = False,
     control: Control | None = None,
+    guard: PathGuard | None = None,
 ) -> ProjectCheck:
     """Run the script (``argv``) under the probe and, when ``entry`` is not False and ``cwd`` has a
     ``[tool.dlpilot]`` table, the entry-point checks. ``entry=True`` requires the table.
@@ -89,6 +97,7 @@ def check_project(
             timeout_s=timeout_s,
             no_network=no_network,
             control=control,
+            guard=guard,
         )
     entry_report = None
     if has_table and entry is not False:
@@ -104,8 +113,21 @@ def check_project(
     for report in (script, entry_report):
         if report is not None:
             parts += report.findings
+    findings = merge_findings(parts)
+    error = None
+    if (
+        script is not None
+        and script.not_checked is not None
+        and not any(f.severity == "error" for f in findings)
+    ):
+        error = f"nothing was checked: {script.not_checked}"
     return ProjectCheck(
-        cwd=str(cwd), findings=merge_findings(parts), script=script, entry=entry_report, notes=notes
+        cwd=str(cwd),
+        findings=findings,
+        script=script,
+        entry=entry_report,
+        notes=notes,
+        error=error,
     )
 
 

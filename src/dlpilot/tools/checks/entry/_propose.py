@@ -10,7 +10,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlpilot.errors import ProjectError
+from dlpilot.errors import InvalidArgument, ProjectError
+from dlpilot.tools._atomic import atomic_write_text
+from dlpilot.tools.control import PathGuard
 
 from ._config import DLPILOT_TOML, PYPROJECT, find_table
 
@@ -78,11 +80,23 @@ def _module_name(root: Path, path: Path) -> str | None:
     return ".".join(parts)
 
 
-def _files(root: Path) -> list[Path]:
+def _allowed(path: Path, guard: PathGuard | None) -> bool:
+    if guard is None:
+        return True
+    try:
+        guard(path)
+    except InvalidArgument:  # PathNotAllowed included: a link out of the roots is not read
+        return False
+    return True
+
+
+def _files(root: Path, guard: PathGuard | None = None) -> list[Path]:
     out: list[Path] = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).parts
         if any(p in SKIP_DIRS or p.startswith(".") for p in rel[:-1]):
+            continue
+        if not _allowed(path, guard):
             continue
         if path.stat().st_size > MAX_FILE_BYTES:
             continue
@@ -110,10 +124,10 @@ def _returns_call_of(fn: ast.FunctionDef, names: set[str]) -> bool:
     return False
 
 
-def _scan(root: Path) -> _Found:
+def _scan(root: Path, guard: PathGuard | None = None) -> _Found:
     found = _Found()
     trees: list[tuple[Path, str, ast.Module]] = []
-    for path in _files(root):
+    for path in _files(root, guard):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError):
@@ -265,14 +279,15 @@ def _line(key: str, choices: list[str], what: str) -> list[str]:
     return lines
 
 
-def propose_entry_table(project_dir: str | Path) -> str:
+def propose_entry_table(project_dir: str | Path, *, guard: PathGuard | None = None) -> str:
     """A starting ``[tool.dlpilot]`` table (TOML text) for the project, read statically: model
     classes and factories, dataset classes and functions, the loss and optimizer the code uses,
-    and the train command from a ``train*.py`` with argparse. Check every line before use."""
+    and the train command from a ``train*.py`` with argparse. Check every line before use.
+    ``guard`` (the server's roots): files it refuses (links out of the roots) are not read."""
     root = Path(project_dir).expanduser()
     if not root.is_dir():
         raise ProjectError(f"project directory {str(root)!r} does not exist")
-    found = _scan(root.resolve())
+    found = _scan(root.resolve(), guard)
     lines = [
         "# Proposed by `dlpilot init` from reading the code; check every line.",
         "[tool.dlpilot]",
@@ -317,36 +332,50 @@ def _strip_table(text: str) -> str:
     return "".join(out).rstrip("\n") + "\n"
 
 
-def write_entry_table(project_dir: str | Path, *, force: bool = False) -> Path:
+def write_entry_table(
+    project_dir: str | Path, *, force: bool = False, guard: PathGuard | None = None
+) -> Path:
     """Append the proposed table to ``pyproject.toml`` (or create ``dlpilot.toml`` when there is
     no pyproject). An existing table is kept unless ``force``, which replaces it in the file that
-    holds it (other tables there are kept). Returns the file written; it is re-parsed, and left
-    unchanged if the result would not parse."""
+    holds it (other tables there are kept). Returns the file written; the result is parsed before
+    anything is written, and written atomically (a crash leaves the old file).
+
+    The file is written where its links lead (a ``pyproject.toml`` that links elsewhere is
+    written there), and with ``guard`` (the server's roots) that final path, and every file read
+    on the way, must be allowed: a link out of the roots is refused before anything is read."""
+    if not isinstance(force, bool):
+        raise InvalidArgument(f"force must be true or false, got {force!r}")
     root = Path(project_dir).expanduser()
     if not root.is_dir():
         raise ProjectError(f"project directory {str(root)!r} does not exist")
+    if guard is not None:
+        for name in (PYPROJECT, DLPILOT_TOML):
+            if (root / name).is_symlink() or (root / name).exists():
+                guard(root / name)
     hit = find_table(root)
     if hit is not None and not force:
         raise ProjectError(f"{hit[0]} already has a dlpilot table; pass force=True to replace it")
-    table = propose_entry_table(root)
+    table = propose_entry_table(root, guard=guard)
     if hit is not None:
         target = hit[0]  # replace the table where it is
     elif (root / PYPROJECT).is_file():
         target = root / PYPROJECT
     else:
         target = root / DLPILOT_TOML
-    before = target.read_text(encoding="utf-8") if target.is_file() else ""
+    final = guard(target) if guard is not None else target.resolve()
+    if not final.parent.is_dir():
+        raise ProjectError(f"cannot write {target}: it links to {final}, in no directory")
+    before = final.read_text(encoding="utf-8") if final.is_file() else ""
     if target.name == DLPILOT_TOML:
         after = table
     else:
         kept = _strip_table(before) if hit is not None else before
         after = kept.rstrip("\n") + ("\n\n" if kept.strip() else "") + table
-    target.write_text(after, encoding="utf-8")
     try:
         tomllib.loads(after)
     except tomllib.TOMLDecodeError as exc:
-        target.write_text(before, encoding="utf-8")
         raise ProjectError(
             f"writing the table would break {target} ({exc}); left unchanged"
         ) from exc
+    atomic_write_text(final, after)
     return target

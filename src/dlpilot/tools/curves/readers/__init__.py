@@ -16,6 +16,11 @@ event files is a TensorBoard run (its subdirectories are looked at too, as Tenso
 other files are tried one by one. Hidden directories, virtual environments and caches are skipped.
 A run named after its directory is named by that directory's path relative to the walked root
 (``a/train``), as TensorBoard does.
+
+``guard`` (optional, a :data:`~dlpilot.tools.control.PathGuard`: the server passes its roots'):
+every file met on the walk and every link inside a directory a reader reads whole is checked
+with it, after resolving links, before anything is read; a source that leads outside is skipped
+and named in the warnings (or, when nothing else is left, in the error).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 from pathlib import Path
 
 from dlpilot.errors import CurveReadError, InvalidArgument
+from dlpilot.tools.control import PathGuard
 from dlpilot.tools.curves._model import Run
 from dlpilot.tools.curves.readers._base import Reader
 from dlpilot.tools.curves.readers._csv import CsvReader
@@ -50,9 +56,12 @@ def formats() -> list[str]:
     return [r.format for r in READERS]
 
 
-def read_runs(path: str | os.PathLike[str]) -> list[Run]:
-    """Every run found at ``path`` (file, run directory, or a directory of runs)."""
+def read_runs(path: str | os.PathLike[str], *, guard: PathGuard | None = None) -> list[Run]:
+    """Every run found at ``path`` (file, run directory, or a directory of runs); ``guard``:
+    see the module docstring."""
     root = Path(path)
+    if guard is not None:
+        guard(root)
     if not root.exists():
         raise CurveReadError(f"{root}: no such file or directory")
     if root.is_file():
@@ -63,7 +72,7 @@ def read_runs(path: str | os.PathLike[str]) -> list[Run]:
     runs: list[Run] = []
     sources: list[Path] = []
     failures: list[str] = []
-    _walk(root, runs, sources, failures)
+    _walk(root, runs, sources, failures, guard)
     if not runs:
         if failures:
             raise CurveReadError("; ".join(failures))
@@ -77,20 +86,29 @@ def read_runs(path: str | os.PathLike[str]) -> list[Run]:
 def _roles(runs: list[Run]) -> list[Run]:
     for run in runs:
         read_test_as_dev(run)
+        if not any(len(s) for s in run.series.values()):
+            # a 0-byte event file, a CSV with only its header: read, but there is nothing in it
+            run.warnings.append(
+                f"{run.source}: holds no data (no metric points: an empty file, or only a header)"
+            )
     return runs
 
 
-def read_run(path: str | os.PathLike[str], format: str | None = None) -> Run:
+def read_run(
+    path: str | os.PathLike[str], format: str | None = None, *, guard: PathGuard | None = None
+) -> Run:
     """The one run at ``path``; ``format`` (one of ``formats()``) skips detection."""
     p = Path(path)
     if format is None:
-        runs = read_runs(p)
+        runs = read_runs(p, guard=guard)
     else:
         reader = next((r for r in READERS if r.format == format), None)
         if reader is None:
             raise InvalidArgument(f"format={format!r}: expected one of {', '.join(formats())}")
         if not p.exists():
             raise CurveReadError(f"{p}: no such file or directory")
+        if guard is not None:
+            _check_links(p, guard)
         runs = _roles(reader.read(p))
     if len(runs) != 1:
         names = ", ".join(r.name for r in runs[:10])
@@ -113,17 +131,42 @@ def _read_into(
     runs: list[Run],
     sources: list[Path],
     failures: list[str],
+    guard: PathGuard | None,
 ) -> None:
     try:
+        if guard is not None:
+            _check_links(path, guard)
         found = reader.read(path)
-    except CurveReadError as e:
+    except (CurveReadError, InvalidArgument) as e:  # InvalidArgument: the guard refused it
         failures.append(str(e))
         return
     runs.extend(found)
     sources.extend([source] * len(found))
 
 
-def _walk(root: Path, runs: list[Run], sources: list[Path], failures: list[str]) -> None:
+def _check_links(path: Path, guard: PathGuard) -> None:
+    """Guard ``path`` and, for a directory, every link below it (a reader reading a directory
+    whole opens what it finds there; links are the only way out of a directory inside a root)."""
+    guard(path)
+    if not path.is_dir():
+        return
+    walk = os.walk(path)  # links to directories are not entered
+    for visited, (dirpath, dirnames, filenames) in enumerate(walk, start=1):
+        if visited > _MAX_DIRS:
+            raise CurveReadError(f"{path}: more than {_MAX_DIRS} directories; name a narrower path")
+        for name in (*dirnames, *filenames):
+            entry = Path(dirpath) / name
+            if entry.is_symlink():
+                guard(entry)
+
+
+def _walk(
+    root: Path,
+    runs: list[Run],
+    sources: list[Path],
+    failures: list[str],
+    guard: PathGuard | None = None,
+) -> None:
     visited = 0
     for dirpath, dirnames, filenames in os.walk(root):
         visited += 1
@@ -133,7 +176,7 @@ def _walk(root: Path, runs: list[Run], sources: list[Path], failures: list[str])
         claimed = False
         for reader in READERS:
             if reader.detect(here):
-                _read_into(reader, here, here, runs, sources, failures)
+                _read_into(reader, here, here, runs, sources, failures, guard)
                 claimed = True
                 if reader.claims_subtree:
                     dirnames[:] = []
@@ -147,11 +190,17 @@ def _walk(root: Path, runs: list[Run], sources: list[Path], failures: list[str])
             continue  # a TensorBoard run directory: its own files are read already
         for name in sorted(filenames):
             file = here / name
+            if guard is not None and file.is_symlink():
+                try:
+                    guard(file)  # before detect(), which reads a few header bytes
+                except InvalidArgument as e:
+                    failures.append(str(e))
+                    continue
             file_reader = _reader_for(file)
             if file_reader is None:
                 continue
             source = file.parent if file.parent != root else file
-            _read_into(file_reader, file, source, runs, sources, failures)
+            _read_into(file_reader, file, source, runs, sources, failures, guard)
 
 
 def _name_runs(runs: list[Run], sources: list[Path], root: Path) -> None:

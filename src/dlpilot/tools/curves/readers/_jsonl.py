@@ -106,7 +106,7 @@ class _Lines:
             try:
                 # One C-level parse of the block: several times faster than a loads() per line.
                 got = json.loads("[" + body.replace("\n", ",") + "]")
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep
                 got = None
             if isinstance(got, list) and len(got) == count:
                 parsed = got
@@ -129,7 +129,7 @@ class _Lines:
             self.content = True
             try:
                 parsed.append(loads(line))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 if not self.bad_count:
                     self.bad_first = number
                 self.bad_count += 1
@@ -147,7 +147,7 @@ class _Lines:
                 else f"lines {self.bad_first}, ... ({self.bad_count} lines)"
             )
             warnings.append(
-                f"{path}: skipped {where} that is not valid JSON"
+                f"{path}: skipped {where} that is not valid JSON (or nested too deeply to read)"
                 + (" (a torn last line: the file may still be being written)" if torn else "")
             )
         if self.not_objects:
