@@ -49,8 +49,11 @@ send megabytes)."""
 
 def error_message(exc: BaseException) -> str:
     """The error's own message, its middle left out when it is longer than
-    :data:`MAX_ERROR_CHARS`."""
+    :data:`MAX_ERROR_CHARS`. An OS error says what the system refused and for which file."""
     text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if isinstance(exc.filename, str) else None
+        text = exc.strerror + (f": {name!r}" if name is not None else "")
     if len(text) <= MAX_ERROR_CHARS:
         return text
     head, tail = MAX_ERROR_CHARS * 2 // 3, MAX_ERROR_CHARS // 4
@@ -65,7 +68,7 @@ def tool_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await handler(*args, **kwargs)
-        except DlpilotError as exc:
+        except (DlpilotError, OSError) as exc:  # OSError: a file the system refused
             raise ToolError(error_message(exc)) from exc
 
     return wrapped
@@ -104,7 +107,7 @@ async def run_tool(ctx: Context | None, fn: Callable[..., T], /, *args: Any, **k
         raise
     if error:
         exc = error[0]
-        if isinstance(exc, DlpilotError):
+        if isinstance(exc, DlpilotError | OSError):
             raise ToolError(error_message(exc)) from exc
         raise exc
     return result[0]
