@@ -198,10 +198,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from dlpilot.sandbox import clean_dead_owners
+    from dlpilot.sandbox import clean_dead_owners, install_shutdown_handler
     from dlpilot.tools.checks.project import check_project
 
     clean_dead_owners()
+    install_shutdown_handler()  # SIGTERM: the probe and what it started stop with us
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
