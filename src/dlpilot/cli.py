@@ -104,7 +104,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage and the reason on stderr
+        given = list(sys.argv[1:] if argv is None else argv)
+        if exc.code == EXIT_CANNOT_RUN and "--json" in given:
+            error = "bad command-line arguments (the reason is on stderr)"
+            print(json.dumps({"error": error, "exit_status": EXIT_CANNOT_RUN}))
+        raise
     try:
         handler = {
             "serve": _serve,

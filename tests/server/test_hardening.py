@@ -226,3 +226,12 @@ def test_serve_with_roots_given_serves_exactly_those_each_named_once(tmp_path):
     )
     line = next(ln for ln in out.stderr.splitlines() if ln.startswith("dlpilot: serving"))
     assert line == f"dlpilot: serving {a.resolve()}"
+
+
+@pytest.mark.slow
+async def test_overfit_test_on_a_script_that_never_trains_is_an_error_saying_why(layout):
+    root, _ = layout
+    (root / "train.py").write_text("import sys\nprint('dataset missing')\nsys.exit(5)\n")
+    result = await _call(root, "overfit_test", {"command": ["python", "train.py"]})
+    assert result.is_error
+    assert "NOT CHECKED" in result.content[0].text and "code 5" in result.content[0].text
