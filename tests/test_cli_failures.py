@@ -40,6 +40,12 @@ def test_json_is_one_object_with_the_error_when_the_command_cannot_start(tmp_pat
     assert "nothing" in json.loads(out.stdout)["error"]
 
 
+def test_json_is_one_object_even_when_the_arguments_are_bad(tmp_path):
+    out = _dlpilot("check", "--json", "--steps", "many", "--", "python", "t.py", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "error" in json.loads(out.stdout) and "--steps" in out.stderr
+
+
 def test_a_path_the_os_refuses_as_too_long_is_exit_2_naming_it_shortened(tmp_path):
     long = "x" * 100_000  # the kernel takes at most 128 KiB per argument
     out = _dlpilot("curves", "--json", long, cwd=tmp_path)

@@ -104,7 +104,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage and the reason on stderr
+        given = list(sys.argv[1:] if argv is None else argv)
+        if exc.code == EXIT_CANNOT_RUN and "--json" in given:
+            error = "bad command-line arguments (the reason is on stderr)"
+            print(json.dumps({"error": error, "exit_status": EXIT_CANNOT_RUN}))
+        raise
     try:
         handler = {
             "serve": _serve,
@@ -198,10 +205,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from dlpilot.sandbox import clean_dead_owners
+    from dlpilot.sandbox import clean_dead_owners, install_shutdown_handler
     from dlpilot.tools.checks.project import check_project
 
     clean_dead_owners()
+    install_shutdown_handler()  # SIGTERM: the probe and what it started stop with us
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]

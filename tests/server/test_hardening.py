@@ -196,3 +196,42 @@ def test_the_roots_are_exactly_the_ones_given_each_once(tmp_path):
     roots = Roots([a, str(a) + "/", tmp_path / "a" / ".." / "a"])
     assert roots.paths == (a.resolve(),)
     assert Path(os.getcwd()).resolve() not in roots.paths or Path(os.getcwd()).resolve() == a
+
+
+@pytest.mark.parametrize("tool", ["check_entry_points", "lr_range_test", "find_batch_size"])
+async def test_a_table_file_linked_out_of_the_roots_is_not_read(layout, tool):
+    root, outside = layout
+    (outside / "pyproject.toml").write_text(f'[tool.dlpilot]\nmodel = "{SECRET}:build"\n')
+    (root / "pyproject.toml").symlink_to(outside / "pyproject.toml")
+    result = await _call(root, tool, {})
+    assert result.is_error and "outside the allowed roots" in _text(result)
+    assert SECRET not in _text(result)
+
+
+@pytest.mark.slow
+def test_serve_with_roots_given_serves_exactly_those_each_named_once(tmp_path):
+    import subprocess
+    import sys
+
+    a, cwd = tmp_path / "a", tmp_path / "cwd"
+    a.mkdir()
+    cwd.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "dlpilot", "serve", "--root", str(a), "--root", f"{a}/."],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(ln for ln in out.stderr.splitlines() if ln.startswith("dlpilot: serving"))
+    assert line == f"dlpilot: serving {a.resolve()}"
+
+
+@pytest.mark.slow
+async def test_overfit_test_on_a_script_that_never_trains_is_an_error_saying_why(layout):
+    root, _ = layout
+    (root / "train.py").write_text("import sys\nprint('dataset missing')\nsys.exit(5)\n")
+    result = await _call(root, "overfit_test", {"command": ["python", "train.py"]})
+    assert result.is_error
+    assert "NOT CHECKED" in result.content[0].text and "code 5" in result.content[0].text

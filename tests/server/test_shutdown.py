@@ -126,3 +126,18 @@ def test_after_sigkill_of_the_server_the_probe_dies_and_the_next_start_cleans_up
         for pid in (probe, sleeper):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_closing_stdin_while_a_check_runs_stops_the_probe_and_its_grandchild(tmp_path):
+    server, probe, sleeper = _start_check(tmp_path)
+    try:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(30)
+        assert _gone_within(probe, 5.0) and _gone_within(sleeper, 5.0)
+        assert _probe_dirs(server.pid) == []
+    finally:
+        server.kill()
+        for pid in (probe, sleeper):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

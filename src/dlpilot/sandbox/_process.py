@@ -69,6 +69,10 @@ POLL_S = 0.05
 TREE_SCAN_S = 0.2
 """How often the child's descendants are recorded from /proc while it runs (a few ms a scan)."""
 
+TREE_SCAN_SHARE_INVERSE = 20
+"""On a machine with many processes a scan takes longer: scans are spaced at least this many
+times their own duration apart, so they never take more than 5% of a core."""
+
 REAP_WAIT_S = 2.0
 """After SIGKILL, how long to wait for the group to vanish before giving up on stragglers."""
 
@@ -572,7 +576,8 @@ class _Watch:
         """Record the child's descendants (they may leave its session or be orphaned later)."""
         if now >= self.next_scan:
             self.tree.record()
-            self.next_scan = now + TREE_SCAN_S
+            took = time.monotonic() - now
+            self.next_scan = now + max(TREE_SCAN_S, TREE_SCAN_SHARE_INVERSE * took)
 
     # the loop
 

@@ -42,6 +42,24 @@ class _Progress:
             self.version += 1
 
 
+MAX_ERROR_CHARS = 2000
+"""Longest tool-error message: a bad value is named, shortened, never echoed whole (a client may
+send megabytes)."""
+
+
+def error_message(exc: BaseException) -> str:
+    """The error's own message, its middle left out when it is longer than
+    :data:`MAX_ERROR_CHARS`. An OS error says what the system refused and for which file."""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if isinstance(exc.filename, str) else None
+        text = exc.strerror + (f": {name!r}" if name is not None else "")
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    head, tail = MAX_ERROR_CHARS * 2 // 3, MAX_ERROR_CHARS // 4
+    return f"{text[:head]}... ({len(text) - head - tail} characters left out) ...{text[-tail:]}"
+
+
 def tool_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Turn a dlpilot error raised in an MCP handler (a bad path, a bad value) into a tool error
     whose message is the error's own: it names the bad value and what is accepted."""
@@ -50,8 +68,8 @@ def tool_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await handler(*args, **kwargs)
-        except DlpilotError as exc:
-            raise ToolError(str(exc)) from exc
+        except (DlpilotError, OSError) as exc:  # OSError: a file the system refused
+            raise ToolError(error_message(exc)) from exc
 
     return wrapped
 
@@ -89,10 +107,10 @@ async def run_tool(ctx: Context | None, fn: Callable[..., T], /, *args: Any, **k
         raise
     if error:
         exc = error[0]
-        if isinstance(exc, DlpilotError):
-            raise ToolError(str(exc)) from exc
+        if isinstance(exc, DlpilotError | OSError):
+            raise ToolError(error_message(exc)) from exc
         raise exc
     return result[0]
 
 
-__all__ = ["HEARTBEAT_S", "run_tool", "tool_errors"]
+__all__ = ["HEARTBEAT_S", "MAX_ERROR_CHARS", "error_message", "run_tool", "tool_errors"]

@@ -36,12 +36,23 @@ class EntryTable(BaseModel):
 
 
 def register(server: MCPServer, state: ServerState) -> None:
+    def _project(project: str) -> Path:
+        """A project directory inside the roots whose table files (read in this process) are
+        inside the roots too, links resolved."""
+        from dlpilot.tools.checks.entry._config import DLPILOT_TOML, PYPROJECT
+
+        root = state.roots.resolve(project)
+        for name in (PYPROJECT, DLPILOT_TOML):
+            if (root / name).is_symlink():
+                state.roots.guard(root / name)
+        return root
+
     def _cwd_and_script(command: list[str], cwd: str) -> Path:
         """The working directory, after checking (before anything runs) that the command runs
         an allowed interpreter on a file inside the roots; the tool checks it again."""
         from dlpilot.tools.checks import parse_command
 
-        root = state.roots.resolve(cwd)
+        root = _project(cwd)
         parse_command(command, root, guard=state.roots.guard)
         return root
 
@@ -142,7 +153,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         from dlpilot.tools.checks import plot_overfit
         from dlpilot.tools.checks.entry import run_entry_checks
 
-        root = state.roots.resolve(project)
+        root = _project(project)
         report = await run_tool(ctx, run_entry_checks, root, overfit=overfit)
         over = report.overfit
         png = plot_overfit(over) if over is not None and over.losses else None
@@ -169,7 +180,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         from dlpilot.tools.checks.entry import lr_range_test as run_lr_range
         from dlpilot.tools.checks.entry import plot_lr_range
 
-        root = state.roots.resolve(project)
+        root = _project(project)
         result = await run_tool(ctx, run_lr_range, root, lr_min=lr_min, lr_max=lr_max, steps=steps)
         summary = f"LR range test of {root}: suggestion {result.suggestion}"
         return with_image(result, plot_lr_range(result), summary)
@@ -191,7 +202,7 @@ def register(server: MCPServer, state: ServerState) -> None:
         from dlpilot.tools.checks.entry import find_batch_size as run_finder
 
         options = {} if max_batch_size is None else {"max_batch_size": max_batch_size}
-        return await run_tool(ctx, run_finder, state.roots.resolve(project), **options)
+        return await run_tool(ctx, run_finder, _project(project), **options)
 
     @server.tool(
         name="propose_entry_table",

@@ -87,6 +87,44 @@ CORRECT: dict[str, str] = {
             optimizer.zero_grad()
         globals()["step"] = step"""
     ),
+    # the held-out precision cases: SGD with momentum over four micro-batches per step (few
+    # optimizer steps, large early updates while the loss falls steadily) must not read as a
+    # too-high learning rate
+    "grad_accumulation_sgd_momentum": classifier(
+        optimizer="torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)",
+        train_step="""        loss = criterion(model(xb), yb) / 4
+        loss.backward()
+        if (step := globals().get("step", 0) + 1) % 4 == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+        globals()["step"] = step""",
+    ),
+    # warm-up then cosine decay through LambdaLR, stepped per batch: the rate never exceeds the
+    # configured one
+    "warmup_cosine_lambda": classifier(
+        optimizer="""torch.optim.AdamW(model.parameters(), lr=1e-2)
+import math
+WARMUP, TOTAL = 10, 240
+scheduler = torch.optim.lr_scheduler.LambdaLR(
+    optimizer, lambda s: min(1.0, (s + 1) / WARMUP) * 0.5 * (1 + math.cos(math.pi * min(s, TOTAL) / TOTAL))
+)""",
+        train_step="""        optimizer.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()""",
+    ),
+    # OneCycleLR starts far below its peak and climbs to max_lr, which the optimizer was not
+    # built with: the peak is the schedule's, not the constructor's
+    "onecycle_low_constructor_lr": classifier(
+        optimizer="""torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=240, pct_start=0.1)""",
+        train_step="""        optimizer.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()""",
+    ),
     "log_softmax_nll": classifier(
         head="F.log_softmax(self.fc2(h), dim=1)", criterion="nn.NLLLoss()"
     ),
@@ -379,6 +417,20 @@ for step in range(30):
     "huge_learning_rate": (
         classifier(optimizer="torch.optim.Adam(model.parameters(), lr=3.0)"),
         {"lr.too-high"},
+    ),
+    "warmup_forgot_division": (
+        # the warm-up factor should be min(1, (s + 1) / 100); without the division the rate
+        # climbs to s + 1 times the configured one
+        classifier(
+            optimizer="""torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(s + 1, 100))""",
+            train_step="""        optimizer.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()""",
+        ),
+        {"lr.schedule-mismatch"},
     ),
     "tiny_learning_rate": (
         classifier(optimizer="torch.optim.SGD(model.parameters(), lr=1e-7)"),

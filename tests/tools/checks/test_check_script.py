@@ -37,7 +37,6 @@ PENDING_RUNTIME_IDS = {
     "mode.step-during-eval",
     "loss.softmax-wrong-dim",
     "loss.padding-not-ignored",
-    "lr.schedule-mismatch",
     "data.labels-misaligned",
     "data.eval-preprocess-mismatch",
 }
@@ -212,9 +211,17 @@ def test_missing_script_is_an_invalid_argument(tmp_path: Path) -> None:
         check_script(["python", "nope.py"], cwd=tmp_path)
 
 
-def test_a_child_that_cannot_start_raises(tmp_path: Path) -> None:
+def test_a_child_that_cannot_start_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "train.py").write_text("print('hi')\n")
+    missing = str(tmp_path / "bin" / "python3")
+    monkeypatch.setenv("DLPILOT_PYTHON", missing)  # the configured interpreter is missing
     with pytest.raises(ChildStartError):
+        check_script([missing, "train.py"], cwd=tmp_path)
+
+
+def test_an_interpreter_that_is_only_named_python_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    with pytest.raises(InvalidArgument, match="is not allowed"):
         check_script([str(tmp_path / "bin" / "python3"), "train.py"], cwd=tmp_path)
 
 

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader
 
 from . import PROBE_VERSION
 from ._events import EventWriter
+from ._lrtrack import LrTracker
 
 # --- caps and sampling (named; each keeps the evidence bounded) ---------------------------------
 
@@ -513,6 +514,7 @@ class Recorder:
         # optimizers and parameters
         self._opts: list[_Opt] = []
         self._opt_by_id: dict[int, _Opt] = {}
+        self.lr_track = LrTracker()
         self._pinfo: dict[int, _PInfo] = {}
         self._opt_param_ids: set[int] = set()
         self._bw_state: dict[int, tuple[int, int] | None] = {}
@@ -690,6 +692,8 @@ class Recorder:
             self._patch(scaler_cls, "scale", self._wrap_scale)
         if self.overfit:
             self._install_overfit()
+        else:
+            self._patch(torch.optim.lr_scheduler.LRScheduler, "__init__", self._wrap_sched_init)
         self.active = True
         self.w.write(
             "start",
@@ -1548,6 +1552,7 @@ class Recorder:
         rec = self._opt_by_id.get(id(opt))
         params = [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
         if rec is None or rec.opt is not opt:
+            self.lr_track.built(opt)
             rec = _Opt(oid=len(self._opts), opt=opt)
             if len(self._opts) < 8:
                 self._opts.append(rec)
@@ -1580,6 +1585,14 @@ class Recorder:
             orig(opt, *args, **kwargs)
             if self._mine():
                 self._opt_record(opt)
+
+        return __init__
+
+    def _wrap_sched_init(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(sched: Any, *args: Any, **kwargs: Any) -> None:
+            orig(sched, *args, **kwargs)
+            if self._mine():
+                self.lr_track.scheduler(sched)
 
         return __init__
 
@@ -1657,6 +1670,7 @@ class Recorder:
         o.post_state = [_grad_state(p) for p in o.tracked]
         self.steps += 1
         if not self.overfit:
+            self.lr_track.step(opt, self.steps)
             if self._snapshot is not None:
                 self._update_ratio(opt)
                 self._snapshot = None
@@ -2058,6 +2072,7 @@ class Recorder:
                 "max_change": o.max_change,
                 "change_checked_at": o.change_checked_at,
                 "lr": [g.get("lr") for g in o.opt.param_groups[:8]],
+                **self.lr_track.summary(o.opt),
             }
             for o in self._opts
         ]

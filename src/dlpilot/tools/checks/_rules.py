@@ -460,6 +460,21 @@ LR_SKIP_FIRST_STEPS = 3
 """Adaptive optimizers take near-lr-sized steps at first; ratios of the first steps are skipped
 for the too-high test."""
 
+LR_MIN_RATIO_STEPS = 5
+"""Sampled optimizer steps (after the skipped first ones) the update/weight ratio needs before it
+is judged: over two steps of a gradient-accumulation script (four backward passes each), with
+momentum still building up, the ratio says little."""
+
+LR_STEADY_FALL = 0.9
+"""The loss falls steadily when the median of the last third of the optimizer steps is below
+this share of the start (the lowest of the first three steps), the thirds' medians never rise,
+and no step's loss rose above :data:`LR_STEADY_MAX_RISE` times the start: then a large
+update/weight ratio is a model early in training taking big, useful steps, not a learning rate
+that is too high."""
+
+LR_STEADY_MAX_RISE = 1.5
+"""See :data:`LR_STEADY_FALL`: a step loss above this multiple of the start is a jump."""
+
 LR_BLOWUP_FACTOR = 3.0
 """Loss blow-up within the first steps: median loss of steps 5-20 above this times the median of
 the first three steps (a loss that explodes at the start means the learning rate is too high)."""
@@ -469,6 +484,23 @@ def _median(values: list[float]) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _falls_steadily(run: ProbeRun) -> bool:
+    """Whether the training loss per optimizer step falls steadily (see :data:`LR_STEADY_FALL`)."""
+    losses = [num(s.get("loss")) for s in run.steps]
+    vals = [v for v in losses if v is not None and math.isfinite(v)]
+    if len(vals) < 6 or len(vals) < len(losses):
+        return False
+    third = len(vals) // 3
+    head = min(vals[:3])  # the start, before any jump
+    m1, m2, m3 = _median(vals[:third]), _median(vals[third:-third]), _median(vals[-third:])
+    return (
+        head > 0
+        and m1 >= m2 >= m3
+        and m3 < LR_STEADY_FALL * head
+        and max(vals) <= LR_STEADY_MAX_RISE * head
+    )
 
 
 class GradChecks(RuntimeCheck):
@@ -629,10 +661,10 @@ class GradChecks(RuntimeCheck):
         ]
         late = [v for s, v in logs if s >= LR_SKIP_FIRST_STEPS]
         detail: dict[str, JsonValue] = {"sampled_steps": len(logs)}
-        if len(late) >= 2:
+        if len(late) >= LR_MIN_RATIO_STEPS:
             med = _median(late)
             detail["median_log10_update_ratio"] = med
-            if med > LR_HIGH_LOG10:
+            if med > LR_HIGH_LOG10 and not _falls_steadily(run):
                 yield _ev(
                     ctx,
                     run,
@@ -724,6 +756,48 @@ class ActivationChecks(RuntimeCheck):
                 f"Saturated {', '.join(sorted({a['kind'] for a in sat}))} units, so their "
                 f"gradients vanish: {'; '.join(sites[:4])}.",
                 detail={"sites": cast(JsonValue, sat)},
+            )
+
+
+# --- learning-rate schedule ---------------------------------------------------------------------
+
+LR_ABOVE_PEAK_FACTOR = 2.0
+"""The rate an optimizer step used may exceed the group's configured peak by this factor before
+the schedule is called broken. The peak is the largest rate the optimizer and its schedulers were
+configured with (constructor ``lr``, ``initial_lr``, OneCycle's ``max_lr``, CyclicLR's
+``max_lrs``); correct schedules stay at or below it, so 2x leaves room for float noise and a
+deliberate small warm-up overshoot, while a warm-up factor that forgot its division climbs to
+tens or hundreds of times the peak within the bounded run."""
+
+
+class ScheduleChecks(RuntimeCheck):
+    ids = ("lr.schedule-mismatch",)
+
+    def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
+        for o in get(run.summary, "optimizers", default=[]) or []:
+            worst = get(o, "lr_above_peak")
+            ratio = num(get(worst, "ratio")) if isinstance(worst, dict) else None
+            if ratio is None or ratio <= LR_ABOVE_PEAK_FACTOR or not isinstance(worst, dict):
+                continue
+            lr, peak, step = num(worst.get("lr")), num(worst.get("peak")), worst.get("step")
+            if lr is None or peak is None:
+                continue
+            yield _ev(
+                ctx,
+                run,
+                "lr.schedule-mismatch",
+                f"{o.get('type')} group {worst.get('group')} stepped with learning rate {lr:.3g} "
+                f"at step {step}, {ratio:.3g}x the peak it was configured with ({peak:.3g}): the "
+                "schedule multiplies the rate by a factor above 1 (a warm-up factor that forgot "
+                "its division by the warm-up length?).",
+                step=step if isinstance(step, int) else None,
+                detail={
+                    "optimizer": o.get("type"),
+                    "group": worst.get("group"),
+                    "lr_used": lr,
+                    "configured_peak": peak,
+                    "ratio": ratio,
+                },
             )
 
 
@@ -1024,6 +1098,7 @@ RULES: tuple[RuntimeCheck, ...] = (
     LossChecks(),
     GradChecks(),
     ActivationChecks(),
+    ScheduleChecks(),
     DataChecks(),
     AmpChecks(),
 )

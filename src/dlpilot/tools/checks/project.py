@@ -120,7 +120,8 @@ def check_project(
         and script.not_checked is not None
         and not any(f.severity == "error" for f in findings)
     ):
-        error = f"nothing was checked: {script.not_checked}"
+        what = "the script was not checked" if entry_report is not None else "nothing was checked"
+        error = f"{what}: {script.not_checked}"
     return ProjectCheck(
         cwd=str(cwd),
         findings=findings,
