@@ -346,3 +346,131 @@ def gaussian_nll_regression() -> Run:
         opt.step()
         rec.log("train/loss", step, loss.item())
     return rec.run("gaussian-nll", {"train/loss": "train_nll"})
+
+
+# Logs as files: real trainings written the way loggers write them --------------------------------
+
+Event = tuple[int, dict[str, float]]
+
+
+@dataclass
+class Log:
+    """What a training script logged, segment by segment (a resumed run has two or more), each
+    event a step and the metrics logged at it, in the order they were written."""
+
+    segments: list[list[Event]] = field(default_factory=lambda: [[]])
+
+    def log(self, step: int, **metrics: float) -> None:
+        self.segments[-1].append((step, {k: float(v) for k, v in metrics.items()}))
+
+    def restart(self) -> None:
+        self.segments.append([])
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for seg in self.segments for e in seg]
+
+
+@dataclass
+class _Checkpoint:
+    model: dict[str, Tensor]
+    opt: dict[str, object]
+    epoch: int  # epochs done
+    step: int  # steps done
+
+
+def train_log(
+    model: nn.Module,
+    train_xy: tuple[Tensor, Tensor],
+    evals: dict[str, tuple[Tensor, Tensor]],
+    *,
+    epochs: int,
+    batch: int,
+    make_opt: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    log: Log | None = None,
+    per_step: bool = True,
+    crash_at: int | None = None,
+    resume_step_offset: int | None = None,
+    eval_train: bool = False,
+    seed: int = 0,
+) -> Log:
+    """Train with a checkpoint at every epoch end; log ``train_loss`` per step (``per_step``) or
+    the epoch mean, ``train_acc`` per epoch and ``<split>_loss`` / ``<split>_acc`` per eval split.
+
+    ``crash_at``: the process dies at that step; training then resumes from the last checkpoint
+    in a new segment, its step counter restarting at the checkpoint's step, or at
+    ``resume_step_offset`` + 0 when given (a script that counts from 0 again after loading).
+    ``eval_train``: also evaluate the whole training set at each epoch end (``trainset_loss``).
+    """
+    import copy
+
+    torch.manual_seed(seed)
+    log = log or Log()
+    x, y = train_xy
+    opt = make_opt(list(model.parameters()))
+    per_epoch = math.ceil(x.shape[0] / batch)
+    ckpt = _Checkpoint(copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), 0, 0)
+    epoch, step, shown = 0, 0, 0
+    crashed = False
+    while epoch < epochs:
+        g = torch.Generator().manual_seed(seed * 1000 + epoch)
+        model.train()
+        perm = torch.randperm(x.shape[0], generator=g)
+        correct, total_loss = 0, 0.0
+        for i in range(per_epoch):
+            if crash_at is not None and not crashed and step == crash_at:
+                crashed = True
+                model.load_state_dict(ckpt.model)
+                opt.load_state_dict(ckpt.opt)
+                epoch, step = ckpt.epoch, ckpt.step
+                shown = step if resume_step_offset is None else resume_step_offset
+                log.restart()
+                break
+            idx = perm[i * batch : (i + 1) * batch]
+            out = model(x[idx])
+            loss = F.cross_entropy(out, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if per_step:
+                log.log(shown, train_loss=loss.item())
+            total_loss += loss.item() * idx.shape[0]
+            correct += int((out.argmax(1) == y[idx]).sum())
+            step += 1
+            shown += 1
+        else:
+            metrics = {"train_acc": correct / x.shape[0]}
+            if not per_step:
+                metrics["train_loss"] = total_loss / x.shape[0]
+            model.eval()
+            with torch.no_grad():
+                splits = dict(evals)
+                if eval_train:
+                    splits["trainset"] = (x, y)
+                for split, (ex, ey) in splits.items():
+                    out = model(ex)
+                    metrics[f"{split}_loss"] = F.cross_entropy(out, ey).item()
+                    metrics[f"{split}_acc"] = (out.argmax(1) == ey).float().mean().item()
+            log.log(shown - 1 if per_step else epoch, **metrics)
+            epoch += 1
+            ckpt = _Checkpoint(
+                copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), epoch, step
+            )
+    return log
+
+
+def resumed(*, restart_counter: bool = False, crash_at: int = 250) -> Log:
+    """A healthy run still improving at its end (MLP on moons, Adam 1e-3, 10 epochs of 32 steps)
+    that dies at step ``crash_at`` and resumes from its last epoch checkpoint; the step counter
+    goes back to the checkpoint's step, or to 0 with ``restart_counter``."""
+    torch.manual_seed(0)
+    return train_log(
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=10,
+        batch=64,
+        make_opt=adam(1e-3),
+        crash_at=crash_at,
+        resume_step_offset=0 if restart_counter else None,
+    )

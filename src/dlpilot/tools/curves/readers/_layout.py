@@ -82,8 +82,9 @@ def _adopt(into: Run, child: Run, dirname: str, phase: str) -> None:
                 f"{name!r}; {original!r} is kept as {original.lower()!r}"
             )
             name = original.lower()
-        into.series[name] = Series(name, original, s.steps, s.values, s.wall_times)
+        into.series[name] = Series(name, original, s.steps, s.values, s.wall_times, s.resumed_at)
     into.warnings.extend(f"{dirname}: {w}" for w in child.warnings)
+    into.resumed_at = sorted(set(into.resumed_at) | set(child.resumed_at))
 
 
 def read_test_as_dev(run: Run) -> None:
@@ -98,7 +99,7 @@ def read_test_as_dev(run: Run) -> None:
     for n in tests:
         s = run.series.pop(n)
         name = "val/" + n[len("test/") :]
-        run.series[name] = Series(name, s.original, s.steps, s.values, s.wall_times)
+        run.series[name] = Series(name, s.original, s.steps, s.values, s.wall_times, s.resumed_at)
     shown = ", ".join(run.series["val/" + n[5:]].original for n in tests[:4])
     run.warnings.append(
         f"no validation series: {shown} {'is' if len(tests) == 1 else 'are'} evaluated during "
