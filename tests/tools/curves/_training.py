@@ -474,3 +474,20 @@ def resumed(*, restart_counter: bool = False, crash_at: int = 250) -> Log:
         crash_at=crash_at,
         resume_step_offset=0 if restart_counter else None,
     )
+
+
+def small_batch(lr: float = 1e-3, *, seed: int = 0, eval_train: bool = False) -> Log:
+    """An MLP on 400 moons points with batches of 4 (100 steps an epoch, 15 epochs): the
+    per-batch loss is heavy-tailed (most batches near 0, a few misclassified points far up).
+    With Adam 1e-3 a healthy run; with a far higher lr an unstable one."""
+    torch.manual_seed(seed)
+    return train_log(
+        mlp(32),
+        moons(400, 1, noise=0.15),
+        {"val": moons(1000, 2, noise=0.15)},
+        epochs=15,
+        batch=4,
+        make_opt=adam(lr),
+        eval_train=eval_train,
+        seed=seed,
+    )

@@ -27,12 +27,14 @@ from dlpilot.tools.curves._signal import (
     FloatArray,
     Goal,
     IntArray,
+    block_means,
     infer_goal,
     is_loss,
     json_float,
     position,
     rolling_median,
     smooth,
+    smooth_window,
     split_name,
     step_noise,
     words,
@@ -612,6 +614,79 @@ NOISE_RANGE_FRACTION = 0.10
 HELDOUT_CV = 0.10
 HELDOUT_MIN_POINTS = 10
 HELDOUT_MIN_LATE = 6
+# A training loss logged every step is a sample of minibatch losses, and with small batches that
+# sample is heavy-tailed (batches of 4 on a fitted model: most losses near 0, one in a few dozen
+# at 1-5; the late mean several times the median), so single points and their step-to-step
+# differences say nothing about the model. Such a series (at least BATCH_BLOCK_MIN x
+# BATCH_MIN_BLOCKS points) is judged the way an epoch log would show it:
+# - its variance on means of blocks of BATCH_BLOCK_MIN points or the smoothing window
+#   (whichever is longer): the late block means' step-to-step noise must be at least
+#   BATCH_BLOCK_CV of their level and BATCH_NOISE_EXCESS x the noise the batches alone give a
+#   block mean (pooled within-block sigma / sqrt(block)); healthy batch-4 runs measured
+#   0.9-1.1x, 2.0x at most at a 3x higher lr;
+# - late spikes count only when they come SPIKE_RATE_EXCESS x as often as spike-like points
+#   (as high above the local level, without the robust-sigma test) came between
+#   SPIKE_REFERENCE_START (the first steps are the fall from initialization) and the late window:
+#   the run's own batch noise shows how often its tail reaches that far.
+BATCH_BLOCK_MIN = 5
+BATCH_MIN_BLOCKS = 12
+BATCH_BLOCK_CV = 0.2
+BATCH_NOISE_EXCESS = 2.5
+SPIKE_REFERENCE_START = 0.10
+SPIKE_RATE_EXCESS = 3.0
+
+
+@dataclass
+class _Noise:
+    """The late noise figures of one loss: step-to-step noise, its level, the bar it met."""
+
+    noise: float
+    level: float
+    bar: float
+    batch_noise: float | None = None  # what minibatch sampling alone gives (block means)
+    block: int | None = None
+
+    @property
+    def cv(self) -> float:
+        return self.noise / self.level if self.level > 0 else math.inf
+
+
+def _late_noise(c: Curve, k: int, heldout: bool, rng: float) -> tuple[bool, _Noise]:
+    v = c.values[-k:]
+    if heldout or len(c) < BATCH_BLOCK_MIN * BATCH_MIN_BLOCKS:
+        nz = _Noise(
+            step_noise(v), float(np.median(np.abs(v))), HELDOUT_CV if heldout else UNSTABLE_CV
+        )
+        return nz.cv >= nz.bar and nz.noise >= NOISE_RANGE_FRACTION * rng and nz.noise > 0, nz
+    block = max(BATCH_BLOCK_MIN, smooth_window(len(c)))
+    means, batch_noise = block_means(c.values, block)
+    late = means[-max(4, math.ceil(means.shape[0] * LATE_FRACTION)) :]
+    nz = _Noise(
+        step_noise(late), float(np.median(np.abs(late))), BATCH_BLOCK_CV, batch_noise, block
+    )
+    noisy = (
+        nz.cv >= nz.bar
+        and nz.noise >= BATCH_NOISE_EXCESS * batch_noise
+        and nz.noise >= NOISE_RANGE_FRACTION * rng
+        and nz.noise > 0
+    )
+    return noisy, nz
+
+
+def _spikes(c: Curve, lo: int, hi: int, sigma: float | None, rng: float) -> FloatArray:
+    """Which points of ``c[lo:hi]`` are spikes (see the rule's comment); without ``sigma`` the
+    robust-sigma test is left out (the reference rate of a run's batch noise)."""
+    v, sm = c.values[lo:hi], c.smooth[lo:hi]
+    height = v - sm
+    spike = (
+        (height >= SPIKE_RANGE_FRACTION * rng)
+        & ((sm <= 0) | (v >= SPIKE_FACTOR * sm))
+        & (height > 0)
+    )
+    if sigma is not None:
+        spike &= height >= SPIKE_Z * sigma
+    out: FloatArray = spike.astype(np.float64)
+    return out
 
 
 def rule_unstable(run: Run) -> list[Finding]:
@@ -622,25 +697,23 @@ def rule_unstable(run: Run) -> list[Finding]:
         if len(c) < (HELDOUT_MIN_POINTS if heldout else UNSTABLE_MIN_POINTS):
             continue
         k = max(HELDOUT_MIN_LATE if heldout else 3, math.ceil(len(c) * LATE_FRACTION))
-        bar = HELDOUT_CV if heldout else UNSTABLE_CV
         v, sm, st = c.values[-k:], c.smooth[-k:], c.steps[-k:]
         resid = v - sm
         sigma = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
         rng = float(np.max(c.smooth) - np.min(c.smooth))
-        height = resid
-        spike = (
-            (height >= SPIKE_Z * sigma)
-            & (height >= SPIKE_RANGE_FRACTION * rng)
-            & ((sm <= 0) | (v >= SPIKE_FACTOR * sm))
-            & (height > 0)
-        )
-        level = float(np.median(np.abs(v)))
-        noise = step_noise(v)
-        cv = noise / level if level > 0 else math.inf
-        noisy = cv >= bar and noise >= NOISE_RANGE_FRACTION * rng and noise > 0
+        spike = _spikes(c, len(c) - k, len(c), sigma, rng) > 0
+        reference = None
+        if not heldout and len(c) >= BATCH_BLOCK_MIN * BATCH_MIN_BLOCKS:
+            # how often the run's own batch noise makes a spike before the late window
+            lo = math.ceil(len(c) * SPIKE_REFERENCE_START)
+            reference = float(np.mean(_spikes(c, lo, len(c) - k, None, rng)))
+            if int(spike.sum()) < SPIKE_RATE_EXCESS * reference * k:
+                spike[:] = False
+        noisy, nz = _late_noise(c, k, heldout, rng)
         spiky = int(spike.sum()) >= MIN_SPIKES
         if not spiky and not noisy:
             continue
+        cv, noise, level, bar = nz.cv, nz.noise, nz.level, nz.bar
         thr: JsonValue = {
             "late_fraction": LATE_FRACTION,
             "spike_factor": SPIKE_FACTOR,
@@ -650,6 +723,9 @@ def rule_unstable(run: Run) -> list[Finding]:
             "relative_step_noise": bar,
             "noise_range_fraction": NOISE_RANGE_FRACTION,
         }
+        if nz.block is not None:
+            thr["batch_noise_excess"] = BATCH_NOISE_EXCESS
+            thr["block_points"] = nz.block
         if spiky:
             idx = np.flatnonzero(spike)
             top = int(idx[int(np.argmax(v[idx] / np.maximum(np.abs(sm[idx]), 1e-300)))])
@@ -670,10 +746,20 @@ def rule_unstable(run: Run) -> list[Finding]:
             msg = (
                 f"{s.name} fluctuates by {cv * 100:.0f}% of its level from step to step over "
                 f"the last {k} points of run {run.name!r} (noise {noise:.3g}, level "
-                f"{level:.3g})."
+                f"{level:.3g}"
+                + (
+                    f", on means of {nz.block} points, {noise / nz.batch_noise:.1f}x what "
+                    "minibatch sampling alone gives)."
+                    if nz.block is not None and nz.batch_noise
+                    else ")."
+                )
             )
             step = int(st[0])
             extra = {}
+        if nz.batch_noise is not None:
+            extra["block_batch_noise"] = _r(nz.batch_noise)
+        if reference is not None:
+            extra["reference_spike_rate"] = _r(reference, 4)
         out.append(
             finding(
                 "curve.unstable",

@@ -165,6 +165,21 @@ def step_noise(values: FloatArray) -> float:
     return robust_sigma(np.diff(values, 2)) / math.sqrt(6.0)
 
 
+def block_means(values: FloatArray, block: int) -> tuple[FloatArray, float]:
+    """Means of consecutive blocks of ``block`` points (a partial last block is dropped) and the
+    standard deviation a block mean would have from point-to-point noise alone: the pooled
+    within-block standard deviation over sqrt(block). The points' own spread is used, not a
+    robust one, because a block mean is pulled by every point: heavy-tailed minibatch losses
+    (batches of 4: most near 0, a few far up) make noisy block means, and that is batch noise."""
+    nb = values.shape[0] // block
+    if nb == 0 or block < 2:
+        return values.astype(np.float64, copy=True), 0.0
+    blocks = values[: nb * block].reshape(nb, block)
+    sigma = math.sqrt(float(np.mean(np.var(blocks, axis=1, ddof=1))))
+    means: FloatArray = blocks.mean(axis=1)
+    return means, sigma / math.sqrt(block)
+
+
 def finite(steps: IntArray, values: FloatArray) -> tuple[IntArray, FloatArray]:
     mask = np.isfinite(values)
     return steps[mask], values[mask]
@@ -216,6 +231,7 @@ __all__ = [
     "FloatArray",
     "Goal",
     "IntArray",
+    "block_means",
     "finite",
     "infer_goal",
     "is_loss",
