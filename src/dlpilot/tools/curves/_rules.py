@@ -714,7 +714,7 @@ def rule_unstable(run: Run) -> list[Finding]:
         if not spiky and not noisy:
             continue
         cv, noise, level, bar = nz.cv, nz.noise, nz.level, nz.bar
-        thr: JsonValue = {
+        thr: dict[str, JsonValue] = {
             "late_fraction": LATE_FRACTION,
             "spike_factor": SPIKE_FACTOR,
             "spike_z": SPIKE_Z,
