@@ -491,3 +491,20 @@ def small_batch(lr: float = 1e-3, *, seed: int = 0, eval_train: bool = False) ->
         eval_train=eval_train,
         seed=seed,
     )
+
+
+def shifted_test(*, per_step: bool = True) -> Log:
+    """Train, train-dev and test logged, no validation split: train and train-dev from one
+    distribution of blobs, test from the same blobs rotated by 75 degrees (the deployment data
+    differs): a data mismatch."""
+    torch.manual_seed(0)
+    xt, yt = blobs(1000, 3, sep=1.5)
+    return train_log(
+        mlp(32),
+        blobs(2000, 1, sep=1.5),
+        {"train_dev": blobs(1000, 2, sep=1.5), "test": (rotate(xt, 75), yt)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(3e-3),
+        per_step=per_step,
+    )

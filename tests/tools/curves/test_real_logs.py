@@ -145,3 +145,46 @@ def test_an_evaluation_of_the_training_set_is_the_training_error_when_logged(
     assert b.train_error == pytest.approx(last["trainset_loss"])
     assert b.dev_error == pytest.approx(last["val_loss"])
     assert "curve.high-variance" not in d.ids
+
+
+# Train-dev in every layout and name ------------------------------------------------------------
+
+
+def _spelled(train_dev: str) -> Callable[[str], str | None]:
+    return lambda name: name.replace("train_dev", train_dev)
+
+
+TRAIN_DEV_LAYOUTS: dict[str, Writer] = {
+    "jsonl train_dev_loss": lambda log, d: L.write_jsonl(log, d / "m.jsonl"),
+    "csv train-dev_loss": lambda log, d: L.write_csv(log, d / "m.csv", _spelled("train-dev")),
+    "jsonl traindev_loss": lambda log, d: L.write_jsonl(log, d / "m.jsonl", _spelled("traindev")),
+    "jsonl holdout_train_loss": lambda log, d: L.write_jsonl(
+        log, d / "m.jsonl", _spelled("holdout_train")
+    ),
+    "tensorboard Loss/train_dev": lambda log, d: L.write_tensorboard(
+        log, d / "tb", lambda n: "{1}/{0}".format(*n.rsplit("_", 1)).capitalize()
+    ),
+    "tensorboard add_scalars": lambda log, d: L.write_add_scalars(
+        log, d / "tb", {"train": "train", "train_dev": "train_dev", "test": "test"}
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def shifted() -> T.Log:
+    return T.shifted_test()
+
+
+@pytest.mark.parametrize("layout", sorted(TRAIN_DEV_LAYOUTS))
+def test_train_dev_is_recognized_and_a_shifted_test_split_is_a_data_mismatch(
+    shifted: T.Log, layout: str, tmp_path: Path
+) -> None:
+    run = read_run(TRAIN_DEV_LAYOUTS[layout](shifted, tmp_path))
+    assert {"train-dev/acc", "val/acc"} <= set(run.series), sorted(run.series)
+    assert any("deployment split" in w for w in run.warnings)
+    d = diagnose_runs([run], target_error=0.0)
+    assert "curve.data-mismatch" in d.ids and d.verdict == "data mismatch"
+    assert "curve.high-variance" not in d.ids
+    b = d.runs[0].breakdown
+    last = [m for _, m in shifted.events if "test_acc" in m][-1]
+    assert b.dev_error == pytest.approx(1 - last["test_acc"])

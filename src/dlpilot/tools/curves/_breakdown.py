@@ -133,9 +133,11 @@ def to_error(values: np.ndarray, goal: Goal) -> tuple[np.ndarray, str, bool]:
     return -values, "-value (unbounded larger-is-better metric)", False
 
 
-# A split's series with at least this many times the points of the sparsest split's is a sample
-# of per-step minibatch values (a training loss logged every step), not an evaluation.
+# A training series with at least this many times the points of the longest held-out split
+# (train-dev, dev, test: evaluations) and at least DENSE_MIN_POINTS is a sample of per-step
+# minibatch values, not an evaluation.
 DENSE_RATIO = 3
+DENSE_MIN_POINTS = 20
 # ... and its level is the mean of its raw points over the last evaluation interval, over at
 # least this many points.
 DENSE_MIN_WINDOW = 5
@@ -157,7 +159,7 @@ def train_evaluation(run: Run, q: str) -> Series | None:
 class _Footing:
     """Every split's error at the reference step, on the same footing: an evaluation (few
     points, each measured on a whole fixed set) is read as it is at that step; a per-step
-    series (minibatch values, DENSE_RATIO x the points of the sparsest split) as the mean of
+    training series (minibatch values, DENSE_RATIO x an evaluation's points) as the mean of
     its raw points over the last evaluation interval, as an epoch's mean loss is, never as a
     median of them (with small batches the median of the batch losses sits far below their
     mean, and an ordinary dev error would look like a variance gap)."""
@@ -165,23 +167,26 @@ class _Footing:
     def __init__(self, curves: dict[str, Curve], ref: float | None) -> None:
         self.curves = curves
         self.ref = ref
-        self.fewest = min((len(c) for c in curves.values()), default=0)
-        sparse = [c for c in curves.values() if len(c) * 1.0 < DENSE_RATIO * self.fewest]
-        # the start of the last evaluation interval: the sparse series' last two steps
-        self.window_start: float | None = None
-        if sparse and ref is not None:
-            lengths = [c for c in sparse if len(c) >= 2]
-            if lengths:
-                self.window_start = max(float(c.steps[-2]) for c in lengths)
+        held = [c for split, c in curves.items() if split != "train"]
+        longest = max(held, key=len, default=None)
+        self.evaluations = len(longest) if longest is not None else 0
+        # the start of the last evaluation interval
+        self.window_start = (
+            float(longest.steps[-2]) if longest is not None and len(longest) >= 2 else None
+        )
 
-    def dense(self, c: Curve) -> bool:
-        return len(c) >= DENSE_RATIO * max(self.fewest, 1) and len(c) > DENSE_MIN_WINDOW
+    def dense(self, split: str, c: Curve) -> bool:
+        return (
+            split == "train"
+            and len(c) >= DENSE_MIN_POINTS
+            and len(c) >= DENSE_RATIO * self.evaluations
+        )
 
     def level(self, split: str) -> float | None:
         c = self.curves.get(split)
         if c is None or self.ref is None:
             return None
-        if not self.dense(c):
+        if not self.dense(split, c):
             return float(np.interp(self.ref, c.steps.astype(np.float64), c.values))
         upto = c.steps <= self.ref
         steps, values = c.steps[upto], c.values[upto]
