@@ -508,3 +508,32 @@ def shifted_test(*, per_step: bool = True) -> Log:
         make_opt=adam(3e-3),
         per_step=per_step,
     )
+
+
+def epoch_only(epochs: int = 10) -> Log:
+    """Logistic regression on blobs with a small SGD lr, logged once an epoch (Keras' history):
+    the validation loss falls every epoch to the end."""
+    torch.manual_seed(0)
+    return train_log(
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=epochs,
+        batch=64,
+        make_opt=sgd(3e-3),
+        per_step=False,
+    )
+
+
+def epoch_only_converged(epochs: int = 8) -> Log:
+    """The same model and data with Adam 0.1, logged once an epoch: done after an epoch or two."""
+    torch.manual_seed(0)
+    return train_log(
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=epochs,
+        batch=256,
+        make_opt=adam(0.1),
+        per_step=False,
+    )

@@ -4,6 +4,7 @@ resumed runs, noisy small batches, train-dev splits and epoch-only logs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +189,33 @@ def test_train_dev_is_recognized_and_a_shifted_test_split_is_a_data_mismatch(
     b = d.runs[0].breakdown
     last = [m for _, m in shifted.events if "test_acc" in m][-1]
     assert b.dev_error == pytest.approx(1 - last["test_acc"])
+
+
+# Epoch-only logs --------------------------------------------------------------------------------
+
+EPOCH_WRITERS: dict[str, Writer] = {
+    "keras history.csv": lambda log, d: L.write_keras_history(log, d / "history.csv"),
+    "jsonl with epoch": lambda log, d: L.write_jsonl(log, d / "metrics.jsonl", step_key="epoch"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(EPOCH_WRITERS))
+@pytest.mark.parametrize("epochs", [10, 6, 4])
+def test_a_few_epoch_rows_whose_val_loss_falls_every_epoch_are_still_improving(
+    epochs: int, fmt: str, tmp_path: Path
+) -> None:
+    log = T.epoch_only(epochs)
+    val = [m["val_loss"] for _, m in log.events]
+    assert all(b < a for a, b in pairwise(val))  # the condition is there
+    d = diagnose_runs([read_run(EPOCH_WRITERS[fmt](log, tmp_path))])
+    assert "curve.still-improving" in d.ids
+    # the epoch-mean training loss lags the end-of-epoch validation loss: not "better than train"
+    assert not d.ids & {"curve.val-better-than-train", "curve.saturated", "curve.unstable"}
+
+
+@pytest.mark.parametrize("fmt", sorted(EPOCH_WRITERS))
+def test_a_few_epoch_rows_of_a_converged_run_are_not_still_improving(
+    fmt: str, tmp_path: Path
+) -> None:
+    d = diagnose_runs([read_run(EPOCH_WRITERS[fmt](T.epoch_only_converged(), tmp_path))])
+    assert "curve.still-improving" not in d.ids

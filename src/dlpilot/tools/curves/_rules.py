@@ -795,7 +795,13 @@ def rule_unstable(run: Run) -> list[Finding]:
 
 SATURATED_POSITION = 0.10
 STILL_IMPROVING_POSITION = 0.75
+# How few points are enough: "best in the first 10%" needs ten points for 10% to be more than the
+# first point; "still improving" is read from STILL_IMPROVING_MIN_POINTS (a Keras history of a
+# few epochs whose validation loss falls every epoch is the clearest case there is): from four
+# points the best can lie in the last quarter only if the last point is it, beyond the noise
+# that the second differences of those points show.
 SATURATION_MIN_POINTS = 10
+STILL_IMPROVING_MIN_POINTS = 4
 IMPROVE_NOISE_Z = 2.0
 IMPROVE_RANGE_FRACTION = 0.05
 
@@ -833,7 +839,7 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
         return []
     s, g = picked
     c = Curve.of(s)
-    if len(c) < SATURATION_MIN_POINTS:
+    if len(c) < STILL_IMPROVING_MIN_POINTS:
         return []
     pos, step, best, tol = best_position(c, g)
     raw_i = int(np.argmin(c.values) if g == "min" else np.argmax(c.values))
@@ -853,11 +859,13 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
         threshold={
             "saturated_before": SATURATED_POSITION,
             "still_improving_after": STILL_IMPROVING_POSITION,
+            "saturation_min_points": SATURATION_MIN_POINTS,
+            "still_improving_min_points": STILL_IMPROVING_MIN_POINTS,
             "noise_z": IMPROVE_NOISE_Z,
             "range_fraction": IMPROVE_RANGE_FRACTION,
         },
     )
-    if pos <= SATURATED_POSITION:
+    if pos <= SATURATED_POSITION and len(c) >= SATURATION_MIN_POINTS:
         return [
             finding(
                 "curve.saturated",
@@ -897,6 +905,9 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
 
 VBT_REL = 0.10
 VBT_REL_ALONE = 0.20
+# A training series with fewer than this many times the validation's points is logged per epoch
+# (a mean over the epoch's batches), not per step.
+VBT_DENSE_RATIO = 3
 VBT_ABS = 0.01
 VBT_MIN_POINTS = 3
 VBT_MIN_LATE = 2
@@ -925,6 +936,13 @@ def _val_vs_train(run: Run, quantity: str, goal: str) -> _Vbt | None:
     vsteps = v.steps[-k:].astype(np.float64)
     vv = v.values[-k:]
     tv = np.interp(vsteps, t.steps.astype(np.float64), t.smooth)
+    if len(t) < VBT_DENSE_RATIO * len(v) and len(v) > k:
+        # an epoch-level training metric (a mean over the epoch's batches) describes the model
+        # during the epoch that ends at its step, which the validation at the previous epoch's
+        # end saw at its start: compare those, so a falling curve's lag is not "better"
+        vv = v.values[-k - 1 : -1]
+    elif len(t) < VBT_DENSE_RATIO * len(v):
+        return None
     val_median, train_median = float(np.median(vv)), float(np.median(tv))
     if goal == "max":
         if not (np.all((vv >= 0) & (vv <= 1)) and np.all((tv >= 0) & (tv <= 1))):
