@@ -537,3 +537,24 @@ def epoch_only_converged(epochs: int = 8) -> Log:
         make_opt=adam(0.1),
         per_step=False,
     )
+
+
+def class_prior(majority: float = 0.8, *, per_step: bool = True) -> Log:
+    """Labels independent of the inputs, one class ``majority`` of the time: the best a model can
+    do is predict the prior, so its loss sits at the prior's entropy from the first steps and its
+    accuracy at the majority rate. (A linear model with Adam 1e-2: it learns the prior fast.)"""
+    torch.manual_seed(0)
+
+    def data(n: int, seed: int) -> tuple[Tensor, Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, 2, generator=g), (torch.rand(n, generator=g) > majority).long()
+
+    return train_log(
+        nn.Linear(2, 2),
+        data(2000, 1),
+        {"val": data(1000, 2)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(1e-2),
+        per_step=per_step,
+    )

@@ -219,3 +219,46 @@ def test_a_few_epoch_rows_of_a_converged_run_are_not_still_improving(
 ) -> None:
     d = diagnose_runs([read_run(EPOCH_WRITERS[fmt](T.epoch_only_converged(), tmp_path))])
     assert "curve.still-improving" not in d.ids
+
+
+# A run flat at the class prior -----------------------------------------------------------------
+
+PRIOR_WRITERS: dict[str, Writer] = {
+    "jsonl": lambda log, d: L.write_jsonl(log, d / "metrics.jsonl"),
+    "tensorboard": lambda log, d: L.write_tensorboard(log, d / "tb"),
+    "keras history.csv": lambda log, d: L.write_keras_history(log, d / "history.csv"),
+}
+
+
+PRIOR_CASES = [
+    (fmt, majority, per_step)
+    for fmt in sorted(PRIOR_WRITERS)
+    for majority, per_step in ((0.8, True), (0.9, True), (0.7, False))
+    if per_step or fmt != "tensorboard"
+    if not (per_step and fmt == "keras history.csv")  # a Keras history has epoch rows only
+]
+
+
+@pytest.mark.parametrize(("fmt", "majority", "per_step"), PRIOR_CASES)
+def test_a_run_flat_at_the_class_prior_is_high_bias_not_saturation(
+    fmt: str, majority: float, per_step: bool, tmp_path: Path
+) -> None:
+    log = T.class_prior(majority, per_step=per_step)
+    d = diagnose_runs([read_run(PRIOR_WRITERS[fmt](log, tmp_path))])
+    assert "curve.high-bias" in d.ids and d.verdict == "high bias"
+    assert not d.ids & {"curve.saturated", "curve.val-better-than-train"}
+    [f] = [f for f in d.findings if f.id == "curve.high-bias"]
+    assert f.evidence[0].detail["majority_rate"] == pytest.approx(1 - majority, abs=0.03) or (
+        f.evidence[0].detail["majority_rate"] == pytest.approx(majority, abs=0.03)
+    )
+
+
+@pytest.mark.parametrize("make", [T.epoch_only_converged, lambda: T.epoch_only(10), T.shifted_test])
+def test_runs_that_learned_are_not_at_the_class_prior(make: Callable[[], T.Log], tmp_path: Path):
+    d = diagnose_runs([read_run(L.write_jsonl(make(), tmp_path / "m.jsonl"))])
+    assert not any(
+        e.detail.get("rule", "").startswith("accuracy flat")
+        for f in d.findings
+        if f.id == "curve.high-bias"
+        for e in f.evidence
+    )

@@ -627,3 +627,21 @@ def test_an_overfitting_run_is_not_also_called_saturated():
     assert [f.id for f in rule_training_length(run, None, None)] == ["curve.saturated"]
     found = ids_of(run)
     assert "curve.overfitting" in found and "curve.saturated" not in found
+
+
+def test_the_prior_entropies_of_a_majority_rate_are_those_of_two_classes_above_a_half():
+    from dlpilot.tools.curves._bias import prior_entropies
+
+    [(classes, h)] = prior_entropies(0.8)
+    assert classes == 2 and h == pytest.approx(-(0.8 * np.log(0.8) + 0.2 * np.log(0.2)))
+    uniform = dict(prior_entropies(0.1))
+    assert uniform[10] == pytest.approx(np.log(10))
+
+
+def test_a_flat_loss_at_the_prior_entropy_with_accuracy_at_the_majority_is_high_bias():
+    h = -(0.8 * np.log(0.8) + 0.2 * np.log(0.2))
+    run = _stuck(h, 0.8)
+    d = diagnose_runs([run])
+    f = one(d, "curve.high-bias")
+    assert f.evidence[0].detail["classes"] == 2 and d.verdict == "high bias"
+    assert "curve.saturated" not in d.ids
