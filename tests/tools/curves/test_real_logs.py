@@ -262,3 +262,20 @@ def test_runs_that_learned_are_not_at_the_class_prior(make: Callable[[], T.Log],
         if f.id == "curve.high-bias"
         for e in f.evidence
     )
+
+
+# Plots mark the evidence -----------------------------------------------------------------------
+
+
+def test_the_plot_of_a_real_resumed_overfitting_run_marks_the_resume_and_the_best_val_step(
+    resumed_logs: dict[str, T.Log], tmp_path: Path
+) -> None:
+    from dlpilot.tools.curves import plot_data
+
+    run = read_run(WRITERS["tensorboard"](resumed_logs["checkpoint step"], tmp_path))
+    assert [(m.kind, m.step) for m in plot_data([run]).marks] == [("resumed", 224)]
+    overfit = T.overfitting()
+    d = diagnose_runs([overfit])
+    [f] = [f for f in d.findings if f.id == "curve.overfitting"]
+    kinds = {(m.kind, m.step) for m in plot_data([overfit]).marks}
+    assert ("best-validation", f.evidence[0].detail["best_step"]) in kinds
