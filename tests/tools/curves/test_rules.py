@@ -645,3 +645,45 @@ def test_a_flat_loss_at_the_prior_entropy_with_accuracy_at_the_majority_is_high_
     f = one(d, "curve.high-bias")
     assert f.evidence[0].detail["classes"] == 2 and d.verdict == "high bias"
     assert "curve.saturated" not in d.ids
+
+
+def test_a_validation_loss_swinging_while_its_accuracy_holds_is_not_unstable():
+    epochs = np.arange(20) * 50
+    loss = 0.03 + 0.2 * np.exp(-epochs / 150) + np.where(np.arange(20) % 2 == 1, 0.03, 0.0)
+    acc = 0.98 + 0.004 * (np.arange(20) % 2)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.02))),
+        series("val/loss", epochs, loss),
+        series("val/acc", epochs, acc),
+    )
+    assert "curve.unstable" not in ids_of(run)
+    run.series["val/acc"] = series("val/acc", epochs, acc - 0.05 * (np.arange(20) % 2))
+    assert "curve.unstable" in ids_of(run)  # the accuracy swings with it: the model does
+
+
+def test_a_shifted_dev_set_getting_worse_beside_a_steady_train_dev_is_not_overfitting():
+    rising = 0.5 + 0.3 * np.exp(-EVAL_STEPS / 100) + 0.0005 * EVAL_STEPS
+    steady = 0.2 + 0.5 * np.exp(-EVAL_STEPS / 100)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.15), rel=0.05)),
+        series("train-dev/loss", EVAL_STEPS, steady),
+        series("val/loss", EVAL_STEPS, rising),
+    )
+    assert "curve.overfitting" not in ids_of(run)
+    del run.series["train-dev/loss"]
+    assert "curve.overfitting" in ids_of(run)
+
+
+def test_a_calibrated_model_still_learning_near_its_own_entropy_is_not_at_the_prior():
+    epochs = np.arange(6)
+    acc = np.array([0.90, 0.907, 0.917, 0.921, 0.925, 0.928])
+    loss = np.array([0.34, 0.321, 0.303, 0.287, 0.274, 0.262])
+    run = make_run(
+        "r",
+        series("train/loss", epochs, loss + 0.01),
+        series("val/loss", epochs, loss),
+        series("val/acc", epochs, acc),
+    )
+    assert "curve.high-bias" not in ids_of(run)

@@ -9,7 +9,9 @@ chance-level rule of ``_rules`` covers the balanced case, loss ln C and accuracy
 
 The rule, on the training loss and the validation accuracy (else the training accuracy):
 
-* the accuracy moved by at most PRIOR_ACC_SPREAD over the last half of its points, at a rate
+* the accuracy moved by at most PRIOR_ACC_SPREAD over the last half of its points (a model
+  that predicts one class scores exactly the same on a fixed set every time; a calibrated model
+  still learning can sit near the entropy of its own accuracy, but its accuracy moves), at a rate
   ``a`` of at most PRIOR_MAX_MAJORITY (above it, a model that predicts one class and an excellent
   one look alike on curves);
 * the late loss of the split the accuracy is measured on (the mean of its last LATE_FRACTION:
@@ -20,8 +22,8 @@ The rule, on the training loss and the validation accuracy (else the training ac
   model with real skill and near-uniform outputs; for a < 1/2 the rest shared evenly by C - 1
   classes, the C that fits best);
 * and the training loss, as means of blocks of the smoothing window, never went below
-  (1 - PRIOR_LOSS_REL) x that entropy after its first PRIOR_SKIP of points: it never learned
-  anything the prior does not give.
+  (1 - PRIOR_LOSS_REL) x the entropy of the training split's own prior (from its accuracy when
+  logged; the splits' class mixes differ): it never learned anything the prior does not give.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ from dlpilot.tools.curves._rules import (
 )
 from dlpilot.tools.curves._signal import block_means, smooth_window
 
-PRIOR_ACC_SPREAD = 0.01
+PRIOR_ACC_SPREAD = 0.003
 PRIOR_MAX_MAJORITY = 0.99
 PRIOR_LOSS_REL = 0.05
 PRIOR_SKIP = 0.10
+# Block means of per-batch losses move with each batch's class mix: their lowest may fall this
+# many batch-noise sigmas (of a block mean) below the floor.
+PRIOR_NOISE_Z = 3.0
 PRIOR_MIN_LOSS_POINTS = 5
 PRIOR_MIN_ACC_POINTS = 4
 
@@ -66,6 +71,14 @@ def prior_entropies(majority: float) -> list[tuple[int, float]]:
         (c, -majority * math.log(majority) - rest * math.log(rest / (c - 1)))
         for c in range(max(2, first), last + 1)
     ]
+
+
+def _block_levels(c: Curve) -> tuple[np.ndarray, float]:
+    """Means of blocks of the smoothing window after the first PRIOR_SKIP of points (means, not
+    medians: the median of per-batch losses sits below their mean), and the noise batch
+    sampling alone gives such a mean."""
+    after = c.values[math.ceil(len(c) * PRIOR_SKIP) :]
+    return block_means(after, smooth_window(int(after.shape[0])))
 
 
 def rule_class_prior(run: Run) -> list[Finding]:
@@ -90,13 +103,20 @@ def rule_class_prior(run: Run) -> list[Finding]:
     if not 0 < majority < 1:
         return []
     classes, entropy = min(prior_entropies(majority), key=lambda ce: abs(ce[1] - late_loss))
-    # block means, not medians: the median of per-batch losses sits below their mean
-    after = lc.values[math.ceil(len(lc) * PRIOR_SKIP) :]
-    means, _ = block_means(after, smooth_window(int(after.shape[0])))
-    lowest = float(np.min(means))
     if abs(late_loss - entropy) > PRIOR_LOSS_REL * entropy:
         return []
-    if lowest < (1 - PRIOR_LOSS_REL) * entropy:
+    # and the training loss never went below its own split's prior (the training set's class
+    # mix, from its accuracy when logged)
+    train_acc = pick(run, "train", "acc")
+    train_floor = entropy
+    if train_acc is not None and Curve.of(train_acc).values.shape[0]:
+        tv = Curve.of(train_acc).values
+        rate = float(np.median(tv[len(tv) // 2 :])) / (100.0 if float(np.max(tv)) > 1 else 1.0)
+        if 0 < rate < 1:
+            _, train_floor = min(prior_entropies(rate), key=lambda ce: abs(ce[0] - classes))
+    blocks, batch_noise = _block_levels(lc)
+    lowest = float(np.min(blocks))
+    if lowest < (1 - PRIOR_LOSS_REL) * train_floor - PRIOR_NOISE_Z * batch_noise:
         return []
     return [
         finding(

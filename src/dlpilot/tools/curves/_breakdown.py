@@ -2,9 +2,11 @@
 
 Errors per split are read at the end of training, at the last logged step of the training (else
 dev) series, so the breakdown judges the model the configuration produced, and on the same
-footing (``_Footing``): an evaluation series at that step, a per-step training series as the mean
-of its points over the last evaluation interval; an evaluation of the training set is preferred
-when one is logged (``TRAIN_EVALUATION_NAMES``). (At the best-dev checkpoint of an overfitting
+footing (``_Footing``), each as a level over the last evaluation interval: an evaluation series
+as the mean of its two evaluations bracketing it, a per-epoch training metric as its last value
+(a mean over that epoch), a per-step training series as the mean of its points in it; an
+evaluation of the training set is preferred when one is logged (``TRAIN_EVALUATION_NAMES``).
+(At the best-dev checkpoint of an overfitting
 run the training error is still high and the gaps would say "bias" and ask for a bigger model,
 the wrong advice; the best-dev step and error are reported beside, and curve.overfitting says to
 keep that checkpoint.)
@@ -141,6 +143,8 @@ DENSE_MIN_POINTS = 20
 # ... and its level is the mean of its raw points over the last evaluation interval, over at
 # least this many points.
 DENSE_MIN_WINDOW = 5
+# An evaluation's level is the mean of its last this many points at or before the reference step.
+EVAL_POINTS = 2
 # Series that evaluate the whole training set (same footing as the dev evaluation), preferred
 # over the per-step training metric when logged; ``{q}`` is the quantity. Lightning's epoch mean
 # (``train_loss_epoch``) comes next: a mean over the last epoch's batches.
@@ -164,9 +168,12 @@ class _Footing:
     median of them (with small batches the median of the batch losses sits far below their
     mean, and an ordinary dev error would look like a variance gap)."""
 
-    def __init__(self, curves: dict[str, Curve], ref: float | None) -> None:
+    def __init__(
+        self, curves: dict[str, Curve], ref: float | None, train_evaluation: bool = False
+    ) -> None:
         self.curves = curves
         self.ref = ref
+        self.train_evaluation = train_evaluation
         held = [c for split, c in curves.items() if split != "train"]
         longest = max(held, key=len, default=None)
         self.evaluations = len(longest) if longest is not None else 0
@@ -187,7 +194,17 @@ class _Footing:
         if c is None or self.ref is None:
             return None
         if not self.dense(split, c):
-            return float(np.interp(self.ref, c.steps.astype(np.float64), c.values))
+            at = c.steps.astype(np.float64)
+            if split == "train" and not self.train_evaluation:
+                # a per-epoch training metric is already a mean over the last epoch
+                return float(np.interp(self.ref, at, c.values))
+            # an evaluation: the mean of the last two at or before the reference step, the
+            # start and end of the last interval that a training mean covers (and a held-out
+            # loss swinging from one evaluation to the next is not read at one extreme)
+            before = at <= self.ref
+            if int(before.sum()) >= 2:
+                return float(np.mean(c.values[before][-EVAL_POINTS:]))
+            return float(np.interp(self.ref, at, c.values))
         upto = c.steps <= self.ref
         steps, values = c.steps[upto], c.values[upto]
         if steps.shape[0] == 0:
@@ -269,7 +286,7 @@ def error_breakdown(
     ref = float(base.steps[-1]) if base is not None else None
     best_dev_step = int(dev.steps[int(np.argmin(dev.smooth))]) if dev is not None else None
     best_dev = float(np.min(dev.smooth)) if dev is not None else None
-    footing = _Footing(curves, ref)
+    footing = _Footing(curves, ref, train_evaluation(run, q) is not None)
     tr, td, dv, te = (footing.level(split) for split in ("train", "train-dev", "val", "test"))
     if tr is None:
         missing.append(f"train/{q} (training error)")
