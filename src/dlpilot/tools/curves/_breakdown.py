@@ -35,13 +35,23 @@ from dlpilot.findings import Finding, finding
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._results import ErrorBreakdown, Verdict
 from dlpilot.tools.curves._rules import Curve
-from dlpilot.tools.curves._signal import Goal, infer_goal, smooth_window, split_name
+from dlpilot.tools.curves._signal import (
+    Goal,
+    infer_goal,
+    smooth_window,
+    split_name,
+    step_noise,
+)
 
 # A gap counts when it is at least this fraction of the reference error (Ng's examples: 1% human,
 # 8% train, 10% dev -> bias 7 points = 70% of dev error; 7.5% / 8% / 10% -> variance 2 = 20%).
 GAP_RELATIVE = 0.20
 # ... and, for errors that are fractions (1 - accuracy), at least one percentage point.
 GAP_ABSOLUTE = 0.01
+# ... and at least GAP_NOISE_Z x the dev error's evaluation-to-evaluation noise over its last
+# GAP_NOISE_POINTS evaluations.
+GAP_NOISE_Z = 2.0
+GAP_NOISE_POINTS = 6
 
 
 NEXT_ACTIONS: dict[str, list[str]] = {
@@ -317,6 +327,10 @@ def error_breakdown(
     need = GAP_RELATIVE * abs(scale)
     if frac:
         need = max(need, GAP_ABSOLUTE)
+    if dev is not None and len(dev) >= GAP_NOISE_POINTS:
+        # a gap must also stand out of how much the dev error moves between evaluations (a
+        # cross-entropy near a separable problem's floor swings with a few confident misses)
+        need = max(need, GAP_NOISE_Z * step_noise(dev.values[-GAP_NOISE_POINTS:]))
     gaps = {"avoidable_bias": bias, "variance": variance, "mismatch": mismatch}
     significant = [k for k, v in gaps.items() if v is not None and v > 0 and v >= need]
     verdict: Verdict
