@@ -687,3 +687,16 @@ def test_a_calibrated_model_still_learning_near_its_own_entropy_is_not_at_the_pr
         series("val/acc", epochs, acc),
     )
     assert "curve.high-bias" not in ids_of(run)
+
+
+def test_a_loss_gap_within_the_dev_losss_own_swing_is_not_high_variance():
+    epochs = np.arange(20) * 50
+    swing = np.where(np.arange(20) % 2 == 1, 0.025, 0.0)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.03), rel=0.05)),
+        series("val/loss", epochs, 0.03 + 0.3 * np.exp(-epochs / 150) + swing),
+    )
+    assert "curve.high-variance" not in ids_of(run)
+    run.series["val/loss"] = series("val/loss", epochs, 0.09 + 0.3 * np.exp(-epochs / 150) + swing)
+    assert "curve.high-variance" in ids_of(run)  # a gap three times the swing still counts
