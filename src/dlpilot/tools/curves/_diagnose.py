@@ -24,6 +24,7 @@ from dlpilot.tools.curves._results import CurveDiagnosis, RunComparison, RunDiag
 from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
 from dlpilot.tools.curves._summary import compare_runs, summarize_run
+from dlpilot.tools.curves._unstable import rule_unstable
 
 # Findings of a run that blew up: its verdict is "instability" and its gaps are not judged.
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
@@ -43,7 +44,7 @@ def diagnose_run(
     goal: Goal | None = None,
 ) -> RunDiagnosis:
     found: list[Finding] = []
-    for rule in RUN_RULES:
+    for rule in (*RUN_RULES, rule_unstable):
         found.extend(rule(run))
     if "curve.high-bias" not in {f.id for f in found}:
         prior = rule_class_prior(run)
