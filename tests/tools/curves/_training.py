@@ -346,3 +346,215 @@ def gaussian_nll_regression() -> Run:
         opt.step()
         rec.log("train/loss", step, loss.item())
     return rec.run("gaussian-nll", {"train/loss": "train_nll"})
+
+
+# Logs as files: real trainings written the way loggers write them --------------------------------
+
+Event = tuple[int, dict[str, float]]
+
+
+@dataclass
+class Log:
+    """What a training script logged, segment by segment (a resumed run has two or more), each
+    event a step and the metrics logged at it, in the order they were written."""
+
+    segments: list[list[Event]] = field(default_factory=lambda: [[]])
+
+    def log(self, step: int, **metrics: float) -> None:
+        self.segments[-1].append((step, {k: float(v) for k, v in metrics.items()}))
+
+    def restart(self) -> None:
+        self.segments.append([])
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for seg in self.segments for e in seg]
+
+
+@dataclass
+class _Checkpoint:
+    model: dict[str, Tensor]
+    opt: dict[str, object]
+    epoch: int  # epochs done
+    step: int  # steps done
+
+
+def train_log(
+    model: nn.Module,
+    train_xy: tuple[Tensor, Tensor],
+    evals: dict[str, tuple[Tensor, Tensor]],
+    *,
+    epochs: int,
+    batch: int,
+    make_opt: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    log: Log | None = None,
+    per_step: bool = True,
+    crash_at: int | None = None,
+    resume_step_offset: int | None = None,
+    eval_train: bool = False,
+    seed: int = 0,
+) -> Log:
+    """Train with a checkpoint at every epoch end; log ``train_loss`` per step (``per_step``) or
+    the epoch mean, ``train_acc`` per epoch and ``<split>_loss`` / ``<split>_acc`` per eval split.
+
+    ``crash_at``: the process dies at that step; training then resumes from the last checkpoint
+    in a new segment, its step counter restarting at the checkpoint's step, or at
+    ``resume_step_offset`` + 0 when given (a script that counts from 0 again after loading).
+    ``eval_train``: also evaluate the whole training set at each epoch end (``trainset_loss``).
+    """
+    import copy
+
+    torch.manual_seed(seed)
+    log = log or Log()
+    x, y = train_xy
+    opt = make_opt(list(model.parameters()))
+    per_epoch = math.ceil(x.shape[0] / batch)
+    ckpt = _Checkpoint(copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), 0, 0)
+    epoch, step, shown = 0, 0, 0
+    crashed = False
+    while epoch < epochs:
+        g = torch.Generator().manual_seed(seed * 1000 + epoch)
+        model.train()
+        perm = torch.randperm(x.shape[0], generator=g)
+        correct, total_loss = 0, 0.0
+        for i in range(per_epoch):
+            if crash_at is not None and not crashed and step == crash_at:
+                crashed = True
+                model.load_state_dict(ckpt.model)
+                opt.load_state_dict(ckpt.opt)
+                epoch, step = ckpt.epoch, ckpt.step
+                shown = step if resume_step_offset is None else resume_step_offset
+                log.restart()
+                break
+            idx = perm[i * batch : (i + 1) * batch]
+            out = model(x[idx])
+            loss = F.cross_entropy(out, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if per_step:
+                log.log(shown, train_loss=loss.item())
+            total_loss += loss.item() * idx.shape[0]
+            correct += int((out.argmax(1) == y[idx]).sum())
+            step += 1
+            shown += 1
+        else:
+            metrics = {"train_acc": correct / x.shape[0]}
+            if not per_step:
+                metrics["train_loss"] = total_loss / x.shape[0]
+            model.eval()
+            with torch.no_grad():
+                splits = dict(evals)
+                if eval_train:
+                    splits["trainset"] = (x, y)
+                for split, (ex, ey) in splits.items():
+                    out = model(ex)
+                    metrics[f"{split}_loss"] = F.cross_entropy(out, ey).item()
+                    metrics[f"{split}_acc"] = (out.argmax(1) == ey).float().mean().item()
+            log.log(shown - 1 if per_step else epoch, **metrics)
+            epoch += 1
+            ckpt = _Checkpoint(
+                copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), epoch, step
+            )
+    return log
+
+
+def resumed(*, restart_counter: bool = False, crash_at: int = 250) -> Log:
+    """A healthy run still improving at its end (MLP on moons, Adam 1e-3, 10 epochs of 32 steps)
+    that dies at step ``crash_at`` and resumes from its last epoch checkpoint; the step counter
+    goes back to the checkpoint's step, or to 0 with ``restart_counter``."""
+    torch.manual_seed(0)
+    return train_log(
+        mlp(32),
+        moons(2000, 1),
+        {"val": moons(1000, 2)},
+        epochs=10,
+        batch=64,
+        make_opt=adam(1e-3),
+        crash_at=crash_at,
+        resume_step_offset=0 if restart_counter else None,
+    )
+
+
+def small_batch(lr: float = 1e-3, *, seed: int = 0, eval_train: bool = False) -> Log:
+    """An MLP on 400 moons points with batches of 4 (100 steps an epoch, 15 epochs): the
+    per-batch loss is heavy-tailed (most batches near 0, a few misclassified points far up).
+    With Adam 1e-3 a healthy run; with a far higher lr an unstable one."""
+    torch.manual_seed(seed)
+    return train_log(
+        mlp(32),
+        moons(400, 1, noise=0.15),
+        {"val": moons(1000, 2, noise=0.15)},
+        epochs=15,
+        batch=4,
+        make_opt=adam(lr),
+        eval_train=eval_train,
+        seed=seed,
+    )
+
+
+def shifted_test(*, per_step: bool = True) -> Log:
+    """Train, train-dev and test logged, no validation split: train and train-dev from one
+    distribution of blobs, test from the same blobs rotated by 75 degrees (the deployment data
+    differs): a data mismatch."""
+    torch.manual_seed(0)
+    xt, yt = blobs(1000, 3, sep=1.5)
+    return train_log(
+        mlp(32),
+        blobs(2000, 1, sep=1.5),
+        {"train_dev": blobs(1000, 2, sep=1.5), "test": (rotate(xt, 75), yt)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(3e-3),
+        per_step=per_step,
+    )
+
+
+def epoch_only(epochs: int = 10) -> Log:
+    """Logistic regression on blobs with a small SGD lr, logged once an epoch (Keras' history):
+    the validation loss falls every epoch to the end."""
+    torch.manual_seed(0)
+    return train_log(
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=epochs,
+        batch=64,
+        make_opt=sgd(3e-3),
+        per_step=False,
+    )
+
+
+def epoch_only_converged(epochs: int = 8) -> Log:
+    """The same model and data with Adam 0.1, logged once an epoch: done after an epoch or two."""
+    torch.manual_seed(0)
+    return train_log(
+        nn.Linear(2, 2),
+        blobs(2000, 1),
+        {"val": blobs(4000, 2)},
+        epochs=epochs,
+        batch=256,
+        make_opt=adam(0.1),
+        per_step=False,
+    )
+
+
+def class_prior(majority: float = 0.8, *, per_step: bool = True) -> Log:
+    """Labels independent of the inputs, one class ``majority`` of the time: the best a model can
+    do is predict the prior, so its loss sits at the prior's entropy from the first steps and its
+    accuracy at the majority rate. (A linear model with Adam 1e-2: it learns the prior fast.)"""
+    torch.manual_seed(0)
+
+    def data(n: int, seed: int) -> tuple[Tensor, Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, 2, generator=g), (torch.rand(n, generator=g) > majority).long()
+
+    return train_log(
+        nn.Linear(2, 2),
+        data(2000, 1),
+        {"val": data(1000, 2)},
+        epochs=12,
+        batch=64,
+        make_opt=adam(1e-2),
+        per_step=per_step,
+    )

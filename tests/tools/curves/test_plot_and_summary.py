@@ -137,3 +137,57 @@ def test_summarize_runs_bounds_points_per_series_and_keeps_nan_as_none():
     assert tl.steps[tl.values.index(None)] == 40_000
     with pytest.raises(InvalidArgument):
         summarize_runs([run], points=1)
+
+
+# marks: what a finding points at ------------------------------------------------------------------
+
+
+def _overfit_run():
+    val = 0.3 + 0.5 * np.exp(-EVAL_STEPS / 150) + 0.0004 * np.maximum(EVAL_STEPS - 400, 0)
+    return make_run(
+        "overfit",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.01), rel=0.05)),
+        series("val/loss", EVAL_STEPS, val),
+    )
+
+
+def test_an_overfitting_run_is_marked_at_its_best_validation_step():
+    from dlpilot.tools.curves import diagnose_runs
+
+    run = _overfit_run()
+    [f] = [f for f in diagnose_runs([run]).findings if f.id == "curve.overfitting"]
+    marks = plot_data([run]).marks
+    assert [(m.kind, m.step, m.finding) for m in marks] == [
+        ("best-validation", f.evidence[0].detail["best_step"], "curve.overfitting")
+    ]
+
+
+def test_a_resume_point_and_a_divergence_are_marked_and_a_healthy_run_has_no_mark():
+    from dlpilot.tools.curves._model import Run
+    from dlpilot.tools.curves.readers._base import SeriesBuilder
+
+    b = SeriesBuilder()
+    b.add(
+        "loss", [*range(0, 600), *range(500, 1000)], [*decay(range(600)), *decay(range(500, 1000))]
+    )
+    resumed = b.build(Run("resumed", "memory", "jsonl"))
+    assert [(m.kind, m.step) for m in plot_data([resumed]).marks] == [("resumed", 500)]
+
+    v = decay(STEPS)
+    v[700:] = v[699] * np.exp(np.linspace(0, 4, 300))  # blows up from step 700
+    marks = plot_data([make_run("diverged", series("train/loss", STEPS, v))]).marks
+    assert ("diverged", "curve.diverged") in {(m.kind, m.finding) for m in marks}
+    assert 650 <= next(m.step for m in marks if m.kind == "diverged") <= 720
+
+    assert plot_data([healthy_run()]).marks == []
+
+
+def test_marks_come_from_given_findings_and_are_drawn(tmp_path):
+    from dlpilot.tools.curves import diagnose_runs
+
+    run = _overfit_run()
+    findings = diagnose_runs([run]).findings
+    data = plot_data([run], findings=[f for f in findings if f.id != "curve.overfitting"])
+    assert data.marks == []
+    png = plot_runs([run])
+    assert png.startswith(b"\x89PNG")

@@ -350,9 +350,22 @@ def test_early_spikes_are_not_late_instability():
     assert "curve.unstable" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
 
 
-def test_late_step_to_step_variance_is_instability():
-    v = decay(STEPS) * np.exp(np.random.default_rng(3).normal(0, np.linspace(0.1, 1.2, 1000)))
+def test_late_swings_of_the_loss_level_are_instability():
+    # an unstable optimizer knocks the model off and it takes steps to recover: the level of the
+    # loss itself wanders late (correlated from step to step), beyond what batch sampling gives
+    rng = np.random.default_rng(3)
+    wander = np.zeros(1000)
+    for i in range(700, 1000):
+        wander[i] = 0.97 * wander[i - 1] + rng.normal(0, 0.3)
+    v = noisy(decay(STEPS)) * np.exp(wander)
     assert "curve.unstable" in ids_of(make_run("r", series("train/loss", STEPS, v)))
+
+
+def test_independent_batch_noise_growing_late_is_not_instability():
+    # per-step losses whose spread grows as the model fits (small batches) average out over a
+    # block of steps as batch sampling predicts: the model itself is steady
+    v = decay(STEPS) * np.exp(np.random.default_rng(3).normal(0, np.linspace(0.1, 1.2, 1000)))
+    assert "curve.unstable" not in ids_of(make_run("r", series("train/loss", STEPS, v)))
 
 
 def test_ordinary_minibatch_noise_is_not_instability():
@@ -614,3 +627,76 @@ def test_an_overfitting_run_is_not_also_called_saturated():
     assert [f.id for f in rule_training_length(run, None, None)] == ["curve.saturated"]
     found = ids_of(run)
     assert "curve.overfitting" in found and "curve.saturated" not in found
+
+
+def test_the_prior_entropies_of_a_majority_rate_are_those_of_two_classes_above_a_half():
+    from dlpilot.tools.curves._bias import prior_entropies
+
+    [(classes, h)] = prior_entropies(0.8)
+    assert classes == 2 and h == pytest.approx(-(0.8 * np.log(0.8) + 0.2 * np.log(0.2)))
+    uniform = dict(prior_entropies(0.1))
+    assert uniform[10] == pytest.approx(np.log(10))
+
+
+def test_a_flat_loss_at_the_prior_entropy_with_accuracy_at_the_majority_is_high_bias():
+    h = -(0.8 * np.log(0.8) + 0.2 * np.log(0.2))
+    run = _stuck(h, 0.8)
+    d = diagnose_runs([run])
+    f = one(d, "curve.high-bias")
+    assert f.evidence[0].detail["classes"] == 2 and d.verdict == "high bias"
+    assert "curve.saturated" not in d.ids
+
+
+def test_a_validation_loss_swinging_while_its_accuracy_holds_is_not_unstable():
+    epochs = np.arange(20) * 50
+    loss = 0.03 + 0.2 * np.exp(-epochs / 150) + np.where(np.arange(20) % 2 == 1, 0.03, 0.0)
+    acc = 0.98 + 0.004 * (np.arange(20) % 2)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.02))),
+        series("val/loss", epochs, loss),
+        series("val/acc", epochs, acc),
+    )
+    assert "curve.unstable" not in ids_of(run)
+    run.series["val/acc"] = series("val/acc", epochs, acc - 0.05 * (np.arange(20) % 2))
+    assert "curve.unstable" in ids_of(run)  # the accuracy swings with it: the model does
+
+
+def test_a_shifted_dev_set_getting_worse_beside_a_steady_train_dev_is_not_overfitting():
+    rising = 0.5 + 0.3 * np.exp(-EVAL_STEPS / 100) + 0.0005 * EVAL_STEPS
+    steady = 0.2 + 0.5 * np.exp(-EVAL_STEPS / 100)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.15), rel=0.05)),
+        series("train-dev/loss", EVAL_STEPS, steady),
+        series("val/loss", EVAL_STEPS, rising),
+    )
+    assert "curve.overfitting" not in ids_of(run)
+    del run.series["train-dev/loss"]
+    assert "curve.overfitting" in ids_of(run)
+
+
+def test_a_calibrated_model_still_learning_near_its_own_entropy_is_not_at_the_prior():
+    epochs = np.arange(6)
+    acc = np.array([0.90, 0.907, 0.917, 0.921, 0.925, 0.928])
+    loss = np.array([0.34, 0.321, 0.303, 0.287, 0.274, 0.262])
+    run = make_run(
+        "r",
+        series("train/loss", epochs, loss + 0.01),
+        series("val/loss", epochs, loss),
+        series("val/acc", epochs, acc),
+    )
+    assert "curve.high-bias" not in ids_of(run)
+
+
+def test_a_loss_gap_within_the_dev_losss_own_swing_is_not_high_variance():
+    epochs = np.arange(20) * 50
+    swing = np.where(np.arange(20) % 2 == 1, 0.025, 0.0)
+    run = make_run(
+        "r",
+        series("train/loss", STEPS, noisy(decay(STEPS, floor=0.03), rel=0.05)),
+        series("val/loss", epochs, 0.03 + 0.3 * np.exp(-epochs / 150) + swing),
+    )
+    assert "curve.high-variance" not in ids_of(run)
+    run.series["val/loss"] = series("val/loss", epochs, 0.09 + 0.3 * np.exp(-epochs / 150) + swing)
+    assert "curve.high-variance" in ids_of(run)  # a gap three times the swing still counts

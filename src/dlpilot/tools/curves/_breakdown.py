@@ -1,10 +1,15 @@
 """Bias / variance / data-mismatch breakdown of one run (seed 001, sections 3.3 and 4.1).
 
-Errors per split are read at the end of training: each split's smoothed curve at the last
-logged step of the training (else dev) series, so the breakdown judges the model the
-configuration produced. (At the best-dev checkpoint of an overfitting run the training error is
-still high and the gaps would say "bias" and ask for a bigger model, the wrong advice; the
-best-dev step and error are reported beside, and curve.overfitting says to keep that checkpoint.)
+Errors per split are read at the end of training, at the last logged step of the training (else
+dev) series, so the breakdown judges the model the configuration produced, and on the same
+footing (``_Footing``), each as a level over the last evaluation interval: an evaluation series
+as the mean of its two evaluations bracketing it, a per-epoch training metric as its last value
+(a mean over that epoch), a per-step training series as the mean of its points in it; an
+evaluation of the training set is preferred when one is logged (``TRAIN_EVALUATION_NAMES``).
+(At the best-dev checkpoint of an overfitting
+run the training error is still high and the gaps would say "bias" and ask for a bigger model,
+the wrong advice; the best-dev step and error are reported beside, and curve.overfitting says to
+keep that checkpoint.)
 Then::
 
     avoidable bias = train error - target error          (target = human level / baseline)
@@ -30,13 +35,23 @@ from dlpilot.findings import Finding, finding
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._results import ErrorBreakdown, Verdict
 from dlpilot.tools.curves._rules import Curve
-from dlpilot.tools.curves._signal import Goal, infer_goal, split_name
+from dlpilot.tools.curves._signal import (
+    Goal,
+    infer_goal,
+    smooth_window,
+    split_name,
+    step_noise,
+)
 
 # A gap counts when it is at least this fraction of the reference error (Ng's examples: 1% human,
 # 8% train, 10% dev -> bias 7 points = 70% of dev error; 7.5% / 8% / 10% -> variance 2 = 20%).
 GAP_RELATIVE = 0.20
 # ... and, for errors that are fractions (1 - accuracy), at least one percentage point.
 GAP_ABSOLUTE = 0.01
+# ... and at least GAP_NOISE_Z x the dev error's evaluation-to-evaluation noise over its last
+# GAP_NOISE_POINTS evaluations.
+GAP_NOISE_Z = 2.0
+GAP_NOISE_POINTS = 6
 
 
 NEXT_ACTIONS: dict[str, list[str]] = {
@@ -130,6 +145,89 @@ def to_error(values: np.ndarray, goal: Goal) -> tuple[np.ndarray, str, bool]:
     return -values, "-value (unbounded larger-is-better metric)", False
 
 
+# A training series with at least this many times the points of the longest held-out split
+# (train-dev, dev, test: evaluations) and at least DENSE_MIN_POINTS is a sample of per-step
+# minibatch values, not an evaluation.
+DENSE_RATIO = 3
+DENSE_MIN_POINTS = 20
+# ... and its level is the mean of its raw points over the last evaluation interval, over at
+# least this many points.
+DENSE_MIN_WINDOW = 5
+# An evaluation's level is the mean of its last this many points at or before the reference step.
+EVAL_POINTS = 2
+# Series that evaluate the whole training set (same footing as the dev evaluation), preferred
+# over the per-step training metric when logged; ``{q}`` is the quantity. Lightning's epoch mean
+# (``train_loss_epoch``) comes next: a mean over the last epoch's batches.
+TRAIN_EVALUATION_NAMES = ("train/eval_{q}", "train/{q}_eval", "train/{q}_epoch")
+
+
+def train_evaluation(run: Run, q: str) -> Series | None:
+    """The training set's error measured like the dev set's, when the run logs one."""
+    for pattern in TRAIN_EVALUATION_NAMES:
+        s = run.get(pattern.format(q=q))
+        if s is not None and np.isfinite(s.values).any():
+            return s
+    return None
+
+
+class _Footing:
+    """Every split's error at the reference step, on the same footing: an evaluation (few
+    points, each measured on a whole fixed set) is read as it is at that step; a per-step
+    training series (minibatch values, DENSE_RATIO x an evaluation's points) as the mean of
+    its raw points over the last evaluation interval, as an epoch's mean loss is, never as a
+    median of them (with small batches the median of the batch losses sits far below their
+    mean, and an ordinary dev error would look like a variance gap)."""
+
+    def __init__(
+        self, curves: dict[str, Curve], ref: float | None, train_evaluation: bool = False
+    ) -> None:
+        self.curves = curves
+        self.ref = ref
+        self.train_evaluation = train_evaluation
+        held = [c for split, c in curves.items() if split != "train"]
+        longest = max(held, key=len, default=None)
+        self.evaluations = len(longest) if longest is not None else 0
+        # the start of the last evaluation interval
+        self.window_start = (
+            float(longest.steps[-2]) if longest is not None and len(longest) >= 2 else None
+        )
+
+    def dense(self, split: str, c: Curve) -> bool:
+        return (
+            split == "train"
+            and len(c) >= DENSE_MIN_POINTS
+            and len(c) >= DENSE_RATIO * self.evaluations
+        )
+
+    def level(self, split: str) -> float | None:
+        c = self.curves.get(split)
+        if c is None or self.ref is None:
+            return None
+        if not self.dense(split, c):
+            at = c.steps.astype(np.float64)
+            if split == "train" and not self.train_evaluation:
+                # a per-epoch training metric is already a mean over the last epoch
+                return float(np.interp(self.ref, at, c.values))
+            # an evaluation: the mean of the last two at or before the reference step, the
+            # start and end of the last interval that a training mean covers (and a held-out
+            # loss swinging from one evaluation to the next is not read at one extreme)
+            before = at <= self.ref
+            if int(before.sum()) >= 2:
+                return float(np.mean(c.values[before][-EVAL_POINTS:]))
+            return float(np.interp(self.ref, at, c.values))
+        upto = c.steps <= self.ref
+        steps, values = c.steps[upto], c.values[upto]
+        if steps.shape[0] == 0:
+            return c.at(self.ref)
+        if self.window_start is not None:
+            window = values[steps > self.window_start]
+        else:
+            window = values[-smooth_window(int(steps.shape[0])) :]
+        if window.shape[0] < DENSE_MIN_WINDOW:
+            window = values[-DENSE_MIN_WINDOW:]
+        return float(np.mean(window))
+
+
 def _fmt(x: float | None, frac: bool) -> str:
     if x is None:
         return "n/a"
@@ -176,7 +274,8 @@ def error_breakdown(
     curves: dict[str, Curve] = {}
     definition, frac = "value", False
     for split in ("train", "train-dev", "val", "test"):
-        s = run.get(f"{split}/{q}")
+        s = train_evaluation(run, q) if split == "train" else None
+        s = s or run.get(f"{split}/{q}")
         if s is None:
             continue
         err, definition, frac = to_error(s.values, g)
@@ -197,12 +296,8 @@ def error_breakdown(
     ref = float(base.steps[-1]) if base is not None else None
     best_dev_step = int(dev.steps[int(np.argmin(dev.smooth))]) if dev is not None else None
     best_dev = float(np.min(dev.smooth)) if dev is not None else None
-
-    def at(split: str) -> float | None:
-        c = curves.get(split)
-        return None if c is None or ref is None else c.at(ref)
-
-    tr, td, dv, te = at("train"), at("train-dev"), at("val"), at("test")
+    footing = _Footing(curves, ref, train_evaluation(run, q) is not None)
+    tr, td, dv, te = (footing.level(split) for split in ("train", "train-dev", "val", "test"))
     if tr is None:
         missing.append(f"train/{q} (training error)")
     if dv is None:
@@ -232,6 +327,10 @@ def error_breakdown(
     need = GAP_RELATIVE * abs(scale)
     if frac:
         need = max(need, GAP_ABSOLUTE)
+    if dev is not None and len(dev) >= GAP_NOISE_POINTS:
+        # a gap must also stand out of how much the dev error moves between evaluations (a
+        # cross-entropy near a separable problem's floor swings with a few confident misses)
+        need = max(need, GAP_NOISE_Z * step_noise(dev.values[-GAP_NOISE_POINTS:]))
     gaps = {"avoidable_bias": bias, "variance": variance, "mismatch": mismatch}
     significant = [k for k, v in gaps.items() if v is not None and v > 0 and v >= need]
     verdict: Verdict

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
+from dlpilot.tools.curves._bias import rule_class_prior
 from dlpilot.tools.curves._breakdown import (
     NEXT_ACTIONS,
     Verdict,
@@ -23,6 +24,7 @@ from dlpilot.tools.curves._results import CurveDiagnosis, RunComparison, RunDiag
 from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
 from dlpilot.tools.curves._summary import compare_runs, summarize_run
+from dlpilot.tools.curves._unstable import rule_unstable
 
 # Findings of a run that blew up: its verdict is "instability" and its gaps are not judged.
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
@@ -42,12 +44,21 @@ def diagnose_run(
     goal: Goal | None = None,
 ) -> RunDiagnosis:
     found: list[Finding] = []
-    for rule in RUN_RULES:
+    for rule in (*RUN_RULES, rule_unstable):
         found.extend(rule(run))
+    if "curve.high-bias" not in {f.id for f in found}:
+        prior = rule_class_prior(run)
+        if prior:
+            # at the class prior, validation "better" than training is the two splits' class
+            # mix, and flat curves are not a run that trained too long (below)
+            found = [f for f in found if f.id != "curve.val-better-than-train"]
+            found.extend(prior)
     ids = {f.id for f in found}
     if not ids & BROKEN_IDS:  # where the best point lies says nothing about a broken run
         length = rule_training_length(run, metric, goal)
-        if "curve.overfitting" in ids:  # it names the early best point and what to do already
+        if ids & {"curve.overfitting", "curve.high-bias"}:
+            # overfitting names the early best point and what to do already; a run at chance
+            # or at the class prior never learned, it did not train too long
             length = [f for f in length if f.id != "curve.saturated"]
         found.extend(length)
     if "curve.diverged" in ids:  # the stronger finding says it already

@@ -26,6 +26,8 @@ class Series:
     steps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
     wall_times: npt.NDArray[np.float64] | None = None
+    # Steps where the log went back to (a resumed run continued from there); see SeriesBuilder.
+    resumed_at: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.steps.shape[0])
@@ -40,6 +42,9 @@ class Run:
     format: str  # "jsonl", "csv", "tensorboard", "hf-trainer", "mlflow"
     series: dict[str, Series] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Steps a resumed run continued from (the step counter went back there in the log): what
+    # came after is a continuation, not a trend. From the series with the most points.
+    resumed_at: list[int] = field(default_factory=list)
 
     def get(self, name: str) -> Series | None:
         return self.series.get(name)

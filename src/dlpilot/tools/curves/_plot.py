@@ -5,8 +5,10 @@ Panels group series by quantity: train / val / test / train-dev of the same quan
 palette; with one run the colour and the line style both encode the split, with several runs the
 colour encodes the run and the line style the split. Every line is downsampled to at most
 ``MAX_LINE_POINTS`` by min/max buckets, so spikes survive. Non-finite points are dropped from the
-line and the first one is marked. Drawing uses ``matplotlib.figure.Figure`` with the Agg canvas
-directly, never pyplot, so no global state is touched.
+line and the first one is marked; so are the steps findings point at (``plot_marks``: the best
+validation step of an over-fitting or saturated run, the divergence, every resume point).
+Drawing uses ``matplotlib.figure.Figure`` with the Agg canvas directly, never pyplot, so no
+global state is touched.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlpilot.errors import InvalidArgument
+from dlpilot.findings import Finding
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._signal import minmax_indices, split_name
 
@@ -64,11 +67,24 @@ class Panel(BaseModel):
     lines: list[Line]
 
 
+class Mark(BaseModel):
+    """A step a finding points at, drawn as a vertical line across every panel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: str
+    kind: str = Field(description="best-validation, resumed, diverged or lr-blow-up")
+    step: int
+    label: str
+    finding: str | None = Field(default=None, description="the finding id it comes from")
+
+
 class PlotData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str
     panels: list[Panel]
+    marks: list[Mark] = Field(default_factory=list)
 
 
 def _quantity(name: str) -> str:
@@ -100,15 +116,86 @@ def _is_axis_or_bookkeeping(name: str) -> bool:
 """Series left out of the default plot: they count progress rather than measure the model."""
 
 
+# Which findings point at a step, and how that step is named on the picture: the best
+# validation point of an over-fitting or saturated run, where a run diverged or blew up.
+_MARKED = {
+    "curve.overfitting": ("best-validation", "best val"),
+    "curve.saturated": ("best-validation", "best val (no gain after)"),
+    "curve.diverged": ("diverged", "diverged"),
+    "lr.too-high": ("lr-blow-up", "blow-up"),
+}
+_MARK_STYLE = {
+    "best-validation": ("#000000", "--"),
+    "resumed": ("#777777", ":"),
+    "diverged": ("#D55E00", "-."),
+    "lr-blow-up": ("#D55E00", ":"),
+}
+
+
+def plot_marks(runs: list[Run], findings: list[Finding] | None = None) -> list[Mark]:
+    """The steps to mark: every run's resume points, and the steps the findings point at (the
+    runs are diagnosed when ``findings`` is None)."""
+    if findings is None:
+        from dlpilot.tools.curves._diagnose import diagnose_run
+
+        findings = [f for run in runs for f in diagnose_run(run).findings]
+    names = {r.name for r in runs}
+    marks: list[Mark] = []
+    seen: set[tuple[str, str, int]] = set()
+
+    def add(mark: Mark) -> None:
+        key = (mark.run, mark.kind, mark.step)
+        if mark.run in names and key not in seen:
+            seen.add(key)
+            marks.append(mark)
+
+    multi = len(runs) > 1
+    by_name = {r.name: r for r in runs}
+    for run in runs:
+        for step in run.resumed_at:
+            add(Mark(run=run.name, kind="resumed", step=step, label=_label("resumed", run, multi)))
+    for f in findings:
+        if f.id not in _MARKED:
+            continue
+        kind, text = _MARKED[f.id]
+        for e in f.evidence:
+            run_name = e.detail.get("run")
+            at = e.detail.get("best_step", e.step) if kind == "best-validation" else e.step
+            if not isinstance(run_name, str) or not isinstance(at, int):
+                continue
+            owner = by_name.get(run_name)
+            if owner is not None:
+                add(
+                    Mark(
+                        run=run_name,
+                        kind=kind,
+                        step=at,
+                        label=_label(text, owner, multi),
+                        finding=f.id,
+                    )
+                )
+    return marks
+
+
+def _label(text: str, run: Run, multi: bool) -> str:
+    return f"{run.name}: {text}" if multi else text
+
+
 def plot_data(
-    runs: list[Run], *, metrics: list[str] | None = None, log_y: bool | None = None
+    runs: list[Run],
+    *,
+    metrics: list[str] | None = None,
+    log_y: bool | None = None,
+    findings: list[Finding] | None = None,
 ) -> PlotData:
     """What ``plot_runs`` draws: panels, downsampled lines, labels and log-scale choices.
 
     ``metrics`` limits the series (exact names like ``"val/loss"`` or quantities like ``"loss"``);
     ``log_y`` forces (True) or forbids (False) a log y axis on loss-like panels; None decides by
     the span of the values (more than ``LOG_DECADES`` decades, all positive). The lr panel is
-    always decided by span.
+    always decided by span. ``findings`` (else the runs' own diagnosis) give the marks: the
+    best validation step of an over-fitting or saturated run, where a run diverged or blew up,
+    and every resume point (``plot_marks``).
     """
     if not runs:
         raise InvalidArgument("plot_runs needs at least one run, got an empty list")
@@ -172,7 +259,7 @@ def plot_data(
         + ", ".join(r.name for r in runs[:4])
         + (" ..." if len(runs) > 4 else "")
     )
-    return PlotData(title=title, panels=panels)
+    return PlotData(title=title, panels=panels, marks=plot_marks(runs, findings))
 
 
 def render_png(data: PlotData) -> bytes:
@@ -207,6 +294,19 @@ def render_png(data: PlotData) -> bytes:
                     fontsize=8,
                     color=ln.colour,
                 )
+        for i, mark in enumerate(data.marks):
+            colour, style = _MARK_STYLE.get(mark.kind, ("#000000", ":"))
+            ax.axvline(mark.step, color=colour, linestyle=style, linewidth=1)
+            if ax is axes[0]:
+                ax.annotate(
+                    f"{mark.label} ({mark.step})",
+                    xy=(mark.step, 1.0 - 0.09 * (i % 4)),
+                    xycoords=("data", "axes fraction"),
+                    ha="left",
+                    va="top",
+                    fontsize=7,
+                    color=colour,
+                )
         if p.log_y:
             ax.set_yscale("log")
         ax.set_title(p.title, fontsize=10, loc="left")
@@ -231,9 +331,11 @@ __all__ = [
     "MAX_LINE_POINTS",
     "OKABE_ITO",
     "Line",
+    "Mark",
     "Panel",
     "PlotData",
     "plot_data",
+    "plot_marks",
     "plot_runs",
     "render_png",
 ]

@@ -92,6 +92,11 @@ class RunSummary(BaseModel):
     last_step: int | None
     metrics: list[MetricSummary]
     warnings: list[str] = Field(default_factory=list)
+    resumed_at: list[int] = Field(
+        default_factory=list,
+        description="steps a resumed run continued from (its step counter went back there); "
+        "the points after each are a continuation, earlier points at or after it were dropped",
+    )
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)

@@ -9,7 +9,8 @@ values that crossed them, so a reader can check the call.
 Conventions: a rule never speaks on fewer points than its ``*_MIN_POINTS``; trend tests run on
 the rolling-median smoothed curve (``_signal.smooth``) and compare medians of blocks of points,
 never single points; non-finite values are dropped before trend tests (``loss.nonfinite`` and
-``curve.diverged`` report them).
+``curve.diverged`` report them). curve.unstable is in ``_unstable`` and the class-prior
+high-bias rule in ``_bias`` (both built on this module's helpers); ``_diagnose`` runs them all.
 """
 
 from __future__ import annotations
@@ -509,7 +510,9 @@ def rule_train_loss_increasing(run: Run) -> list[Finding]:
 # the final smoothed value is above the minimum by OVERFIT_RISE_REL of the minimum's level and by
 # OVERFIT_NOISE_Z x the validation noise, and the smoothed training loss fell by at least
 # OVERFIT_TRAIN_FALL_REL between the validation minimum and the end. Without a validation loss,
-# validation accuracy is used the same way (falling after its maximum).
+# validation accuracy is used the same way (falling after its maximum). With a train-dev split
+# logged, it is the held-out curve read (same distribution as training; a shifted dev set that
+# gets worse is curve.data-mismatch's business).
 
 OVERFIT_MIN_POINTS = 5
 OVERFIT_MIN_AFTER = 2
@@ -527,7 +530,10 @@ def _as_error(c: Curve, goal: Goal) -> Curve:
 def rule_overfitting(run: Run) -> list[Finding]:
     pairs: list[tuple[str, Goal]] = [("loss", "min"), ("acc", "max")]
     for quantity, goal in pairs:
-        vs, ts = pick(run, "val", quantity), pick(run, "train", quantity)
+        # over-fitting is judged on held-out data of the training distribution when a train-dev
+        # split is logged: a dev set from another distribution can get worse through mismatch
+        vs = pick(run, "train-dev", quantity) or pick(run, "val", quantity)
+        ts = pick(run, "train", quantity)
         if ts is None:
             ts = pick(run, "train")
             tgoal: Goal = "min"
@@ -585,115 +591,10 @@ def rule_overfitting(run: Run) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------------------------
-# curve.unstable — high step-to-step variance or spikes late in training (the last
-# LATE_FRACTION of the points) of any loss with at least UNSTABLE_MIN_POINTS points.
-# A spike is a late point at least SPIKE_FACTOR x the local smoothed level, SPIKE_Z robust sigmas
-# above it and at least SPIKE_RANGE_FRACTION of the curve's smoothed range high (the last guard
-# ignores a loss of 0.004 among 0.001s at the end of a curve that came down from 2.3); at least
-# MIN_SPIKES of them are needed, because one hard example in one small (often the last, partial)
-# batch makes a single such point in healthy runs (seen in the real-run tests).
-# High variance: the robust step-to-step noise of the late points is at least UNSTABLE_CV of
-# their median level and at least NOISE_RANGE_FRACTION of the smoothed range. No published
-# threshold exists; these were set so that minibatch noise of healthy runs stays below them.
-# A held-out loss (val, test, train-dev) is measured on a fixed set, so it has no minibatch
-# noise: it moves only as the model does. Its bar is HELDOUT_CV from HELDOUT_MIN_POINTS points
-# (per-epoch logs), over at least HELDOUT_MIN_LATE late points. On real per-epoch runs a healthy
-# validation loss moved 0.2-1.2% of its level from epoch to epoch late in training, an unstable
-# one (SGD lr 0.2, momentum 0.95) 14%.
+# curve.unstable lives in _unstable.py. LATE_FRACTION: the last quarter of the points counts as
+# late training (the playbook's 'last 25% of steps'); several rules read it.
 
 LATE_FRACTION = 0.25
-UNSTABLE_MIN_POINTS = 20
-SPIKE_FACTOR = 2.0
-SPIKE_Z = 6.0
-SPIKE_RANGE_FRACTION = 0.25
-UNSTABLE_CV = 0.5
-MIN_SPIKES = 2
-NOISE_RANGE_FRACTION = 0.10
-HELDOUT_CV = 0.10
-HELDOUT_MIN_POINTS = 10
-HELDOUT_MIN_LATE = 6
-
-
-def rule_unstable(run: Run) -> list[Finding]:
-    out: list[Finding] = []
-    for s in loss_series(run):
-        c = Curve.of(s)
-        heldout = split_name(s.name)[0] in ("val", "test", "train-dev")
-        if len(c) < (HELDOUT_MIN_POINTS if heldout else UNSTABLE_MIN_POINTS):
-            continue
-        k = max(HELDOUT_MIN_LATE if heldout else 3, math.ceil(len(c) * LATE_FRACTION))
-        bar = HELDOUT_CV if heldout else UNSTABLE_CV
-        v, sm, st = c.values[-k:], c.smooth[-k:], c.steps[-k:]
-        resid = v - sm
-        sigma = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
-        rng = float(np.max(c.smooth) - np.min(c.smooth))
-        height = resid
-        spike = (
-            (height >= SPIKE_Z * sigma)
-            & (height >= SPIKE_RANGE_FRACTION * rng)
-            & ((sm <= 0) | (v >= SPIKE_FACTOR * sm))
-            & (height > 0)
-        )
-        level = float(np.median(np.abs(v)))
-        noise = step_noise(v)
-        cv = noise / level if level > 0 else math.inf
-        noisy = cv >= bar and noise >= NOISE_RANGE_FRACTION * rng and noise > 0
-        spiky = int(spike.sum()) >= MIN_SPIKES
-        if not spiky and not noisy:
-            continue
-        thr: JsonValue = {
-            "late_fraction": LATE_FRACTION,
-            "spike_factor": SPIKE_FACTOR,
-            "spike_z": SPIKE_Z,
-            "spike_range_fraction": SPIKE_RANGE_FRACTION,
-            "min_spikes": MIN_SPIKES,
-            "relative_step_noise": bar,
-            "noise_range_fraction": NOISE_RANGE_FRACTION,
-        }
-        if spiky:
-            idx = np.flatnonzero(spike)
-            top = int(idx[int(np.argmax(v[idx] / np.maximum(np.abs(sm[idx]), 1e-300)))])
-            msg = (
-                f"{s.name} has {idx.shape[0]} spike(s) in the last {k} points of run "
-                f"{run.name!r}; the largest is {v[top]:.4g} at step {int(st[top])} against a "
-                f"local level of {sm[top]:.4g}."
-            )
-            step = int(st[int(idx[0])])
-            extra: dict[str, JsonValue] = {
-                "spike_steps": [int(x) for x in st[idx][:20]],
-                "spike_values": [_r(float(x)) for x in v[idx][:20]],
-                "largest_spike_step": int(st[top]),
-                "largest_spike_value": _r(float(v[top])),
-                "local_level": _r(float(sm[top])),
-            }
-        else:
-            msg = (
-                f"{s.name} fluctuates by {cv * 100:.0f}% of its level from step to step over "
-                f"the last {k} points of run {run.name!r} (noise {noise:.3g}, level "
-                f"{level:.3g})."
-            )
-            step = int(st[0])
-            extra = {}
-        out.append(
-            finding(
-                "curve.unstable",
-                msg + " Consider warmup, gradient clipping or a lower peak learning rate.",
-                how="curve",
-                step=_ev_step(step),
-                detail=_detail(
-                    run,
-                    s,
-                    "late spikes or high late step-to-step variance",
-                    late_points=k,
-                    robust_residual_sigma=_r(sigma),
-                    relative_step_noise=_r(cv, 4),
-                    smoothed_range=_r(rng),
-                    threshold=thr,
-                    **extra,
-                ),
-            )
-        )
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -709,7 +610,13 @@ def rule_unstable(run: Run) -> list[Finding]:
 
 SATURATED_POSITION = 0.10
 STILL_IMPROVING_POSITION = 0.75
+# How few points are enough: "best in the first 10%" needs ten points for 10% to be more than the
+# first point; "still improving" is read from STILL_IMPROVING_MIN_POINTS (a Keras history of a
+# few epochs whose validation loss falls every epoch is the clearest case there is): from four
+# points the best can lie in the last quarter only if the last point is it, beyond the noise
+# that the second differences of those points show.
 SATURATION_MIN_POINTS = 10
+STILL_IMPROVING_MIN_POINTS = 4
 IMPROVE_NOISE_Z = 2.0
 IMPROVE_RANGE_FRACTION = 0.05
 
@@ -747,7 +654,7 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
         return []
     s, g = picked
     c = Curve.of(s)
-    if len(c) < SATURATION_MIN_POINTS:
+    if len(c) < STILL_IMPROVING_MIN_POINTS:
         return []
     pos, step, best, tol = best_position(c, g)
     raw_i = int(np.argmin(c.values) if g == "min" else np.argmax(c.values))
@@ -767,11 +674,13 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
         threshold={
             "saturated_before": SATURATED_POSITION,
             "still_improving_after": STILL_IMPROVING_POSITION,
+            "saturation_min_points": SATURATION_MIN_POINTS,
+            "still_improving_min_points": STILL_IMPROVING_MIN_POINTS,
             "noise_z": IMPROVE_NOISE_Z,
             "range_fraction": IMPROVE_RANGE_FRACTION,
         },
     )
-    if pos <= SATURATED_POSITION:
+    if pos <= SATURATED_POSITION and len(c) >= SATURATION_MIN_POINTS:
         return [
             finding(
                 "curve.saturated",
@@ -811,6 +720,9 @@ def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> lis
 
 VBT_REL = 0.10
 VBT_REL_ALONE = 0.20
+# A training series with fewer than this many times the validation's points is logged per epoch
+# (a mean over the epoch's batches), not per step.
+VBT_DENSE_RATIO = 3
 VBT_ABS = 0.01
 VBT_MIN_POINTS = 3
 VBT_MIN_LATE = 2
@@ -839,6 +751,13 @@ def _val_vs_train(run: Run, quantity: str, goal: str) -> _Vbt | None:
     vsteps = v.steps[-k:].astype(np.float64)
     vv = v.values[-k:]
     tv = np.interp(vsteps, t.steps.astype(np.float64), t.smooth)
+    if len(t) < VBT_DENSE_RATIO * len(v) and len(v) > k:
+        # an epoch-level training metric (a mean over the epoch's batches) describes the model
+        # during the epoch that ends at its step, which the validation at the previous epoch's
+        # end saw at its start: compare those, so a falling curve's lag is not "better"
+        vv = v.values[-k - 1 : -1]
+    elif len(t) < VBT_DENSE_RATIO * len(v):
+        return None
     val_median, train_median = float(np.median(vv)), float(np.median(tv))
     if goal == "max":
         if not (np.all((vv >= 0) & (vv <= 1)) and np.all((tv >= 0) & (tv <= 1))):
@@ -971,13 +890,13 @@ RUN_RULES: tuple[RunRule, ...] = (
     rule_lr_too_high,
     rule_train_loss_increasing,
     rule_overfitting,
-    rule_unstable,
     rule_val_better_than_train,
     rule_chance_level,
 )
 
 
 __all__ = [
+    "LATE_FRACTION",
     "RUN_RULES",
     "Curve",
     "best_position",
@@ -993,6 +912,5 @@ __all__ = [
     "rule_overfitting",
     "rule_train_loss_increasing",
     "rule_training_length",
-    "rule_unstable",
     "rule_val_better_than_train",
 ]

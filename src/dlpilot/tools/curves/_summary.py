@@ -92,6 +92,7 @@ def summarize_run(run: Run) -> RunSummary:
         last_step=max(lasts) if lasts else None,
         metrics=metrics,
         warnings=list(run.warnings),
+        resumed_at=list(run.resumed_at),
     )
 
 

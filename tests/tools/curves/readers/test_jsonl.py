@@ -13,13 +13,13 @@ def _write_lines(path: Path, rows: list[dict[str, object]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def test_a_jsonl_log_gives_one_series_per_metric_sorted_by_step(tmp_path: Path) -> None:
+def test_a_jsonl_log_gives_one_series_per_metric(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     _write_lines(
         path,
         [
-            {"step": 2, "train_loss": 0.5, "lr": 0.1},
             {"step": 1, "train_loss": 0.9, "lr": 0.1},
+            {"step": 2, "train_loss": 0.5, "lr": 0.1},
             {"step": 2, "val_loss": 0.7, "val_acc": 0.6},
         ],
     )
@@ -83,7 +83,7 @@ def test_a_torn_last_line_keeps_the_complete_lines_and_warns(tmp_path: Path) -> 
     assert any("line 3" in w and "torn" in w for w in run.warnings)
 
 
-def test_a_resumed_run_that_rewrites_steps_keeps_the_last_value_and_says_so(
+def test_a_resumed_run_that_rewrites_steps_keeps_the_resumed_values_and_says_so(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "metrics.jsonl"
@@ -94,7 +94,8 @@ def test_a_resumed_run_that_rewrites_steps_keeps_the_last_value_and_says_so(
     loss = run.series["train/loss"]
     assert loss.steps.tolist() == [0, 1, 2, 3, 4, 5]
     assert loss.values[3:].tolist() == [9.0, 9.0, 9.0]
-    assert any("step 3" in w and "last value" in w for w in run.warnings)
+    assert run.resumed_at == [3]
+    assert any("resumed" in w and "step 3" in w for w in run.warnings)
 
 
 def test_a_file_with_no_json_object_cannot_be_read(tmp_path: Path) -> None:

@@ -99,3 +99,21 @@ def test_a_final_test_score_next_to_validation_stays_a_test_score(tmp_path: Path
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in data))
     assert "test/loss" in read_run(tmp_path / "with_val.jsonl").series
     assert "test/loss" in read_run(tmp_path / "test_once.jsonl").series  # one point: at the end
+
+
+def test_a_test_scored_once_next_to_train_dev_is_the_deployment_split(tmp_path: Path) -> None:
+    rows: list[dict[str, object]] = [
+        {"step": s, "train_acc": 0.9 + 0.008 * s, "train_dev_acc": 0.89 + 0.008 * s}
+        for s in range(10)
+    ]
+    rows.append({"step": 9, "test_acc": 0.75})
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = read_run(path)
+    assert run.series["val/acc"].original == "test_acc"
+    assert any("deployment split" in w for w in run.warnings)
+    d = diagnose_runs([run], target_error=0.0)
+    assert d.verdict == "data mismatch"
+    assert d.runs[0].breakdown.mismatch == pytest.approx(
+        (0.954 + 0.962) / 2 - 0.75, abs=1e-6
+    )  # train-dev: its last two

@@ -22,6 +22,11 @@ from dlpilot.tools.curves.readers import normalize_metric_name
         ("dev_loss", "val/loss"),
         ("test_loss", "test/loss"),
         ("train_dev_loss", "train-dev/loss"),
+        ("train-dev_loss", "train-dev/loss"),
+        ("traindev_acc", "train-dev/acc"),
+        ("holdout_train_loss", "train-dev/loss"),
+        ("Loss/train_dev", "train-dev/loss"),
+        ("accuracy/train-dev", "train-dev/acc"),
         ("acc", "train/acc"),
         ("accuracy", "train/acc"),
         ("train_acc", "train/acc"),
@@ -55,3 +60,23 @@ def test_common_metric_spellings_map_to_one_canonical_name(name: str, expected: 
 
 def test_the_step_and_epoch_means_of_lightning_stay_distinct() -> None:
     assert normalize_metric_name("train_loss_step") != normalize_metric_name("train_loss_epoch")
+
+
+@pytest.mark.parametrize(
+    ("directory", "split"),
+    [
+        ("loss_val", "val"),
+        ("accuracy_train_dev", "train-dev"),
+        ("loss_train-dev", "train-dev"),
+        ("accuracy_traindev", "train-dev"),
+        ("loss_holdout_train", "train-dev"),
+        ("train_dev", "train-dev"),
+        ("validation", "val"),
+        ("loss_dev", "val"),
+        ("runs", None),
+    ],
+)
+def test_a_directory_named_for_a_split_gives_that_split(directory: str, split: str | None) -> None:
+    from dlpilot.tools.curves.readers._names import trailing_phase
+
+    assert trailing_phase(directory) == split

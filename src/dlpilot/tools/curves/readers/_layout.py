@@ -16,7 +16,13 @@ often as a split's, and runs whose tags say ``Loss/train`` are runs of their own
 
 And a run that logs no validation series but evaluates a ``test`` split during training (the
 PyTorch tutorials' ``Loss/test``) uses that split as its dev set: it is read as ``val/*``, with a
-note, so that every rule sees it where it looks for the dev curve.
+note, so that every rule sees it where it looks for the dev curve. When the run logs train,
+train-dev and test only, test is the deployment split (seed 001, section 1.2) and is read as the
+dev set whatever its number of points, so the breakdown measures mismatch against it.
+
+Train-dev is recognized by name in every layout: ``train_dev``, ``train-dev``, ``traindev``,
+``holdout_train`` in a metric's name, a directory's name or an ``add_scalars`` key
+(``accuracy_train_dev/``); see ``_names``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,11 @@ from pathlib import Path
 
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves.readers._base import run_name_for
-from dlpilot.tools.curves.readers._names import names_a_split, normalize_in_phase, phase_of
+from dlpilot.tools.curves.readers._names import (
+    names_a_split,
+    normalize_in_phase,
+    trailing_phase,
+)
 
 TEST_AS_DEV_MIN_POINTS = 3
 """Points a test series needs to count as evaluated during training (not once at the end)."""
@@ -33,12 +43,9 @@ TEST_AS_DEV_MIN_POINTS = 3
 
 def _dir_phase(name: str) -> str | None:
     """The split a directory is named for: ``validation`` -> "val", ``loss_val`` -> "val"
-    (``add_scalars``' ``<tag>_<key>``); ``None`` for any other name."""
-    phase = phase_of(name)
-    if phase is not None:
-        return phase
-    prefix, sep, last = name.rpartition("_")
-    return phase_of(last) if sep and prefix else None
+    (``add_scalars``' ``<tag>_<key>``), ``accuracy_train_dev`` -> "train-dev"; ``None`` for
+    any other name."""
+    return trailing_phase(name)
 
 
 def join_split_dirs(runs: list[Run], sources: list[Path], root: Path) -> None:
@@ -82,8 +89,9 @@ def _adopt(into: Run, child: Run, dirname: str, phase: str) -> None:
                 f"{name!r}; {original!r} is kept as {original.lower()!r}"
             )
             name = original.lower()
-        into.series[name] = Series(name, original, s.steps, s.values, s.wall_times)
+        into.series[name] = Series(name, original, s.steps, s.values, s.wall_times, s.resumed_at)
     into.warnings.extend(f"{dirname}: {w}" for w in child.warnings)
+    into.resumed_at = sorted(set(into.resumed_at) | set(child.resumed_at))
 
 
 def read_test_as_dev(run: Run) -> None:
@@ -93,13 +101,24 @@ def read_test_as_dev(run: Run) -> None:
     if any(n.startswith("val/") for n in names):
         return
     tests = [n for n in names if n.startswith("test/")]
-    if not tests or max(len(run.series[n]) for n in tests) < TEST_AS_DEV_MIN_POINTS:
+    # with a train-dev split logged, test is the deployment split of seed 001's Train / Train-Dev
+    # / Dev-Test comparison, however often it was scored
+    train_dev = any(n.startswith("train-dev/") for n in names)
+    need = 1 if train_dev else TEST_AS_DEV_MIN_POINTS
+    if not tests or max(len(run.series[n]) for n in tests) < need:
         return
     for n in tests:
         s = run.series.pop(n)
         name = "val/" + n[len("test/") :]
-        run.series[name] = Series(name, s.original, s.steps, s.values, s.wall_times)
+        run.series[name] = Series(name, s.original, s.steps, s.values, s.wall_times, s.resumed_at)
     shown = ", ".join(run.series["val/" + n[5:]].original for n in tests[:4])
+    if train_dev:
+        run.warnings.append(
+            f"no validation series: train, train-dev and test are logged, so {shown} "
+            f"({'is' if len(tests) == 1 else 'are'} the deployment split) "
+            "is read as the dev set: the mismatch breakdown compares it with train-dev"
+        )
+        return
     run.warnings.append(
         f"no validation series: {shown} {'is' if len(tests) == 1 else 'are'} evaluated during "
         "training, so that test split is read as the dev (validation) set"

@@ -89,7 +89,9 @@ def _read_sqlite(path: Path) -> list[Run]:
         runs_meta = _sqlite_runs(con)
         rows = con.execute(
             "SELECT run_uuid, key, step, value, is_nan, timestamp FROM metrics "
-            "ORDER BY run_uuid, key, timestamp"
+            # written order (the builder reads a step that goes back as a resume); points
+            # logged in one millisecond (log_batch) are in step order
+            "ORDER BY run_uuid, key, timestamp, step"
         ).fetchall()
     except sqlite3.Error as e:
         raise CurveReadError(f"{path}: not an MLflow tracking database: {e}") from e

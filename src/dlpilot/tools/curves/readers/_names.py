@@ -10,7 +10,7 @@ Examples::
     loss, train_loss, training_loss, Loss/train, train_loss_step   -> train/loss
     train_loss_epoch                                                -> train/loss_epoch
     val_loss, valid_loss, validation_loss, eval_loss, dev_loss      -> val/loss
-    train_dev_loss                                                  -> train-dev/loss
+    train_dev_loss, train-dev_loss, traindev_loss, holdout_train_loss -> train-dev/loss
     acc, accuracy, val_acc, eval_accuracy                           -> train/acc, val/acc
     err, error_rate, val_error                                      -> train/error, val/error
     learning_rate, lr, lr-AdamW, train/learning_rate                -> lr
@@ -83,13 +83,12 @@ def normalize_metric_name(name: str) -> str:
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if phase is None and t in ("train", "training") and tokens[i + 1 : i + 2] == ["dev"]:
+        width = _train_dev_at(tokens, i) if phase is None else 0
+        if width:
             phase = "train-dev"
-            i += 2
+            i += width
             continue
-        if phase is None and t in ("traindev", "train-dev"):
-            phase = "train-dev"
-        elif phase is None and t in _PHASES:
+        if phase is None and t in _PHASES:
             phase = _PHASES[t]
         else:
             rest.append(t)
@@ -106,6 +105,39 @@ def normalize_metric_name(name: str) -> str:
     return phase + "/" + "_".join(rest)
 
 
+# Spellings of the train-dev split (a held-out slice of the training distribution): one word, or
+# two words in a row (``train_dev``, ``train-dev``, ``Loss/train dev``, ``holdout_train``).
+_TRAIN_DEV_WORDS = frozenset({"traindev", "trainingdev", "heldouttrain", "holdouttrain"})
+_TRAIN_WORDS = frozenset({"train", "training", "trn"})
+_HOLDOUT_WORDS = frozenset({"holdout", "heldout"})
+
+
+def _train_dev_at(tokens: list[str], i: int) -> int:
+    """How many tokens from ``i`` spell the train-dev split (0 when they do not)."""
+    t = tokens[i]
+    if t in _TRAIN_DEV_WORDS:
+        return 1
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if t in _TRAIN_WORDS and (nxt == "dev" or nxt in _HOLDOUT_WORDS):
+        return 2
+    if t in _HOLDOUT_WORDS and nxt in _TRAIN_WORDS:
+        return 2
+    return 0
+
+
+def trailing_phase(name: str) -> str | None:
+    """The split that the last word(s) of a name give, with words before them: a directory
+    ``add_scalars`` made (``loss_val`` -> "val", ``accuracy_train_dev`` -> "train-dev"); the
+    whole name when it is only a split (``validation``, ``train_dev``)."""
+    tokens = [t for t in _SPLIT.split(name.strip().lower()) if t]
+    for width in (2, 1):
+        if len(tokens) >= width and _train_dev_at(tokens, len(tokens) - width) == width:
+            return "train-dev"
+    if tokens and tokens[-1] in _PHASES:
+        return _PHASES[tokens[-1]]
+    return None
+
+
 def _names_a_metric(tokens: list[str]) -> bool:
     rest = [t for t in tokens if t not in _PHASES]
     return bool(rest) and (
@@ -120,7 +152,8 @@ def phase_of(word: str) -> str | None:
 
 def names_a_split(name: str) -> bool:
     """Whether a logged name carries its own split word (``Loss/train``, ``val_acc``)."""
-    return any(t in _PHASES for t in _SPLIT.split(name.strip().lower()))
+    tokens = _SPLIT.split(name.strip().lower())
+    return any(t in _PHASES or _train_dev_at(tokens, i) for i, t in enumerate(tokens))
 
 
 def normalize_in_phase(name: str, phase: str) -> str:
@@ -159,4 +192,10 @@ def _passthrough(lowered: str) -> str:
     return out or lowered
 
 
-__all__ = ["names_a_split", "normalize_in_phase", "normalize_metric_name", "phase_of"]
+__all__ = [
+    "names_a_split",
+    "normalize_in_phase",
+    "normalize_metric_name",
+    "phase_of",
+    "trailing_phase",
+]

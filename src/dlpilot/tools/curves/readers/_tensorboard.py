@@ -27,7 +27,8 @@ block. Memory thus follows the points kept (24 bytes a point), not the file's si
 of every record are verified (``_crc32c.crc32c_many``, vectorized over records). Reading stops
 at the first torn record or checksum mismatch; what came before is kept and the file, byte offset
 and reason go to ``Run.warnings``. Several event files in one directory (a
-resumed run) are read in the order of the timestamp in their names.
+resumed run) are read in the order they were written (the timestamp in their names, then their
+first event's wall time), so a resumed run's step that goes back is seen as one (``_base``).
 """
 
 from __future__ import annotations
@@ -68,9 +69,25 @@ def is_event_file(path: Path) -> bool:
     return "tfevents" in path.name and path.is_file()
 
 
-def _file_order(path: Path) -> tuple[int, str]:
+def _file_order(path: Path) -> tuple[int, float, str]:
+    """Event files in the order they were written: the whole second in the name, then the wall
+    time of the first event (two writers opened in one second, by a resumed run), then the name."""
     m = _FILE_TIME.search(path.name)
-    return (int(m.group(1)) if m else 0, path.name)
+    return (int(m.group(1)) if m else 0, _first_wall_time(path), path.name)
+
+
+def _first_wall_time(path: Path) -> float:
+    """The wall time of a file's first event (``Event.wall_time`` is field 1, a double, and
+    writers put it first), or infinity when it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12 + 9)
+    except OSError:
+        return float("inf")
+    if len(head) < 21 or head[12] != 0x09:
+        return float("inf")
+    wall: float = _F64.unpack_from(head, 13)[0]
+    return wall
 
 
 class TensorBoardReader(Reader):
