@@ -1,0 +1,60 @@
+"""A round's summary: its trials as records, the best one, the baseline and the counts.
+
+:func:`build_summary` reads an open study; :func:`study_summary` finds a study by name under a
+project (its folder keeps the round and the storage it was started with).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from dlpilot.tools.trials import _records as rec
+from dlpilot.tools.trials._results import BestTrial, StudySummary, TrialRecord
+from dlpilot.tools.trials._round import RoundFile
+from dlpilot.tools.trials._storage import find_study, load_study, open_storage, read_meta, redact
+
+
+def build_summary(round_: RoundFile, study: optuna.Study, storage_url: str = "") -> StudySummary:
+    """The summary of ``study`` as run from ``round_`` (surplus trials left out)."""
+    records = [rec.to_record(t) for t in study.get_trials(deepcopy=False) if not rec.is_surplus(t)]
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    summary = StudySummary(
+        study=round_.name,
+        direction=round_.objective.direction,
+        metric=round_.objective.metric,
+        storage=redact(storage_url) if storage_url else "journal",
+        best=_best(records, round_.objective.direction),
+        baseline=next((r for r in records if r.kind == "baseline" and r.state != "failed"), None)
+        or next((r for r in records if r.kind == "baseline"), None),
+        trials=records,
+        counts=counts,
+    )
+    # The lead plugs the playbook's analysis in here when merging (the `analysis` helper's
+    # _analysis.py): summary.findings, summary.answer = analyze_round(round_, records, curves)
+    summary.findings, summary.answer = [], None
+    return summary
+
+
+def _best(records: list[TrialRecord], direction: str) -> BestTrial | None:
+    done = [r for r in records if r.state == "complete" and r.value is not None]
+    if not done:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    best = min(done, key=lambda r: (sign * float(r.value or 0.0), r.number))
+    assert best.value is not None
+    return BestTrial(number=best.number, value=best.value, params=best.params)
+
+
+def study_summary(name: str, project: str | Path = ".") -> StudySummary:
+    """The summary of study ``name`` under ``project`` (the round's working directory)."""
+    folder = find_study(name, Path(project).resolve())
+    round_, url = read_meta(folder)
+    storage = open_storage(url, folder)
+    return build_summary(round_, load_study(name, storage), url)
+
+
+__all__ = ["build_summary", "study_summary"]
