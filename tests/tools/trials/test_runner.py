@@ -120,3 +120,32 @@ def test_a_hopeless_trial_is_pruned_from_its_live_curve_and_stopped_at_once(
     assert bad.state == "pruned" and bad.exit_cause == "pruned"
     assert bad.last_step is not None and bad.last_step < 30
     assert time.monotonic() - started < 3 * 30 * 0.1  # the pruned trial did not run out
+
+
+def test_a_round_of_a_real_torch_training_tunes_its_learning_rate(
+    write_round: Callable[..., RoundFile], tmp_path: Path
+) -> None:
+    script = SCRIPTS / "train_mlp.py"
+    round_ = write_round(
+        name="mlp",
+        command=f"{PY} {script} --lr {{lr}} --width {{width}} --seed {{seed}} --out {{trial_dir}}",
+        trials=4,
+        parallel=2,
+        sampler="qmc",
+        pruner={"kind": "asha", "min_step": 2},
+        baseline={"lr": 0.05, "width": 16},
+        params={
+            "lr": {"role": "target", "type": "float", "low": 1e-4, "high": 0.5, "log": True},
+            "width": {"role": "nuisance", "type": "categorical", "choices": [8, 16]},
+        },
+    )
+    summary = run_round(round_, slots=cpu_slots(2))
+    finished = [t for t in summary.trials if t.state in ("complete", "pruned")]
+    assert len(finished) == 4, [(t.state, t.exit_detail) for t in summary.trials]
+    assert summary.trials[0].kind == "baseline" and summary.trials[0].state == "complete"
+    assert summary.best is not None and summary.best.value < 1.0
+    for t in summary.trials:
+        rows = (Path(t.dir or "") / "metrics.jsonl").read_text().splitlines()
+        assert json.loads(rows[0])["threads"] == "1"  # the CPU slot's thread limit reached torch
+        if t.state == "complete":
+            assert t.last_step == 6

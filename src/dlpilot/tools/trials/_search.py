@@ -13,11 +13,13 @@ Pruners: ``asha`` (asynchronous successive halving; ``min_step`` is its minimum 
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.pruners import (
     BasePruner,
     HyperbandPruner,
@@ -43,7 +45,9 @@ def make_sampler(round_: RoundFile, worker: str) -> BaseSampler:
     seed = round_.seed
     worker_seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % (2**32)
     if round_.sampler == "qmc":
-        return QMCSampler(qmc_type="halton", scramble=True, seed=seed)
+        with warnings.catch_warnings():  # "experimental" since Optuna 3; the playbook's choice
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return QMCSampler(qmc_type="halton", scramble=True, seed=seed)
     if round_.sampler == "tpe":
         return TPESampler(seed=worker_seed)
     if round_.sampler == "gp":

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -66,12 +68,14 @@ def open_storage(url: str, folder: Path) -> BaseStorage:
             "'postgresql+psycopg://user@host/db'); leave it empty for the embedded journal"
         )
     try:
-        return RDBStorage(
-            _with_driver(url),
-            heartbeat_interval=HEARTBEAT_INTERVAL_S,
-            grace_period=HEARTBEAT_GRACE_S,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return RDBStorage(
+                _with_driver(url),
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=HEARTBEAT_GRACE_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
+            )
     except Exception as exc:  # SQLAlchemy's many driver and connection errors
         raise ProjectError(f"cannot open storage {redact(url)!r}: {exc}") from exc
 
