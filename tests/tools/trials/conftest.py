@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +49,12 @@ def write_round(tmp_path: Path) -> Callable[..., RoundFile]:
 
 def cpu_slots(n: int) -> list[Slot]:
     return plan_slots(n, gpus=[], cores=n)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL URL: a throwaway cluster on loopback, or $DLPILOT_TEST_POSTGRES_URL."""
+    from ._postgres import postgres_url
+
+    with postgres_url() as url:
+        yield url

@@ -21,19 +21,23 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import FrozenTrial
 
 from dlpilot.errors import InvalidArgument, ProjectError
+from dlpilot.tools.trials._lease import HOST, kill_trial_processes
 from dlpilot.tools.trials._round import RoundFile
 
 STUDIES_DIR = Path(".dlpilot") / "trials"
 """Under the project (the round's working directory): one folder per study."""
 
-HEARTBEAT_INTERVAL_S = 5
-"""How often a runner records the heartbeat of each running trial in a database storage."""
+HEARTBEAT_INTERVAL_S = int(os.environ.get("DLPILOT_TRIALS_HEARTBEAT_S", "5"))
+"""How often a runner records the heartbeat of each running trial in a database storage
+(``$DLPILOT_TRIALS_HEARTBEAT_S`` overrides it, for tests and slow links)."""
 
-HEARTBEAT_GRACE_S = 20
+HEARTBEAT_GRACE_S = int(os.environ.get("DLPILOT_TRIALS_HEARTBEAT_GRACE_S", "20"))
 """A database trial without a heartbeat for this long belongs to a dead worker: four missed
-heartbeats, so a busy machine is not mistaken for a dead one."""
+heartbeats, so a busy machine is not mistaken for a dead one
+(``$DLPILOT_TRIALS_HEARTBEAT_GRACE_S`` overrides it)."""
 
 JOURNAL_NAME = "journal.log"
 META_NAME = "study.json"
@@ -74,10 +78,22 @@ def open_storage(url: str, folder: Path) -> BaseStorage:
                 _with_driver(url),
                 heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=HEARTBEAT_GRACE_S,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
+                heartbeat_stale_trial_callback=_RetryAndReap(),
             )
     except Exception as exc:  # SQLAlchemy's many driver and connection errors
         raise ProjectError(f"cannot open storage {redact(url)!r}: {exc}") from exc
+
+
+class _RetryAndReap(RetryHeartbeatStaleTrialCallback):
+    """A dead worker's trial is enqueued again (Optuna's retry); when that worker ran on this
+    machine, what is left of its trial's processes is killed first."""
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        record = trial.user_attrs.get("dlpilot") or {}
+        worker, folder = str(record.get("worker") or ""), record.get("dir")
+        if folder and worker.rpartition(":")[0] == HOST:
+            kill_trial_processes(Path(folder))
+        super().__call__(study, trial)
 
 
 def _with_driver(url: str) -> str:
