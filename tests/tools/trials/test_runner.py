@@ -149,3 +149,23 @@ def test_a_round_of_a_real_torch_training_tunes_its_learning_rate(
         assert json.loads(rows[0])["threads"] == "1"  # the CPU slot's thread limit reached torch
         if t.state == "complete":
             assert t.last_step == 6
+
+
+def test_seed_reruns_repeat_the_best_configurations_and_the_baseline_with_other_seeds(
+    write_round: Callable[..., RoundFile],
+) -> None:
+    round_ = write_round(
+        trials=4, parallel=2, seed=10, baseline={"lr": 0.5}, seeds={"top": 1, "runs": 3}
+    )
+    summary = run_round(round_, slots=cpu_slots(2))
+    search = [t for t in summary.trials if t.kind != "seed-rerun"]
+    reruns = [t for t in summary.trials if t.kind == "seed-rerun"]
+    assert len(search) == 4 and all(t.state == "complete" for t in summary.trials)
+    best = min(search, key=lambda t: t.value or 0.0)
+    baseline = search[0]
+    # the best configuration and the baseline, each with seeds 11 and 12 (10 was the search's)
+    assert sorted((t.params["lr"], t.seed) for t in reruns) == sorted(
+        (p.params["lr"], s) for p in {best.number: best, 0: baseline}.values() for s in (11, 12)
+    )
+    for t in reruns:  # the seed reached the command; the fake's loss moves with it
+        assert t.command[t.command.index("--seed") + 1] == str(t.seed)
