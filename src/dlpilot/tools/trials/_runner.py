@@ -22,12 +22,14 @@ import contextlib
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
@@ -111,6 +113,13 @@ def git_state(directory: Path) -> tuple[str | None, bool | None]:
     except (OSError, subprocess.TimeoutExpired):
         return None, None
     return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Optuna's ``fail_stale_trials`` (marked experimental since 2.9) without its warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        fail_stale_trials(study)
 
 
 class Runner:
@@ -214,7 +223,7 @@ class Runner:
         assert self.study is not None
         with self._lock:
             if isinstance(self.storage, RDBStorage):
-                fail_stale_trials(self.study)
+                _fail_stale(self.study)
             trials = self._trials()
             counted = [t for t in trials if rec.counts_toward_budget(t)]
             search = [t for t in counted if t.user_attrs.get(rec.KIND) != "seed-rerun"]
@@ -230,7 +239,9 @@ class Runner:
 
     def _ask(self) -> optuna.Trial | str:
         assert self.study is not None
-        trial = self.study.ask()
+        with warnings.catch_warnings():  # heartbeats with ask/tell are this runner's job
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to")
+            trial = self.study.ask()
         self._beat(trial)
         trial.set_user_attr(rec.RECORD, {"worker": self.worker, "started": rec.now_iso()})
         if self._surplus(trial):
@@ -422,7 +433,7 @@ class Runner:
         database's heartbeats do the same through ``fail_stale_trials``)."""
         assert self.study is not None
         if is_database(self.storage_url):
-            fail_stale_trials(self.study)
+            _fail_stale(self.study)
             return
         for t in self._trials():
             if t.state != OptunaState.RUNNING:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,11 @@ HEARTBEAT_GRACE_S = int(os.environ.get("DLPILOT_TRIALS_HEARTBEAT_GRACE_S", "20")
 """A database trial without a heartbeat for this long belongs to a dead worker: four missed
 heartbeats, so a busy machine is not mistaken for a dead one
 (``$DLPILOT_TRIALS_HEARTBEAT_GRACE_S`` overrides it)."""
+
+OPEN_ATTEMPTS = 5
+OPEN_RETRY_S = 0.5
+"""Opening a fresh database that other workers are creating tables in is retried this many
+times, waiting this long times the attempt: table creation takes a second or two."""
 
 JOURNAL_NAME = "journal.log"
 META_NAME = "study.json"
@@ -71,17 +77,23 @@ def open_storage(url: str, folder: Path) -> BaseStorage:
             f"storage = {redact(url)!r} is not a database URL (e.g. "
             "'postgresql+psycopg://user@host/db'); leave it empty for the embedded journal"
         )
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(
-                _with_driver(url),
-                heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=HEARTBEAT_GRACE_S,
-                heartbeat_stale_trial_callback=_RetryAndReap(),
-            )
-    except Exception as exc:  # SQLAlchemy's many driver and connection errors
-        raise ProjectError(f"cannot open storage {redact(url)!r}: {exc}") from exc
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(
+                    _with_driver(url),
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=HEARTBEAT_GRACE_S,
+                    heartbeat_stale_trial_callback=_RetryAndReap(),
+                )
+        except Exception as exc:  # SQLAlchemy's many driver and connection errors
+            # Workers started together on a fresh database race to create its tables; the
+            # losers see "already exists" and find the tables there on the next try.
+            if "already exists" not in str(exc) or attempt == OPEN_ATTEMPTS:
+                raise ProjectError(f"cannot open storage {redact(url)!r}: {exc}") from exc
+            time.sleep(OPEN_RETRY_S * attempt)
+    raise AssertionError("unreachable")
 
 
 class _RetryAndReap(RetryHeartbeatStaleTrialCallback):
