@@ -15,6 +15,8 @@ from typing import Any
 from dlpilot.errors import InvalidArgument
 
 EXIT_OK, EXIT_NOT_FINISHED, EXIT_CANNOT_RUN = 0, 1, 2
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""Stop the round (its running trials stopped, re-run by the next run), then exit 1."""
 
 
 def add_parser(sub: Any) -> None:
@@ -69,10 +71,13 @@ def _run(args: argparse.Namespace) -> int:
 
     round_ = load_round(args.round_file)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    display = _Display(round_.name)
-    summary = Runner(round_, storage=args.storage, stop=stop, on_progress=display).run()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    try:
+        display = _Display(round_.name)
+        summary = Runner(round_, storage=args.storage, stop=stop, on_progress=display).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(_ranked(summary.model_dump(mode="json")))
     if stop.is_set():
         print(f"stopped; `dlpilot trials run {args.round_file}` continues the round")
