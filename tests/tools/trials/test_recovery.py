@@ -109,3 +109,22 @@ def test_a_stopped_round_is_continued_by_the_next_run(
     summary = study_summary("fake", tmp_path)
     assert summary.counts.get("complete") == 4
     assert summary.counts.get("running", 0) == 0 and summary.counts.get("waiting", 0) == 0
+
+
+def test_a_second_runner_on_the_journal_reruns_a_dead_runners_trials_without_a_restart(
+    write_round: Callable[..., RoundFile], tmp_path: Path
+) -> None:
+    round_ = _slow_round(write_round)
+    first = start_detached(round_.source or "")
+    _wait(lambda: len(study_status("fake", tmp_path).running) == 2, "the first runner never ran")
+    second = start_detached(round_.source or "")
+    _wait(lambda: len(study_status("fake", tmp_path).runners) == 2, "the second never joined")
+    victim = study_status("fake", tmp_path).running
+    os.kill(first.pid, signal.SIGKILL)
+    _wait(lambda: not _alive(second.pid), "the surviving runner never finished the round")
+    summary = study_summary("fake", tmp_path)
+    assert summary.counts.get("complete") == 4, summary.counts
+    for number in victim:
+        t = next(t for t in summary.trials if t.number == number)
+        if t.state == "failed":  # interrupted: run again once by the survivor
+            assert [c.params for c in summary.trials if c.state == "complete"].count(t.params) == 1

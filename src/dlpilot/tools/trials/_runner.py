@@ -19,6 +19,7 @@ finished; a trial stopped with the round is re-run by the next ``dlpilot trials 
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import threading
 import time
@@ -37,7 +38,13 @@ from optuna.trial import TrialState as OptunaState
 from dlpilot.sandbox import default_memory_limit_bytes
 from dlpilot.tools.trials import _records as rec
 from dlpilot.tools.trials._launch import TICK_S, TrialJob, TrialOutcome, run_trial
-from dlpilot.tools.trials._lease import Lease, kill_trial_processes, owner_alive, worker_id
+from dlpilot.tools.trials._lease import (
+    Lease,
+    kill_trial_processes,
+    live_runners,
+    owner_alive,
+    worker_id,
+)
 from dlpilot.tools.trials._results import StudySummary
 from dlpilot.tools.trials._round import RoundFile, RoundFileError
 from dlpilot.tools.trials._search import make_pruner, make_sampler, suggest
@@ -61,6 +68,10 @@ PROGRESS_S = 1.0
 GIT_TIMEOUT_S = 10.0
 """``git rev-parse`` / ``git status`` of the project: instant normally; a hung network mount must
 not hold the round."""
+
+RECOVER_EVERY_S = 5.0
+"""While a runner waits on other runners' trials (journal storage), how often it checks whether
+their runners died: a lease check per running trial, cheap, and well inside a trial's length."""
 
 STOP_FILE = "STOP"
 """Written into the study folder by ``dlpilot trials stop``: every runner of the study stops."""
@@ -153,6 +164,7 @@ class Runner:
         self._lock = threading.Lock()
         self._running: dict[int, RunningTrial] = {}
         self._error: BaseException | None = None
+        self._next_recover = 0.0
         self._git: tuple[str | None, bool | None] = (None, None)
         self.storage: BaseStorage | None = None
         self.study: optuna.Study | None = None
@@ -231,6 +243,10 @@ class Runner:
             if len(search) < self.round.trials or waiting:
                 return self._ask()
             if any(t.state == OptunaState.RUNNING for t in counted):
+                # Another runner's trials decide the end; if that runner died, they are re-run.
+                if not is_database(self.storage_url) and time.monotonic() >= self._next_recover:
+                    self._next_recover = time.monotonic() + RECOVER_EVERY_S
+                    self._recover()
                 return "wait"
             if self.round.seeds.top and not self.study.user_attrs.get("dlpilot_seeds"):
                 self._enqueue_seed_reruns(trials)
@@ -442,6 +458,8 @@ class Runner:
             owner = str(record.get("worker") or "")
             if owner == self.worker or (owner and owner_alive(self.folder, owner)):
                 continue
+            if not owner and any(r.get("pid") != os.getpid() for r in live_runners(self.folder)):
+                continue  # just asked by a live runner that has not written its record yet
             kill_trial_processes(trial_dir(self.folder, t.number))
             record.update(
                 ended=rec.now_iso(),
