@@ -169,3 +169,18 @@ def test_seed_reruns_repeat_the_best_configurations_and_the_baseline_with_other_
     )
     for t in reruns:  # the seed reached the command; the fake's loss moves with it
         assert t.command[t.command.index("--seed") + 1] == str(t.seed)
+
+
+def test_the_curves_of_each_trial_are_read_back_for_the_analysis(
+    write_round: Callable[..., RoundFile],
+) -> None:
+    from dlpilot.tools.trials._summary import trial_curves
+
+    round_ = write_round(trials=2, parallel=1)
+    summary = run_round(round_, slots=cpu_slots(1))
+    curves = trial_curves(round_, summary.trials)
+    assert sorted(curves) == [t.number for t in summary.trials]
+    for t in summary.trials:
+        series = curves[t.number].series["val/loss"]
+        assert series.steps.tolist() == [1, 2, 3, 4, 5]
+        assert float(series.values.min()) == t.value

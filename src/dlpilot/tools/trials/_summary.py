@@ -10,9 +10,11 @@ from pathlib import Path
 
 import optuna
 
+from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves.readers._tail import TailReader
 from dlpilot.tools.trials import _records as rec
 from dlpilot.tools.trials._results import BestTrial, StudySummary, TrialRecord
-from dlpilot.tools.trials._round import RoundFile
+from dlpilot.tools.trials._round import RoundFile, fill
 from dlpilot.tools.trials._storage import find_study, load_study, open_storage, read_meta, redact
 
 
@@ -33,10 +35,36 @@ def build_summary(round_: RoundFile, study: optuna.Study, storage_url: str = "")
         trials=records,
         counts=counts,
     )
-    # The lead plugs the playbook's analysis in here when merging (the `analysis` helper's
-    # _analysis.py): summary.findings, summary.answer = analyze_round(round_, records, curves)
+    # MERGE: the lead plugs the playbook's analysis in here (the `analysis` helper's _analysis.py):
+    #   curves = trial_curves(round_, records)
+    #   summary.findings, summary.answer = analyze_round(round_, records, curves)
     summary.findings, summary.answer = [], None
     return summary
+
+
+def trial_curves(round_: RoundFile, records: list[TrialRecord]) -> dict[int, Run]:
+    """Each trial's curves as read from its metrics (by trial number); trials whose metrics are
+    missing or unreadable are left out. For the analysis and the plots of the top trials."""
+    curves: dict[int, Run] = {}
+    for r in records:
+        if r.dir is None:
+            continue
+        values = {
+            **round_.fixed,
+            **r.params,
+            "seed": r.seed if r.seed is not None else round_.seed,
+            "trial_dir": r.dir,
+            "trial_number": r.number,
+            "study": round_.name,
+        }
+        try:
+            path = Path(fill(round_.metrics, values))
+        except (KeyError, ValueError):
+            continue
+        run = TailReader(path if path.is_absolute() else round_.work_dir / path).poll()
+        if run is not None:
+            curves[r.number] = run
+    return curves
 
 
 def _best(records: list[TrialRecord], direction: str) -> BestTrial | None:
@@ -57,4 +85,4 @@ def study_summary(name: str, project: str | Path = ".") -> StudySummary:
     return build_summary(round_, load_study(name, storage), url)
 
 
-__all__ = ["build_summary", "study_summary"]
+__all__ = ["build_summary", "study_summary", "trial_curves"]
