@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dlpilot import __version__
+from dlpilot import __version__, _cli_trials
 from dlpilot.errors import DlpilotError, InvalidArgument
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     v.add_argument("--plot", type=Path, default=None, help="write the curves as a PNG image")
     v.add_argument("--target-error", type=float, default=None, help="human-level/baseline error")
+    _cli_trials.add_parser(sub)
     return p
 
 
@@ -121,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "init": _init,
             "lr-range": _lr_range,
             "batch-size": _batch_size,
+            "trials": _cli_trials.main,
         }
         return handler[args.command](args)
     except (DlpilotError, OSError) as exc:

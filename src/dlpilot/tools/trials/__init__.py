@@ -2,8 +2,18 @@
 
 ``load_round(path)`` reads a round file (:class:`RoundFile`); a round's results are
 :class:`TrialRecord` and :class:`StudySummary`. The models are light and imported eagerly (the
-server needs their schemas at start). ``analyze_round`` (the playbook's findings and the round's
-answer), ``assign_targets`` (trials spread over the target values) and the plots load on first use.
+server needs their schemas at start); the functions that run, read and analyse rounds load
+Optuna, numpy and matplotlib on first use::
+
+    run_round(round, *, storage=None, slots=None, stop=None, on_progress=None) -> StudySummary
+    study_summary(name, project=".") -> StudySummary
+    build_summary(round, study, storage_url="") -> StudySummary
+    start_detached(round_path, *, storage=None) -> DetachedRound
+    study_status(name, project=".") -> StudyStatus;  all_status(project=".") -> list[StudyStatus]
+    stop_study(name, project=".") -> StopResult
+    analyze_round(round, trials, curves=None) -> (findings, RoundAnswer)
+    assign_targets(round, n_trials, done=()) -> list[dict]   # trials spread over target values
+    render_round_plots(round, trials, out_dir, curves=None) -> list[Path]
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dlpilot.tools._lazy import lazy_exports
+from dlpilot.tools.trials._control import DetachedRound, StopResult, StudyStatus
 from dlpilot.tools.trials._results import (
     BestTrial,
     ExitCause,
@@ -49,8 +60,10 @@ if TYPE_CHECKING:
         render_round_plots,
         render_round_pngs,
     )
+    from dlpilot.tools.trials._control import all_status, start_detached, stop_study, study_status
+    from dlpilot.tools.trials._runner import run_round
+    from dlpilot.tools.trials._summary import build_summary, study_summary
 
-# The analysis and plots need numpy, optuna and matplotlib: loaded on first use.
 __getattr__ = lazy_exports(
     __name__,
     {
@@ -64,6 +77,13 @@ __getattr__ = lazy_exports(
         "plot_round_data": "_plots",
         "render_round_plots": "_plots",
         "render_round_pngs": "_plots",
+        "run_round": "_runner",
+        "study_summary": "_summary",
+        "build_summary": "_summary",
+        "start_detached": "_control",
+        "study_status": "_control",
+        "all_status": "_control",
+        "stop_study": "_control",
     },
 )
 
@@ -71,6 +91,7 @@ __all__ = [
     "BUILTIN_PLACEHOLDERS",
     "BestTrial",
     "CategoricalParam",
+    "DetachedRound",
     "ExitCause",
     "FixedParam",
     "FloatParam",
@@ -83,12 +104,16 @@ __all__ = [
     "RoundFileError",
     "RoundPlotData",
     "Seeds",
+    "StopResult",
+    "StudyStatus",
     "StudySummary",
     "TargetValueResult",
     "TrialRecord",
     "TrialState",
     "analyze_round",
     "assign_targets",
+    "all_status",
+    "build_summary",
     "fill",
     "importances",
     "load_round",
@@ -101,4 +126,9 @@ __all__ = [
     "round_from_table",
     "seed_spread",
     "target_grid",
+    "run_round",
+    "start_detached",
+    "stop_study",
+    "study_status",
+    "study_summary",
 ]

@@ -1,0 +1,111 @@
+"""MCP tools for rounds of trials: start one (detached: the call returns at once), its status
+with progress, its summary, stop it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from dlpilot.server._adapt import tool_errors
+from dlpilot.server._inspect_tools import READ_ONLY
+from dlpilot.server._state import ServerState
+from dlpilot.tools.trials import StudySummary
+from dlpilot.tools.trials._control import DetachedRound, StopResult, StudyStatus
+
+STARTS_PROCESSES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False
+)
+
+
+class TrialsStatus(BaseModel):
+    """The studies of a project and where each stands."""
+
+    studies: list[StudyStatus]
+
+
+def register(server: MCPServer, state: ServerState) -> None:
+    def _project(project: str) -> str:
+        return str(state.roots.resolve(project))
+
+    @server.tool(
+        name="start_trials",
+        description=(
+            "Start a round of trials from a round file (.toml/.yaml/.json, or a pyproject.toml "
+            "with [tool.dlpilot.trials]): the project's own training command with "
+            "hyperparameters filled in, on every GPU or CPU slot, pruned from live curves. "
+            "Returns at once with the study name; the runner runs in the background. Follow it "
+            "with trials_status, read it with trials_summary."
+        ),
+        annotations=STARTS_PROCESSES,
+    )
+    @tool_errors
+    async def start_trials(
+        ctx: Context,
+        round_file: str,
+        storage: Annotated[
+            str | None, Field(description="a database URL; default: the round's")
+        ] = None,
+    ) -> DetachedRound:
+        from dlpilot.tools.trials import load_round
+        from dlpilot.tools.trials._control import start_detached
+
+        path = state.roots.resolve(round_file)
+        state.roots.resolve(str(load_round(path).work_dir))  # trials write under it
+        return start_detached(path, storage=storage)
+
+    @server.tool(
+        name="trials_status",
+        description=(
+            "Where the project's studies stand: trials by state (complete, pruned, failed, "
+            "running, waiting) against the round's budget, the best so far, live runners."
+        ),
+        annotations=READ_ONLY,
+    )
+    @tool_errors
+    async def trials_status(
+        ctx: Context, name: str | None = None, project: str = "."
+    ) -> TrialsStatus:
+        from dlpilot.tools.trials._control import all_status, study_status
+
+        where = _project(project)
+        studies = [study_status(name, where)] if name else all_status(where)
+        for s in studies:
+            done = sum(n for k, n in s.counts.items() if k not in ("running", "waiting"))
+            await ctx.report_progress(done, s.trials, f"{s.study}: {done} of {s.trials} done")
+        return TrialsStatus(studies=studies)
+
+    @server.tool(
+        name="trials_summary",
+        description=(
+            "A study's summary: every trial (state, params, value, last step, exit cause, "
+            "directory), the best trial, the baseline, and the playbook's findings."
+        ),
+        annotations=READ_ONLY,
+    )
+    @tool_errors
+    async def trials_summary(ctx: Context, name: str, project: str = ".") -> StudySummary:
+        from dlpilot.tools.trials._summary import study_summary
+
+        return study_summary(name, _project(project))
+
+    @server.tool(
+        name="stop_trials",
+        description=(
+            "Stop a study's runners; its running trials are stopped and run again by the next "
+            "start_trials of the same round file."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True
+        ),
+    )
+    @tool_errors
+    async def stop_trials(ctx: Context, name: str, project: str = ".") -> StopResult:
+        from dlpilot.tools.trials._control import stop_study
+
+        return stop_study(name, _project(project))
+
+
+__all__ = ["TrialsStatus", "register"]
