@@ -143,6 +143,9 @@ class GoalAnswer(_Answer):
 
     kind: GoalKind
     question: str = Field(min_length=1, description="the one question this round answers")
+    targets: list[str] = Field(
+        default_factory=list, description="the hyperparameters the question compares"
+    )
     actions: list[str] = Field(default_factory=list, description="what the round tries")
 
 
