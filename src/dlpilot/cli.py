@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     v.add_argument("--plot", type=Path, default=None, help="write the curves as a PNG image")
     v.add_argument("--target-error", type=float, default=None, help="human-level/baseline error")
+
+    from dlpilot.rounds._cli import add_parsers as add_runbook_parsers
+
+    add_runbook_parsers(sub)  # runbook status|propose|answer|revise|history|evidence, round
     return p
 
 
@@ -113,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "init": _init,
             "lr-range": _lr_range,
             "batch-size": _batch_size,
+            "runbook": _runbook,
+            "round": _round,
         }
         return handler[args.command](args)
     except DlpilotError as exc:
@@ -127,6 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13  # SIGPIPE
+
+
+def _runbook(args: argparse.Namespace) -> int:
+    from dlpilot.rounds._cli import runbook_command
+
+    return runbook_command(args)
+
+
+def _round(args: argparse.Namespace) -> int:
+    from dlpilot.rounds._cli import round_command
+
+    return round_command(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -106,14 +106,15 @@ def step8(ctx: Ctx) -> tuple[dict[str, Any], str, list[str]]:
     ]
     top = sorted(finished, key=lambda t: sign * float(t.value or 0.0))[:TOP_TRIALS]
     best_diag = None
-    for trial in top:
+    notes: list[str] = []
+    for trial in reversed(top):  # the best is recorded last: the next round's step 4 reads it
         try:
             record = curves_evidence(
                 ctx.state, Path(str(trial.dir)), seconds=trial.seconds,
                 source=f"trial {trial.number} of {summary.study} ({trial.dir})",
             )  # fmt: skip
         except (CurveReadError, InvalidArgument) as exc:
-            answer["curves"].append(f"trial {trial.number}: curves unreadable ({exc})")
+            notes.append(f"trial {trial.number}: curves unreadable ({exc})")
             continue
         used.append(record.id)
         from dlpilot.runbook._rules._evidence import diagnosis_of
@@ -121,11 +122,11 @@ def step8(ctx: Ctx) -> tuple[dict[str, Any], str, list[str]]:
         diag = diagnosis_of(record)
         if diag is None:
             continue
-        if best_diag is None:
-            best_diag = diag
+        best_diag = diag
         ids = ", ".join(sorted(diag.ids)) or "no curve findings"
-        answer["curves"].append(f"trial {trial.number} (value {trial.value:.4g}): verdict "
-                                f"{diag.verdict}; {ids} [{record.id}]")  # fmt: skip
+        notes.append(f"trial {trial.number} (value {trial.value:.4g}): verdict "
+                     f"{diag.verdict}; {ids} [{record.id}]")  # fmt: skip
+    answer["curves"] += list(reversed(notes))
     if best_diag is not None:
         try:
             bottleneck, numbers, text = bottleneck_of(best_diag)
