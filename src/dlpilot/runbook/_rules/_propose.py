@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlpilot.runbook._machine import blocked
 from dlpilot.runbook._results import Proposal
 from dlpilot.runbook._rules._evidence import (
     diagnosis_of,
@@ -103,6 +104,9 @@ class Ctx:
 
 def propose(root: Path, state: RunbookState, step: Step) -> Proposal:
     ctx = Ctx(root=root, state=state, step=step)
+    stop = blocked(state.current)
+    if stop and step.number in (6, 7):
+        raise RunbookError(f"step {step.number} ({step.name}): {stop}")
     answer, why, evidence = _rules()[step.number](ctx)
     step.model.model_validate(answer)  # a rule never proposes what the step would refuse
     return Proposal(
