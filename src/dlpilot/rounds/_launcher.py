@@ -10,10 +10,13 @@ writes synthetic curves from a known response surface.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import random
 import shlex
+import signal
 import subprocess  # nosec B404: the round driver runs the project's own commands
 import sys
 import time
@@ -62,6 +65,22 @@ class Launcher(Protocol):
         ...
 
 
+KILL_GRACE_S = 5.0
+"""Between SIGTERM and SIGKILL of a stopped run's process group: time to flush logs and exit."""
+
+
+def _stop_group(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the child's process group, then SIGKILL it after the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, sig)
+        try:
+            child.wait(timeout=KILL_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _argv(command: str, values: dict[str, Any]) -> list[str]:
     argv = shlex.split(fill(command, values))
     if argv and argv[0] in ("python", "python3"):
@@ -87,20 +106,23 @@ class ProcessLauncher:
         argv = _argv(command, {"trial_dir": str(run_dir), "seed": 0})
         start = time.monotonic()
         with (run_dir / "output.log").open("wb") as log:
+            child = subprocess.Popen(  # nosec B603: the project's own training command
+                argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
-                done = subprocess.run(  # nosec B603: the project's own training command
-                    argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                    timeout=BASELINE_TIMEOUT_S, check=False, start_new_session=True,
-                )  # fmt: skip
-            except subprocess.TimeoutExpired as exc:
-                raise ChildTimeout(
-                    f"the baseline run {shlex.join(argv)} ran past {BASELINE_TIMEOUT_S:g} s"
-                ) from exc
-        if done.returncode != 0:
+                returncode = child.wait(timeout=BASELINE_TIMEOUT_S)
+            except BaseException:  # a timeout or an interrupt: stop the whole process group
+                _stop_group(child)
+                if time.monotonic() - start >= BASELINE_TIMEOUT_S:
+                    raise ChildTimeout(
+                        f"the baseline run {shlex.join(argv)} ran past {BASELINE_TIMEOUT_S:g} s"
+                    ) from None
+                raise
+        if returncode != 0:
             tail = (run_dir / "output.log").read_text(errors="replace")[-2000:]
             raise ChildCrashed(
-                f"the baseline run {shlex.join(argv)} exited with {done.returncode}",
-                output_tail=tail, exit_code=done.returncode,
+                f"the baseline run {shlex.join(argv)} exited with {returncode}",
+                output_tail=tail, exit_code=returncode,
             )  # fmt: skip
         return time.monotonic() - start
 
