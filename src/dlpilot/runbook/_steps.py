@@ -188,7 +188,10 @@ class StudyAnswer(_Answer):
 class TrialsAnswer(_Answer):
     """Step 7: the concrete round file, as its fields (``dlpilot trials run`` takes it)."""
 
-    round: dict[str, Any] = Field(description="the RoundFile's fields")
+    round: dict[str, Any] = Field(
+        description="the RoundFile's fields; workdir is relative to the project (the file is "
+        "written under .dlpilot/runbook/rounds/<n>/round.toml)"
+    )
 
 
 # --- step 8 -------------------------------------------------------------------------------------

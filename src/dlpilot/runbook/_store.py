@@ -33,9 +33,10 @@ STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 TMP_PREFIX = ".state.json."
 
-LOCK_TIMEOUT_S = 30.0
-"""How long a change waits for another process's change: a change takes milliseconds, so 30 s
-means that process is stuck, and saying so beats waiting forever."""
+LOCK_TIMEOUT_S = 120.0
+"""How long a change waits for another process's change: most take milliseconds, a proposal that
+runs the static inspection of a large project seconds; two minutes means that process is stuck,
+and saying so beats waiting forever."""
 
 STALE_TMP_S = 60.0
 """Temporary files older than this are left by a killed writer and are removed."""
