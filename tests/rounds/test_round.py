@@ -80,6 +80,13 @@ def test_a_round_on_broken_training_code_stops_with_the_bugs_as_the_bottleneck(p
     assert [f["id"] for f in summary["findings"]] == ["loop.zero-grad-missing"]
     assert [r.split()[0] for r in launcher.runs] == ["check"]  # no baseline, no trials
 
+    # the bugs fixed, the next walk checks again from step 4 and goes on
+    fixed = FakeLauncher()
+    again = _round(project, fixed, tmp_path / "out2")
+    assert again["bottleneck"] == "variance" and again["stopped_at"] == 8
+    assert [r.split()[0] for r in fixed.runs] == ["check", "baseline"]
+    assert any("step 4 (bottleneck) reopened" in n for n in again["notes"])
+
 
 def test_the_round_command_runs_headless_and_writes_its_outputs(project, tmp_path, capsys):
     out = tmp_path / "out"

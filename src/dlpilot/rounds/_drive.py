@@ -105,6 +105,9 @@ def walk_round(
     outcome = RoundOutcome(round=start.round, agent=agent.name)
     if trials_cap is not None and trials_cap < 1:
         raise InvalidArgument(f"--trials = {trials_cap} must be at least 1")
+    if start.blocked:  # a new walk after bugs: check again from step 4 (it stops again if needed)
+        revision = runbook.revise(4)
+        outcome.notes.append(f"{revision.message}: the script is checked again")
     while True:
         status = runbook.status()
         if status.round != outcome.round:  # step 9 closed the round
