@@ -117,3 +117,17 @@ def test_the_task_type_follows_the_loss(tmp_path):
     scan = scan_project(tmp_path)
     assert task_type(scan)[0] == "regression"
     assert "mse_loss" in task_type(scan)[1]
+
+
+def test_only_dicts_handed_to_a_call_count_as_logged_metrics(tmp_path):
+    _write(tmp_path, {"train.py": """
+        import json, torch
+        def main():
+            state = {"best_val": 0.1, "train_loss_sum": 3.0}
+            torch.save(state, "ckpt.pt")
+            print(json.dumps({"step": 1, "val_acc": 0.9, "train_loss": 0.2}))
+            loss.backward(); opt.step()
+        if __name__ == "__main__":
+            main()
+    """})  # fmt: skip
+    assert scan_project(tmp_path).logged == ["train/loss", "val/acc"]

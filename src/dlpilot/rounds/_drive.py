@@ -46,9 +46,11 @@ class RulesAgent:
     def answer_step(self, runbook: Runbook, step: int, *, trials_cap: int | None) -> None:
         proposal = runbook.propose(step)
         answer: dict[str, Any] = dict(proposal.answer)
-        if trials_cap is not None and step == 6:
-            answer["trials"] = min(int(answer["trials"]), trials_cap)
-        runbook.answer(step, answer, by="rules", why=proposal.why, evidence=proposal.evidence)
+        why = proposal.why
+        if trials_cap is not None and step == 6 and int(str(answer["trials"])) > trials_cap:
+            answer["trials"] = trials_cap
+            why += f" Budget capped to {trials_cap} trials by --trials."
+        runbook.answer(step, answer, by="rules", why=why, evidence=proposal.evidence)
 
 
 def choose_agent(name: AgentName) -> tuple[Agent, str]:

@@ -213,10 +213,17 @@ def _metrics_target(tree: ast.Module, scan: ProjectScan) -> None:
             scan.metrics_reason = "the script logs through a logger into its output directory"
     keys: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for key in node.keys:
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    keys.add(key.value)
+        # dicts handed to a call (json.dumps, writer.writerow, wandb.log, ...) are what is logged;
+        # a dict kept in a variable (a checkpoint, a config) is not
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                for inner in ast.walk(arg):
+                    if isinstance(inner, ast.Dict):
+                        keys |= {
+                            k.value
+                            for k in inner.keys
+                            if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                        }
         if (
             isinstance(node, ast.Call)
             and ast.unparse(node.func).split(".")[-1] in LOG_CALLS
