@@ -11,8 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dlpilot.errors import InvalidArgument
-
 EXIT_OK, EXIT_NOT_FINISHED, EXIT_CANNOT_RUN = 0, 1, 2
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 """Stop the round (its running trials stopped, re-run by the next run), then exit 1."""

@@ -101,6 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--plot", type=Path, default=None, help="write the curves as a PNG image")
     v.add_argument("--target-error", type=float, default=None, help="human-level/baseline error")
     _cli_trials.add_parser(sub)
+
+    from dlpilot.rounds._cli import add_parsers as add_runbook_parsers
+
+    add_runbook_parsers(sub)  # runbook status|propose|answer|revise|history|evidence, round
     return p
 
 
@@ -123,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "lr-range": _lr_range,
             "batch-size": _batch_size,
             "trials": _cli_trials.main,
+            "runbook": _runbook,
+            "round": _round,
         }
         return handler[args.command](args)
     except (DlpilotError, OSError) as exc:
@@ -151,6 +157,18 @@ def _failure_message(exc: DlpilotError | OSError) -> str:
         shown = repr(name if name is None or len(name) <= 200 else name[:197] + "...")
         return f"{exc.strerror or exc}" + (f": {shown}" if name is not None else "")
     return str(exc)
+
+
+def _runbook(args: argparse.Namespace) -> int:
+    from dlpilot.rounds._cli import runbook_command
+
+    return runbook_command(args)
+
+
+def _round(args: argparse.Namespace) -> int:
+    from dlpilot.rounds._cli import round_command
+
+    return round_command(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -11,7 +11,13 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 
 from dlpilot import __version__
 from dlpilot.findings import CATALOGUE
-from dlpilot.server import _check_tools, _curves_tools, _inspect_tools, _trials_tools
+from dlpilot.server import (
+    _check_tools,
+    _curves_tools,
+    _inspect_tools,
+    _runbook_tools,
+    _trials_tools,
+)
 from dlpilot.server._roots import Roots
 from dlpilot.server._state import ServerState
 
@@ -32,6 +38,7 @@ def build_server(roots: Roots | Sequence[str | os.PathLike[str]] | None = None) 
     _curves_tools.register(server, state)
     _check_tools.register(server, state)
     _trials_tools.register(server, state)
+    _runbook_tools.register(server, state)  # the runbook's ops registry, state and prompt
     _register_resources(server, state)
     _register_prompts(server)
     return server

@@ -53,6 +53,7 @@ from dlpilot.tools.trials._round import (
 if TYPE_CHECKING:
     from dlpilot.tools.trials._analysis import analyze_round
     from dlpilot.tools.trials._answer import assign_targets, round_answer, seed_spread, target_grid
+    from dlpilot.tools.trials._control import all_status, start_detached, stop_study, study_status
     from dlpilot.tools.trials._plots import (
         RoundPlotData,
         importances,
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
         render_round_plots,
         render_round_pngs,
     )
-    from dlpilot.tools.trials._control import all_status, start_detached, stop_study, study_status
     from dlpilot.tools.trials._runner import run_round
     from dlpilot.tools.trials._summary import build_summary, study_summary
 
@@ -110,9 +110,9 @@ __all__ = [
     "TargetValueResult",
     "TrialRecord",
     "TrialState",
+    "all_status",
     "analyze_round",
     "assign_targets",
-    "all_status",
     "build_summary",
     "fill",
     "importances",
@@ -124,11 +124,11 @@ __all__ = [
     "render_round_pngs",
     "round_answer",
     "round_from_table",
-    "seed_spread",
-    "target_grid",
     "run_round",
+    "seed_spread",
     "start_detached",
     "stop_study",
     "study_status",
     "study_summary",
+    "target_grid",
 ]
