@@ -53,6 +53,15 @@ TRIALS: dict[str, Any] = {
         "trials": 6,
     }
 }
+ANALYSIS = {"study": "r1-dropout", "best_value": 0.95, "diagnosis": "variance"}
+DECISION = {
+    "promote": True,
+    "reason": "0.95 against the baseline's 0.93, seed spread 0.004",
+    "improvement": 0.02,
+    "seed_spread": 0.004,
+    "new_baseline": {"lr": 0.002, "dropout": 0.35},
+    "next_goal": "does a wider network help?",
+}
 CURVES_EVIDENCE = {
     "kind": "curves",
     "source": "dlpilot curves runs/baseline",
@@ -61,5 +70,6 @@ CURVES_EVIDENCE = {
 }
 
 ALL: dict[int, dict[str, Any]] = {
-    1: TASK, 2: METRIC, 3: BASELINE, 4: BOTTLENECK, 5: GOAL, 6: STUDY, 7: TRIALS
+    1: TASK, 2: METRIC, 3: BASELINE, 4: BOTTLENECK, 5: GOAL, 6: STUDY, 7: TRIALS, 8: ANALYSIS,
+    9: DECISION,
 }  # fmt: skip

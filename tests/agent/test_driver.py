@@ -53,13 +53,15 @@ def test_a_model_that_walks_steps_one_to_seven_leaves_validated_answers_and_the_
             tool_calls(answer(7)),
         ]
     )
-    result = drive_round(project, client=fake.client(), through=7)
+    lines: list[str] = []
+    result = drive_round(project, client=fake.client(), through=7, progress=lines.append)
 
     assert result.done and result.stop == "done"
     assert result.answered == [1, 2, 3, 4, 5, 6, 7]
     assert (result.round, result.start_step, result.step) == (1, 1, 8)
     assert result.turns == len(fake.requests) == 7  # no call after the last step was answered
     assert result.rejected == 0
+    assert "claude: runbook_answer: step 7 answered" in lines and len(lines) == 9
     # the answers are the runbook's, validated and persisted, attributed to the agent
     rnd = Runbook(project).state().current
     assert sorted(rnd.answers) == [1, 2, 3, 4, 5, 6, 7]
@@ -160,6 +162,21 @@ def test_an_api_error_mid_round_keeps_the_answers_and_a_new_drive_continues(proj
     assert sorted(_answers_on_disk(project)) == [1, 2, 3]
 
 
+def test_a_drive_through_step_nine_stops_when_the_round_is_closed(project):
+    rb = Runbook(project)
+    for n in range(1, 8):
+        rb.answer(n, ALL[n])
+    fake = ScriptedClaude([tool_calls(answer(8)), tool_calls(answer(9))])
+    result = drive_round(project, client=fake.client(), through=9)
+
+    assert result.done and result.answered == [8, 9] and len(fake.requests) == 2
+    assert (result.round, result.new_round, result.step) == (1, 2, 4)
+    assert result.message == "round 1 closed; round 2 starts at step 4"
+    assert "Steps 8 and 9" in fake.requests[0]["messages"][0]["content"]
+    history = Runbook(project).history()
+    assert history.rounds[0].decision is not None and history.rounds[0].decision["promote"]
+
+
 def test_a_drive_whose_steps_are_already_answered_makes_no_call(project):
     rb = Runbook(project)
     rb.answer(1, ALL[1])
@@ -219,6 +236,12 @@ def test_usage_is_summed_over_the_calls_and_priced_for_a_known_model(project):
     expected = (3000 * 3 + 300 * 15 + 2000 * 3 * 1.25 + 10000 * 3 * 0.1) / 1e6
     assert result.cost_usd == pytest.approx(expected)
     assert fake.requests[0]["model"] == "claude-sonnet-4-6"
+    summary = result.summary()
+    assert summary["cost_usd"] == result.cost_usd and summary["turns"] == 2
+    assert summary["usage"] == {
+        "input_tokens": 3000, "output_tokens": 300, "cache_creation_input_tokens": 2000,
+        "cache_read_input_tokens": 10000,
+    }  # fmt: skip
 
 
 def test_an_unpriced_model_reports_usage_but_no_cost(project):

@@ -17,8 +17,9 @@ How ``dlpilot round --agent rules|claude|auto`` calls it::
         result = drive_round(project, through=7)  # 9 after the trials' summary is recorded
         # result.done: steps up to `through` answered; otherwise result.stop and result.message
         # say why it stopped (the answers are kept; running again continues).
-        # summary.json: result.model_dump(mode="json", include={"agent", "model", "turns",
-        #     "usage", "cost_usd", "stop", "message"}), or result.usage / result.cost_usd.
+        # summary.json: summary["agent"] = result.summary()  (model, stop, message, turns,
+        #     tool calls, rejected, usage sums, cost_usd with its note); every field of the
+        #     drive is result.model_dump(mode="json") (per-call usage, each tool call).
     else:
         ...                                    # the rules walk the round
 

@@ -52,6 +52,8 @@ MAX_TOOL_RESULT_CHARS = 60_000
 """A tool result longer than this (about 15k tokens) is cut, so one large history or evidence
 dump cannot fill the context window."""
 
+COST_NOTE = "estimate from list prices per million tokens; None for a model without a price"
+
 StopReason = Literal["done", "end_turn", "max_turns", "max_tokens", "token_budget", "refusal",
                      "stopped", "api_error"]  # fmt: skip
 
@@ -76,6 +78,7 @@ class DriveResult(BaseModel):
     round: int = Field(description="the round the drive walked")
     start_step: int | None = Field(description="the runbook's step when the drive started")
     step: int | None = Field(description="the runbook's current step when it stopped")
+    new_round: int | None = Field(default=None, description="set when step 9 closed the round")
     through: int = Field(description="the last step the drive was asked to answer")
     answered: list[int] = Field(default_factory=list, description="steps answered in this drive")
     stop: StopReason
@@ -93,6 +96,23 @@ class DriveResult(BaseModel):
     @property
     def done(self) -> bool:
         return self.stop == "done"
+
+    def summary(self) -> dict[str, JsonValue]:
+        """The part of ``summary.json`` about the agent: model, how it stopped, turns, tool
+        calls, usage and the cost estimate."""
+        return {
+            "agent": self.agent,
+            "model": self.model,
+            "stop": self.stop,
+            "message": self.message,
+            "answered": list(self.answered),
+            "turns": self.turns,
+            "tool_calls": len(self.tool_calls),
+            "rejected": self.rejected,
+            "usage": self.usage.model_dump(mode="json", exclude={"calls"}),
+            "cost_usd": self.cost_usd,
+            "cost_note": COST_NOTE,
+        }
 
 
 def drive_round(
@@ -257,19 +277,20 @@ def _stop_of(stop_reason: str | None) -> StopReason:
 
 def _finish(runbook: Runbook, result: DriveResult, stop: StopReason) -> None:
     status = runbook.status()
-    result.step = status.step if status.round == result.round else None
+    result.step = status.step
+    result.new_round = status.round if status.round != result.round else None
     result.stop = stop
     result.cost_usd = estimate_cost(result.model, result.usage)
-    result.message = _message(result, status.round)
+    result.message = _message(result)
 
 
-def _message(result: DriveResult, now_round: int) -> str:
+def _message(result: DriveResult) -> str:
     if result.stop == "done":
         return _done_message(result)
     where = (
         f"round {result.round} stopped at step {result.step}"
-        if result.step is not None
-        else f"round {result.round} has no open step"
+        if result.new_round is None
+        else f"round {result.round} closed, round {result.new_round} is at step {result.step}"
     )
     again = "; the answers given are kept, and running again continues from there"
     why = {
@@ -286,8 +307,8 @@ def _message(result: DriveResult, now_round: int) -> str:
 
 
 def _done_message(result: DriveResult) -> str:
-    if result.through == 9:
-        return f"round {result.round} closed (step 9 answered)"
+    if result.new_round is not None:
+        return f"round {result.round} closed; round {result.new_round} starts at step {result.step}"
     return f"round {result.round}: steps 1-{result.through} answered"
 
 
@@ -321,6 +342,7 @@ def _check_limits(model: str, through: int, max_turns: int, max_tokens: int, bud
 __all__ = [
     "API_RETRIES",
     "API_TIMEOUT_S",
+    "COST_NOTE",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_MAX_TURNS",
     "DEFAULT_MODEL",
