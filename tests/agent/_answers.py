@@ -73,3 +73,10 @@ ALL: dict[int, dict[str, Any]] = {
     1: TASK, 2: METRIC, 3: BASELINE, 4: BOTTLENECK, 5: GOAL, 6: STUDY, 7: TRIALS, 8: ANALYSIS,
     9: DECISION,
 }  # fmt: skip
+
+
+def answer(
+    step: int, fields: dict[str, Any] | None = None, why: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """A runbook_answer tool call for ``step`` (default: its valid answer above)."""
+    return "runbook_answer", {"step": step, "answer": fields or ALL[step], "why": why}

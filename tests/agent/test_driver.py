@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import typing
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,8 @@ from dlpilot.agent import DEFAULT_MODEL, AgentError, MissingApiKey, drive_round
 from dlpilot.errors import InvalidArgument
 from dlpilot.runbook import OPS, Runbook
 from dlpilot.tools.trials import load_round
-from tests.agent._answers import ALL, CURVES_EVIDENCE, METRIC
+from tests.agent._answers import ALL, CURVES_EVIDENCE, METRIC, answer
 from tests.agent._fake import Body, HttpError, ScriptedClaude, end_turn, tool_calls
-from tests.conftest import EXAMPLE
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    dest = tmp_path / "glyph_classifier"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("runs", ".dlpilot", "__pycache__"))
-    return dest
-
-
-def answer(step: int, fields: dict[str, Any] | None = None, why: str = "") -> tuple[str, Body]:
-    return "runbook_answer", {"step": step, "answer": fields or ALL[step], "why": why}
-
 
 STATUS = ("runbook_status", {})
 

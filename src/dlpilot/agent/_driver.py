@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 """The current Sonnet of the SDK's ``ModelParam``: strong tool use at a mid-range price."""
-DEFAULT_MAX_TURNS = 40
-"""Messages API calls per drive: seven to nine answers, a status read and a correction or two per
-step fit; a model that loops is stopped."""
+DEFAULT_MAX_TURNS = 60
+"""Messages API calls per drive: nine steps at a status read, a proposal, an answer and a
+correction each (about 36 calls) fit with room; a model that loops is stopped."""
 DEFAULT_MAX_TOKENS = 8192
 """Output tokens per reply: room for thinking plus the longest answer (step 7's round file)."""
 DEFAULT_TOKEN_BUDGET = 1_000_000
@@ -124,6 +124,7 @@ def drive_round(
     max_turns: int = DEFAULT_MAX_TURNS,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    trials_cap: int | None = None,
     env: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> DriveResult:
@@ -132,72 +133,132 @@ def drive_round(
     ``client`` defaults to ``anthropic.Anthropic`` with the key from ``ANTHROPIC_API_KEY`` (in
     ``env``, default ``os.environ``; :class:`MissingApiKey` without it). Stops when steps up to
     ``through`` of the round are answered (9: when the round is closed), when the model ends its
-    turn, after ``max_turns`` calls or ``token_budget`` tokens. An API error raises
-    :class:`AgentError` (with the drive so far as ``.result``); the answers given are kept and a
-    new drive continues from the current step. ``progress`` gets one line per tool call.
+    turn, after ``max_turns`` calls or ``token_budget`` tokens. ``trials_cap`` caps the trial
+    budget of steps 6 and 7. An API error raises :class:`AgentError` (with the drive so far as
+    ``.result``); the answers given are kept and a new drive continues from the current step.
+    ``progress`` gets one line per tool call.
     """
-    _check_limits(model, through, max_turns, max_tokens, token_budget)
-    runbook = Runbook(project_dir)
-    status = runbook.status()
-    result = DriveResult(
-        model=model, project=str(runbook.project), round=status.round, start_step=status.step,
-        step=status.step, through=through, stop="done", message="",
+    session = ClaudeSession(
+        project_dir, client=client, model=model, max_turns=max_turns, max_tokens=max_tokens,
+        token_budget=token_budget, trials_cap=trials_cap, env=env, progress=progress,
     )  # fmt: skip
-    if _round_done(runbook, result.round, through):
-        result.message = _done_message(result)
-        return result
-    if client is None:
-        client = make_client(env)
-    import anthropic
+    return session.walk(through)
 
-    tools: Any = [op.tool() for op in OPS]
-    messages: list[MessageParam] = [{"role": "user", "content": opening_message(status, through)}]
-    stop: StopReason | None = None
-    while stop is None:
-        if result.turns >= max_turns:
-            stop = "max_turns"
-            break
-        if result.usage.total_tokens >= token_budget:
-            stop = "token_budget"
-            break
+
+class ClaudeSession:
+    """One conversation with the model over one project's runbook. :meth:`walk` goes on to a
+    later step in the same conversation (the model keeps what it read); the limits and the
+    usage count for the whole session."""
+
+    def __init__(
+        self,
+        project_dir: str | os.PathLike[str],
+        *,
+        client: Anthropic | None = None,
+        model: str = DEFAULT_MODEL,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        trials_cap: int | None = None,
+        env: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        _check_limits(model, max_turns, max_tokens, token_budget, trials_cap)
+        self.runbook = Runbook(project_dir)
+        self.max_turns, self.max_tokens, self.token_budget = max_turns, max_tokens, token_budget
+        self.trials_cap = trials_cap
+        self.progress = progress
+        self._client = client
+        self._env = env
+        self.messages: list[MessageParam] = []
+        status = self.runbook.status()
+        self.result = DriveResult(
+            model=model, project=str(self.runbook.project), round=status.round,
+            start_step=status.step, step=status.step, through=DEFAULT_THROUGH, stop="done",
+            message="",
+        )  # fmt: skip
+
+    def walk(self, through: int = DEFAULT_THROUGH) -> DriveResult:
+        """Go on until steps 1 to ``through`` of the session's round are answered, or a limit
+        or the model stops the walk. Returns the session's result so far."""
+        if not 1 <= through <= 9:
+            raise InvalidArgument(f"through = {through}: the runbook's steps are 1 to 9")
+        result = self.result
+        result.through = through
+        if _round_done(self.runbook, result.round, through):
+            _finish(self.runbook, result, "done")
+            return result
+        if self._client is None:
+            self._client = make_client(self._env)
+        self._say(through)
+        stop: StopReason | None = None
+        while stop is None:
+            stop = self._turn(self._client)
+            if stop is None and _round_done(self.runbook, result.round, through):
+                stop = "done"
+        _finish(self.runbook, result, stop)
+        return result
+
+    def _say(self, through: int) -> None:
+        """Tell the model how far to go: the opening message, or a note after the tool results
+        of the last walk."""
+        status = self.runbook.status()
+        text = opening_message(status, through, self.trials_cap)
+        if not self.messages:
+            self.messages.append({"role": "user", "content": text})
+            return
+        last = self.messages[-1]
+        if last["role"] == "user" and isinstance(last["content"], list):
+            last["content"].append({"type": "text", "text": text})
+        else:
+            self.messages.append({"role": "user", "content": text})
+
+    def _turn(self, client: Anthropic) -> StopReason | None:
+        """One Messages API call and the tool calls it asks for; a stop reason, or None to go
+        on."""
+        import anthropic
+
+        result = self.result
+        if result.turns >= self.max_turns:
+            return "max_turns"
+        if result.usage.total_tokens >= self.token_budget:
+            return "token_budget"
         result.turns += 1
+        tools: Any = [op.tool() for op in OPS]
         try:
             response = client.messages.create(
-                model=model,
-                max_tokens=max_tokens,
+                model=result.model,
+                max_tokens=self.max_tokens,
                 system=SYSTEM_PROMPT,
                 tools=tools,
-                messages=messages,
+                messages=self.messages,
                 cache_control={"type": "ephemeral"},
             )
         except anthropic.APIError as exc:
-            _finish(runbook, result, "api_error")
+            _finish(self.runbook, result, "api_error")
             raise AgentError(_api_error_message(exc, result), result=result) from exc
         result.usage.add(CallUsage.of(response.usage))
-        messages.append({"role": "assistant", "content": response.content})
+        result.cost_usd = estimate_cost(result.model, result.usage)
+        self.messages.append({"role": "assistant", "content": response.content})
         texts = [b.text for b in response.content if b.type == "text" and b.text.strip()]
         if texts:
             result.final_text = texts[-1].strip()
         uses = [b for b in response.content if b.type == "tool_use"]
         if response.stop_reason != "tool_use" or not uses:
-            stop = _stop_of(response.stop_reason)
-            break
+            return _stop_of(response.stop_reason)
         replies: list[ToolResultBlockParam] = []
         for block in uses:
-            record, reply = _run_tool(runbook, block, result.turns)
+            record, reply = _run_tool(self.runbook, block, result.turns, self.trials_cap)
             result.tool_calls.append(record)
             replies.append(reply)
             if not record.ok:
                 result.rejected += 1
             elif record.step is not None:
                 result.answered.append(record.step)
-            if progress is not None:
-                progress(_progress_line(record))
-        messages.append({"role": "user", "content": replies})
-        if _round_done(runbook, result.round, through):
-            stop = "done"
-    _finish(runbook, result, stop)
-    return result
+            if self.progress is not None:
+                self.progress(_progress_line(record))
+        self.messages.append({"role": "user", "content": replies})
+        return None
 
 
 def make_client(env: Mapping[str, str] | None = None) -> Anthropic:
@@ -211,7 +272,9 @@ def make_client(env: Mapping[str, str] | None = None) -> Anthropic:
 # --- one tool call -------------------------------------------------------------------------------
 
 
-def _run_tool(runbook: Runbook, block: ToolUseBlock, turn: int) -> tuple[ToolCall, Any]:
+def _run_tool(
+    runbook: Runbook, block: ToolUseBlock, turn: int, trials_cap: int | None = None
+) -> tuple[ToolCall, Any]:
     """Run the model's tool call through the runbook; a refusal becomes an ``is_error`` result
     with the reason. A state file the runbook cannot use stops the drive (nothing to correct)."""
     arguments = block.input if isinstance(block.input, dict) else {}
@@ -222,6 +285,8 @@ def _run_tool(runbook: Runbook, block: ToolUseBlock, turn: int) -> tuple[ToolCal
         error = f"there is no tool {block.name!r}; the tools are {', '.join(OPS_BY_NAME)}"
     elif not isinstance(block.input, dict):
         error = f"{block.name}: the arguments must be an object, got {block.input!r}"
+    elif trials_cap is not None and (over := _over_cap(block.name, arguments, trials_cap)):
+        error = over
     else:
         try:
             output = call(runbook, block.name, arguments)
@@ -241,6 +306,25 @@ def _run_tool(runbook: Runbook, block: ToolUseBlock, turn: int) -> tuple[ToolCal
     else:
         reply["content"] = content
     return record, reply
+
+
+def _over_cap(name: str, arguments: dict[str, Any], cap: int) -> str:
+    """Why an answer to step 6 or 7 breaks the round's trial cap (``--trials``), or ''."""
+    step = arguments.get("step")
+    if name != "runbook_answer" or step not in (6, 7):
+        return ""
+    if arguments.get("accept_proposal"):
+        return (
+            f"step {step}: this round's trial budget is capped at {cap} (--trials); answer with "
+            "your own fields instead of accept_proposal"
+        )
+    answer = arguments.get("answer")
+    fields = answer.get("round") if step == 7 and isinstance(answer, dict) else answer
+    trials = fields.get("trials") if isinstance(fields, dict) else None
+    if isinstance(trials, int) and trials > cap:
+        where = "field 'trials'" if step == 6 else "field 'round.trials'"
+        return f"step {step}: {where} = {trials} exceeds the round's cap of {cap} trials (--trials)"
+    return ""
 
 
 def _cut(text: str) -> str:
@@ -328,14 +412,14 @@ def _progress_line(record: ToolCall) -> str:
     return f"claude: {record.name}: " + (what if record.ok else f"refused: {record.error}")
 
 
-def _check_limits(model: str, through: int, max_turns: int, max_tokens: int, budget: int) -> None:
+def _check_limits(
+    model: str, max_turns: int, max_tokens: int, budget: int, trials_cap: int | None
+) -> None:
     if not model.strip():
         raise InvalidArgument(f"model = {model!r}: name a Claude model id, e.g. {DEFAULT_MODEL}")
-    if not 1 <= through <= 9:
-        raise InvalidArgument(f"through = {through}: the runbook's steps are 1 to 9")
     for name, value in (("max_turns", max_turns), ("max_tokens", max_tokens),
-                        ("token_budget", budget)):  # fmt: skip
-        if value < 1:
+                        ("token_budget", budget), ("trials_cap", trials_cap)):  # fmt: skip
+        if value is not None and value < 1:
             raise InvalidArgument(f"{name} = {value}: it must be at least 1")
 
 
@@ -349,6 +433,7 @@ __all__ = [
     "DEFAULT_THROUGH",
     "DEFAULT_TOKEN_BUDGET",
     "MAX_TOOL_RESULT_CHARS",
+    "ClaudeSession",
     "DriveResult",
     "StopReason",
     "ToolCall",

@@ -46,8 +46,8 @@ step, reopen it with runbook_revise.
 """
 
 
-def opening_message(status: Status, through: int) -> str:
-    """The first user message: where the runbook stands and how far to walk it."""
+def opening_message(status: Status, through: int, trials_cap: int | None = None) -> str:
+    """Where the runbook stands and how far to walk it (the first message of a walk)."""
     if status.step is None:
         where = f"Round {status.round} has no open step."
     else:
@@ -57,9 +57,15 @@ def opening_message(status: Status, through: int) -> str:
         if through >= 8
         else ""
     )
+    cap = (
+        f" The trial budget of this round is capped at {trials_cap} trials: step 6's trials and "
+        "the round file's must not exceed it."
+        if trials_cap is not None
+        else ""
+    )
     return (
         f"Project: {status.project}\n{where}\n"
-        f"Walk the runbook from the current step through step {through}, then stop.{results}"
+        f"Walk the runbook from the current step through step {through}, then stop.{results}{cap}"
     )
 
 
