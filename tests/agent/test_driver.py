@@ -270,3 +270,24 @@ def test_the_default_model_is_a_current_model_of_the_sdk():
     assert DEFAULT_MODEL in typing.get_args(literal)
     assert DEFAULT_MODEL not in DEPRECATED_MODELS
     assert "sonnet" in DEFAULT_MODEL and DEFAULT_MODEL != "claude-sonnet-4-5"
+
+
+async def test_the_tools_sent_are_the_ones_the_mcp_server_lists_for_the_runbook(project):
+    from mcp import Client
+
+    from dlpilot.server import build_server
+
+    async with Client(build_server([project])) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+    if not any(op.name in listed for op in OPS):
+        pytest.skip("this build's MCP server does not register the runbook tools yet")
+    fake = ScriptedClaude([end_turn("nothing to do")])
+    drive_round(project, client=fake.client())
+    for tool in fake.requests[0]["tools"]:
+        served = listed[tool["name"]]
+        assert served.description == tool["description"]
+        # the server adds only the project (the driver binds it to its runbook)
+        assert set(served.input_schema["properties"]) == {
+            "project",
+            *tool["input_schema"]["properties"],
+        }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,29 @@ def test_under_a_trial_cap_the_rules_proposal_cannot_be_taken_as_is_for_step_six
     (sent,) = fake.tool_results(1)
     assert sent["is_error"] and "instead of accept_proposal" in sent["content"]
     assert result.answered == [] and 6 not in Runbook(project).state().current.answers
+
+
+def _accept_the_current_step(body: Body) -> Body:
+    """A model that reads the step it is asked for and takes the rules' proposal."""
+    last = body["messages"][-1]["content"]
+    texts = [last] if isinstance(last, str) else [b["text"] for b in last if b["type"] == "text"]
+    found = re.search(r"at step (\d+)", texts[-1])
+    assert found, texts[-1]
+    step = int(found.group(1))
+    return tool_calls(("runbook_answer", {"step": step, "accept_proposal": True}))
+
+
+def test_dlpilot_round_walks_a_whole_round_with_the_claude_agent(project):
+    rounds = pytest.importorskip("dlpilot.rounds", reason="dlpilot round is not in this build")
+    fake = ScriptedClaude([_accept_the_current_step] * 9)
+    agent = claude_agent(client=fake.client())
+    launcher = rounds.FakeLauncher()
+    outcome = rounds.walk_round(project, agent=agent, launcher=launcher, launch=True)
+
+    assert outcome.agent == "claude" and outcome.launched
+    assert outcome.reason == "round 1 closed; round 2 starts at step 4"
+    summary = agent.summary()
+    assert summary is not None and summary["answered"] == list(range(1, 10))
+    assert summary["turns"] == len(fake.requests) == 9
+    history = Runbook(project).history()
+    assert history.rounds[0].decision is not None
