@@ -12,6 +12,11 @@ from dlpilot.tools.inspect.code.training._amp import AmpScalerRule
 from dlpilot.tools.inspect.code.training._loop import LossGraphRule, StepMissingRule, ZeroGradRule
 from dlpilot.tools.inspect.code.training._loss import LossInputRule
 from dlpilot.tools.inspect.code.training._mode import ModeRule
+from dlpilot.tools.inspect.code.training._order import (
+    ClipOrderRule,
+    StepDuringEvalRule,
+    StepPerEpochRule,
+)
 from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
 
 RULES: list[type[Rule]] = [
@@ -23,16 +28,22 @@ RULES: list[type[Rule]] = [
     ModeRule,
     LossInputRule,
     AmpScalerRule,
+    ClipOrderRule,
+    StepPerEpochRule,
+    StepDuringEvalRule,
 ]
 
 __all__ = [
     "RULES",
     "AmpScalerRule",
+    "ClipOrderRule",
     "ForwardCallRule",
     "LossGraphRule",
     "LossInputRule",
     "ModeCallParensRule",
     "ModeRule",
+    "StepDuringEvalRule",
     "StepMissingRule",
+    "StepPerEpochRule",
     "ZeroGradRule",
 ]
