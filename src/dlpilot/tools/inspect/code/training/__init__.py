@@ -17,6 +17,7 @@ from dlpilot.tools.inspect.code.training._order import (
     StepDuringEvalRule,
     StepPerEpochRule,
 )
+from dlpilot.tools.inspect.code.training._sched import ScheduleMismatchRule
 from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
 
 RULES: list[type[Rule]] = [
@@ -31,6 +32,7 @@ RULES: list[type[Rule]] = [
     ClipOrderRule,
     StepPerEpochRule,
     StepDuringEvalRule,
+    ScheduleMismatchRule,
 ]
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "LossInputRule",
     "ModeCallParensRule",
     "ModeRule",
+    "ScheduleMismatchRule",
     "StepDuringEvalRule",
     "StepMissingRule",
     "StepPerEpochRule",
