@@ -41,9 +41,9 @@ def _arg(call: ast.Call, name: str, pos: int) -> ast.expr | None:
 
 
 def _number(expr: ast.expr) -> float | None:
-    if isinstance(expr, ast.Constant) and isinstance(expr.value, int | float):
-        if not isinstance(expr.value, bool):
-            return float(expr.value)
+    value = expr.value if isinstance(expr, ast.Constant) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
@@ -108,9 +108,10 @@ class ScheduleMismatchRule(Rule):
         built: dict[str, tuple[Scope, Event, ast.Call]] = {}
         for scope in ix.scopes:
             for ev in scope.events:
-                if ev.kind == "assign" and isinstance(ev.node, ast.Call):
-                    if call_attr(ev.node) in _EPOCH_ARGS:
-                        built[last(ev.name)] = (scope, ev, ev.node)
+                node = ev.node
+                is_built = isinstance(node, ast.Call) and call_attr(node) in _EPOCH_ARGS
+                if ev.kind == "assign" and is_built and isinstance(node, ast.Call):
+                    built[last(ev.name)] = (scope, ev, node)
         if not built:
             return []
         out: list[Finding] = []
