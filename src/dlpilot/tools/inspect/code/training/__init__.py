@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dlpilot.tools.inspect._base import Rule
 from dlpilot.tools.inspect.code.training._amp import AmpScalerRule
+from dlpilot.tools.inspect.code.training._layers import (
+    DropoutAlwaysOnRule,
+    PaddingIgnoredRule,
+    SoftmaxDimRule,
+)
 from dlpilot.tools.inspect.code.training._loop import LossGraphRule, StepMissingRule, ZeroGradRule
 from dlpilot.tools.inspect.code.training._loss import LossInputRule
 from dlpilot.tools.inspect.code.training._mode import ModeRule
@@ -33,18 +38,24 @@ RULES: list[type[Rule]] = [
     StepPerEpochRule,
     StepDuringEvalRule,
     ScheduleMismatchRule,
+    DropoutAlwaysOnRule,
+    SoftmaxDimRule,
+    PaddingIgnoredRule,
 ]
 
 __all__ = [
     "RULES",
     "AmpScalerRule",
     "ClipOrderRule",
+    "DropoutAlwaysOnRule",
     "ForwardCallRule",
     "LossGraphRule",
     "LossInputRule",
     "ModeCallParensRule",
     "ModeRule",
+    "PaddingIgnoredRule",
     "ScheduleMismatchRule",
+    "SoftmaxDimRule",
     "StepDuringEvalRule",
     "StepMissingRule",
     "StepPerEpochRule",
