@@ -23,6 +23,7 @@ from dlpilot.tools.inspect.code.training._order import (
     StepPerEpochRule,
 )
 from dlpilot.tools.inspect.code.training._sched import ScheduleMismatchRule
+from dlpilot.tools.inspect.code.training._select import SelectOnTrainMetricRule
 from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
 
 RULES: list[type[Rule]] = [
@@ -41,6 +42,7 @@ RULES: list[type[Rule]] = [
     DropoutAlwaysOnRule,
     SoftmaxDimRule,
     PaddingIgnoredRule,
+    SelectOnTrainMetricRule,
 ]
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ModeRule",
     "PaddingIgnoredRule",
     "ScheduleMismatchRule",
+    "SelectOnTrainMetricRule",
     "SoftmaxDimRule",
     "StepDuringEvalRule",
     "StepMissingRule",
