@@ -22,6 +22,7 @@ from dlpilot.tools.inspect.code.training._order import (
     StepDuringEvalRule,
     StepPerEpochRule,
 )
+from dlpilot.tools.inspect.code.training._preprocess import PreprocessMismatchRule
 from dlpilot.tools.inspect.code.training._sched import ScheduleMismatchRule
 from dlpilot.tools.inspect.code.training._select import SelectOnTrainMetricRule
 from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
@@ -43,6 +44,7 @@ RULES: list[type[Rule]] = [
     SoftmaxDimRule,
     PaddingIgnoredRule,
     SelectOnTrainMetricRule,
+    PreprocessMismatchRule,
 ]
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "ModeCallParensRule",
     "ModeRule",
     "PaddingIgnoredRule",
+    "PreprocessMismatchRule",
     "ScheduleMismatchRule",
     "SelectOnTrainMetricRule",
     "SoftmaxDimRule",
