@@ -14,6 +14,7 @@ from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 
 _EVAL_SPLIT = re.compile(r"val|valid|test|eval|dev|holdout", re.IGNORECASE)
+_SPLIT_WORDS = ("val", "Val", "VAL", "test", "Test", "TEST", "eval", "dev", "holdout")
 _RANDOM_CALL = re.compile(
     r"(?:^|\.)(?:rand\w*|random\w*|normal\w*|uniform\w*|choice|shuffle|bernoulli|randperm|"
     r"randint|poisson|flip\w*|roll|binomial|integers)$"
@@ -86,16 +87,36 @@ def _augment_flags(f: SourceFile) -> list[_Flag]:
     return out
 
 
-def _builds(f: SourceFile) -> list[_Build]:
+def _build_lines(text: str) -> set[int]:
+    """Lines that may assign a construction to an evaluation split's name: the split word, then
+    ``=`` and a call, on one line."""
+    out: set[int] = set()
+    for pos in _find_all(text, _SPLIT_WORDS):
+        end = text.find("\n", pos)
+        rest = text[pos : end if end != -1 else len(text)]
+        eq = rest.find("=")
+        if eq != -1 and rest[eq + 1 : eq + 2] != "=" and "(" in rest[eq:]:
+            out.add(text.count("\n", 0, pos) + 1)
+    return out
+
+
+def _builds(f: SourceFile, lines: set[int]) -> list[_Build]:
     """Constructions assigned to a name of an evaluation split: ``val_ds = Ds(...)``, also
-    inside ``val_loader = DataLoader(Ds(...))``."""
+    inside ``val_loader = DataLoader(Ds(...))``; only statements on ``lines`` are read."""
     out: list[_Build] = []
-    for node in ast.walk(f.tree):
-        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Call):
+    todo: list[ast.AST] = list(f.tree.body)
+    while todo:
+        node = todo.pop()
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if not any(start <= n <= end for n in lines):
             continue
-        target = " ".join(dotted(t) for t in node.targets)
-        if isinstance(node.targets[0], ast.Tuple):
+        if not isinstance(node, ast.Assign):
+            if isinstance(node, ast.stmt):
+                todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
+            continue
+        if not isinstance(node.value, ast.Call) or isinstance(node.targets[0], ast.Tuple):
             continue  # train_ds, val_ds = ...: which part is which cannot be told here
+        target = " ".join(dotted(t) for t in node.targets)
         if not _EVAL_SPLIT.search(target):
             continue
         for call in [node.value, *(a for a in node.value.args if isinstance(a, ast.Call))]:
@@ -135,8 +156,10 @@ class AugmentFlagRule(Rule):
         if "aug" in text and "__getitem__" in text:
             for flag in _augment_flags(f):
                 self._flags.setdefault(flag.cls, []).append(flag)
-        if _EVAL_SPLIT.search(text):
-            self._builds.extend(_builds(f))
+        if "DataLoader" in text or "Dataset" in text:
+            lines = _build_lines(text)
+            if lines:
+                self._builds.extend(_builds(f, lines))
         return []
 
     def finish(self, project: Project) -> Iterable[Finding]:
@@ -164,7 +187,7 @@ class AugmentFlagRule(Rule):
 
 
 _LABEL = re.compile(r"^(?:y|Y|y_\w+|\w+_y|labels?|targets?|\w*_labels?|\w*_targets?)$")
-_REORDER_TEXT = re.compile(r"randperm|shuffle|permutation|sort")
+_REORDER_WORDS = ("randperm(", "shuffle(", "permutation(", "sort(")
 _PAIRING = re.compile(
     r"Dataset|zip|fit|split|DataLoader|TensorDataset|stack|concat|cat", re.IGNORECASE
 )
@@ -210,6 +233,50 @@ def _statements(body: list[ast.stmt]) -> Iterable[ast.stmt]:
                 yield from _statements([s for s in inner if isinstance(s, ast.stmt)])
 
 
+def _find_all(text: str, words: tuple[str, ...]) -> Iterable[int]:
+    for word in words:
+        pos = text.find(word)
+        while pos != -1:
+            yield pos
+            pos = text.find(word, pos + len(word))
+
+
+def _own_nodes(st: ast.stmt) -> Iterable[ast.AST]:
+    """The nodes of a statement itself: a block's header, not its body (walked on its own)."""
+    if isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return ()
+    if isinstance(st, ast.For | ast.AsyncFor):
+        return ast.walk(st.iter)
+    if isinstance(st, ast.While | ast.If):
+        return ast.walk(st.test)
+    if isinstance(st, ast.With | ast.AsyncWith):
+        return [n for item in st.items for n in ast.walk(item.context_expr)]
+    if isinstance(st, ast.Try | ast.Match):
+        return ()
+    return ast.walk(st)
+
+
+def _bodies_around(tree: ast.Module, lines: set[int]) -> list[list[ast.stmt]]:
+    """The module body and every function body that spans one of ``lines``."""
+    spans = [
+        (st.lineno, st.end_lineno or st.lineno)
+        for st in tree.body
+        if not isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    out = [tree.body] if any(a <= n <= b for a, b in spans for n in lines) else []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if not any(start <= n <= end for n in lines):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append(node.body)
+        if isinstance(node, ast.stmt):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
     """(inputs, labels, line) pairs used together after being reordered differently."""
     order = _Order()
@@ -234,7 +301,7 @@ def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
                 order.state[dotted(call.func.value)] = (order.new("sort"), st.lineno)
         if isinstance(st, ast.Assign) and len(st.targets) == 1:
             _note_assign(order, st)
-        for call in (n for n in ast.walk(st) if isinstance(n, ast.Call)):
+        for call in (n for n in _own_nodes(st) if isinstance(n, ast.Call)):
             if not _PAIRING.search(dotted(call.func) or ""):
                 continue
             names = [dotted(a) for a in call.args]
@@ -297,11 +364,11 @@ class LabelsMisalignedRule(Rule):
     ids: ClassVar[tuple[str, ...]] = ("data.labels-misaligned",)
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
-        if _REORDER_TEXT.search(f.text) is None:
+        text = f.text
+        if not any(w in text for w in _REORDER_WORDS):
             return []
-        bodies = [f.tree.body] + [
-            n.body for n in ast.walk(f.tree) if isinstance(n, ast.FunctionDef)
-        ]
+        lines = {text.count("\n", 0, pos) + 1 for pos in _find_all(text, _REORDER_WORDS)}
+        bodies = _bodies_around(f.tree, lines)
         out: list[Finding] = []
         seen: set[int] = set()
         for body in bodies:

@@ -21,6 +21,7 @@ _DROPOUTS = frozenset(
     {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
 )
 _MEANT_STOCHASTIC = re.compile(r"mc|monte|sample|bayes|uncertain|stochastic", re.IGNORECASE)
+_FUNCTIONAL_CALL = re.compile(r"(?:\bF|functional)\.(?:feature_)?(?:alpha_)?dropout\w*\(")
 _FUNCTIONAL_IMPORT = re.compile(r"from\s+torch\.nn\.functional\s+import[^\n]*\bdropout")
 
 
@@ -51,9 +52,11 @@ class DropoutAlwaysOnRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if "dropout" not in text or ("F." not in text and "functional" not in text):
+        if "dropout" not in text:
             return []
         imported = _FUNCTIONAL_IMPORT.search(text) is not None
+        if not imported and _FUNCTIONAL_CALL.search(text) is None:
+            return []
         out: list[Finding] = []
         for cls in _module_classes(f.tree):
             if _MEANT_STOCHASTIC.search(cls.name):
@@ -101,7 +104,7 @@ def _dropout_finding(rel: str, cls: str, call: ast.Call, why: str) -> Finding:
 _SOFTMAX = frozenset({"softmax", "log_softmax"})
 _SOFTMAX_LAYERS = frozenset({"Softmax", "LogSoftmax"})
 _CLASSIFICATION_LOSS = re.compile(r"NLLLoss|CrossEntropyLoss|nll_loss|cross_entropy")
-_DIM_ZERO_TEXT = re.compile(r"dim\s*=\s*0\b|oftmax\(\s*0\s*\)|oftmax\([^\n]*,\s*0\s*\)")
+_DIM_ZERO_TEXT = re.compile(r"oftmax\((?:[^\n]*,)?\s*(?:dim\s*=\s*)?0\s*\)")
 _NOT_OUTPUT = re.compile(r"att|energ|score|weight|alpha|gate|pool|router", re.IGNORECASE)
 
 

@@ -17,7 +17,30 @@ _BEST = re.compile(r"best|lowest|min_loss|max_acc|highest", re.IGNORECASE)
 _COUNTER = re.compile(r"patience|wait|counter|bad|stale|no_improve|trigger|since", re.IGNORECASE)
 _SAVES = re.compile(r"save|state_dict|deepcopy|checkpoint|copy", re.IGNORECASE)
 _TRAIN_FUNC = re.compile(r"^_?(train|fit)\w*$|^run_epoch$|^epoch$|^one_epoch$")
+_BEST_WORDS = ("best", "Best", "BEST", "lowest", "min_loss", "max_acc", "highest")
 _ORDERS = (ast.Lt, ast.Gt, ast.LtE, ast.GtE)
+
+
+def _compare_lines(text: str) -> set[int]:
+    """Line numbers of ``if`` lines that compare something with a "best" value."""
+    out: set[int] = set()
+    for pos in find_all(text, _BEST_WORDS):
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        line = text[start : end if end != -1 else len(text)].lstrip()
+        if line.startswith(("if ", "elif ")) and ("<" in line or ">" in line):
+            out.add(text.count("\n", 0, start) + 1)
+    return out
+
+
+def find_all(text: str, words: tuple[str, ...]) -> Iterable[int]:
+    """Every position of any of ``words`` (plain substring search: much faster than a regex
+    alternation over large files)."""
+    for word in words:
+        pos = text.find(word)
+        while pos != -1:
+            yield pos
+            pos = text.find(word, pos + len(word))
 
 
 def _bodies(tree: ast.Module) -> Iterable[list[ast.stmt]]:
@@ -107,12 +130,17 @@ class SelectOnTrainMetricRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if _BEST.search(text) is None or (
-            "save" not in text and "copy" not in text and _COUNTER.search(text) is None
-        ):
+        if not any(w in text for w in _BEST_WORDS):
+            return []
+        lines = _compare_lines(text)
+        if not lines:
             return []
         out: list[Finding] = []
         for body in _bodies(f.tree):
+            if not body or not any(
+                body[0].lineno <= n <= (body[-1].end_lineno or body[-1].lineno) for n in lines
+            ):
+                continue
             facts: _Body | None = None
             for node in (n for stmt in body for n in _walk_here(stmt)):
                 if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
@@ -151,4 +179,4 @@ def _finding(rel: str, node: ast.If, metric: ast.expr, why: str, does: str) -> F
     )
 
 
-__all__ = ["SelectOnTrainMetricRule"]
+__all__ = ["SelectOnTrainMetricRule", "find_all"]
