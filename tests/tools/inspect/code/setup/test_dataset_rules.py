@@ -101,3 +101,31 @@ def test_inputs_and_labels_reordered_together_are_fine():
         assert "data.labels-misaligned" not in ids({"prep.py": src}), case
     alone = "import torch\n" + cases[-1] + "noise_ds = TensorDataset(x)\n"
     assert "data.labels-misaligned" not in ids({"prep.py": alone})
+
+
+FACTORY = """
+from torch.utils.data import DataLoader
+
+def make_loader(ds, batch_size=32, train=False):
+    return DataLoader(ds, batch_size=batch_size, shuffle={shuffle}, drop_last=train)
+"""
+
+
+def test_a_loader_factory_that_inverts_its_train_flag_is_reported_at_the_training_call():
+    for shuffle in ["not train", "False if train else True"]:
+        files = {
+            "data.py": FACTORY.format(shuffle=shuffle),
+            "train.py": "from data import make_loader\n"
+            "train_loader = make_loader(train_ds, train=True)\n"
+            "val_loader = make_loader(val_ds, train=False)\n",
+        }
+        assert hits(files, "data.train-not-shuffled") == [("train.py", 2)], shuffle
+
+
+def test_a_loader_factory_that_shuffles_by_its_train_flag_is_fine():
+    files = {
+        "data.py": FACTORY.format(shuffle="train"),
+        "train.py": "from data import make_loader\n"
+        "train_loader = make_loader(train_ds, train=True)\n",
+    }
+    assert "data.train-not-shuffled" not in ids(files)

@@ -260,3 +260,31 @@ for epoch in range(10):
     found = ids(src)
     assert "mode.step-during-eval" in found
     assert "mode.eval-during-training" not in found
+
+
+LOGGING_HELPER = """
+import torch
+def log_grads(model, writer, step):
+    for n, p in model.named_parameters():
+        writer.add_histogram(n, p.grad, step)
+    {clear}
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for step, (x, y) in enumerate(loader):
+    optimizer.zero_grad()
+    loss = crit(model(x), y)
+    loss.backward()
+    log_grads(model, writer, step)
+    optimizer.step()
+"""
+
+
+def test_a_logging_helper_that_clears_the_gradients_before_the_step_is_reported():
+    src = LOGGING_HELPER.format(clear="model.zero_grad()")
+    assert lines_of(src, "loop.zero-grad-misplaced") == [14]
+
+
+def test_a_logging_helper_that_only_reads_the_gradients_is_fine():
+    src = LOGGING_HELPER.format(clear="writer.flush()")
+    assert "loop.zero-grad-misplaced" not in ids(src)

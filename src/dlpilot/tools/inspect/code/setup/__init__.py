@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dlpilot.tools.inspect._base import Rule
 from dlpilot.tools.inspect.code.setup._datasets import AugmentFlagRule, LabelsMisalignedRule
+from dlpilot.tools.inspect.code.setup._factories import FactoryShuffleRule
 from dlpilot.tools.inspect.code.setup._rules import (
     AugmentOnEvalRule,
     CheckpointRule,
@@ -37,5 +38,6 @@ RULES: list[type[Rule]] = [
     HardcodedPathRule,
     AugmentFlagRule,
     LabelsMisalignedRule,
+    FactoryShuffleRule,
 ]
 __all__ = ["RULES"]
