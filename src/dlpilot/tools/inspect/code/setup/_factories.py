@@ -74,7 +74,7 @@ class FactoryShuffleRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if "shuffle=" in text and "DataLoader" in text and " train" in text:
+        if "shuffle=" in text and "DataLoader" in text and "train" in text:
             for fac in _factories(f):
                 self._factories.setdefault(fac.name, []).append(fac)
         if "=True" in text or "= True" in text:
