@@ -63,3 +63,20 @@ def test_evaluation_data_preprocessed_before_the_call_is_fine():
 def test_preprocessing_outside_the_training_loop_is_not_judged():
     src = _script().replace("        x = preprocess(x)\n", "")
     assert "data.eval-preprocess-mismatch" not in ids(src)
+
+
+def test_a_validation_score_computed_on_the_training_loader_is_reported():
+    src = _script(val="train_loader").replace(
+        "    print(evaluate(model, train_loader))", "    val_loss = evaluate(model, train_loader)"
+    )
+    src = src.replace("        x = preprocess(x)\n", "")
+    assert lines_of(src, "data.split-overlap") == [28]
+
+
+def test_a_training_score_on_the_training_loader_beside_validation_is_fine():
+    src = _script().replace(
+        "    print(evaluate(model, val_loader))",
+        "    train_loss = evaluate(model, train_loader)\n"
+        "    val_loss = evaluate(model, val_loader)",
+    )
+    assert "data.split-overlap" not in ids(src)

@@ -22,7 +22,10 @@ from dlpilot.tools.inspect.code.training._order import (
     StepDuringEvalRule,
     StepPerEpochRule,
 )
-from dlpilot.tools.inspect.code.training._preprocess import PreprocessMismatchRule
+from dlpilot.tools.inspect.code.training._preprocess import (
+    EvalOnTrainDataRule,
+    PreprocessMismatchRule,
+)
 from dlpilot.tools.inspect.code.training._sched import ScheduleMismatchRule
 from dlpilot.tools.inspect.code.training._select import SelectOnTrainMetricRule
 from dlpilot.tools.inspect.code.training._style import ForwardCallRule, ModeCallParensRule
@@ -45,6 +48,7 @@ RULES: list[type[Rule]] = [
     PaddingIgnoredRule,
     SelectOnTrainMetricRule,
     PreprocessMismatchRule,
+    EvalOnTrainDataRule,
 ]
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "AmpScalerRule",
     "ClipOrderRule",
     "DropoutAlwaysOnRule",
+    "EvalOnTrainDataRule",
     "ForwardCallRule",
     "LossGraphRule",
     "LossInputRule",

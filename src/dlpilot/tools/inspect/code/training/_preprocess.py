@@ -15,8 +15,8 @@ from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code.training._flow import resolve
 from dlpilot.tools.inspect.code.training._index import FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._mode import is_eval_function
-from dlpilot.tools.inspect.code.training._names import dotted, is_model_name
-from dlpilot.tools.inspect.code.training._resolve import call_sites, value_of
+from dlpilot.tools.inspect.code.training._names import dotted, is_model_name, last
+from dlpilot.tools.inspect.code.training._resolve import call_sites, param_values, value_of
 
 _PREPROCESS = re.compile(
     r"preprocess|normali[sz]e|standardi[sz]e|scale|rescale|prepare|featur|whiten",
@@ -138,4 +138,61 @@ class PreprocessMismatchRule(Rule):
         return used
 
 
-__all__ = ["PreprocessMismatchRule"]
+_HELD_OUT_NAME = re.compile(r"(?:^|_)(?:val|valid|validation|test|dev|holdout)(?:_|$)")
+
+
+class EvalOnTrainDataRule(Rule):
+    """A validation score computed by walking the training loader: ``val_acc =
+    evaluate(model, train_loader)``. The loader an evaluation loop walks is followed through the
+    function's parameter to each call site."""
+
+    ids: ClassVar[tuple[str, ...]] = ("data.split-overlap",)
+
+    def visit(self, f: SourceFile) -> Iterable[Finding]:
+        text = f.text
+        if "train" not in text or ("val" not in text and "test" not in text):
+            return []
+        ix = index_of(f)
+        if ix is None:
+            return []
+        out: list[Finding] = []
+        for scope in ix.scopes:
+            if not scope.loops or not is_eval_function(scope):
+                continue
+            for loop in scope.loops.values():
+                it = loop.iter
+                while isinstance(it, ast.Call) and it.args:
+                    it = it.args[0]  # enumerate(loader), tqdm(loader)
+                param = dotted(it) if it is not None else ""
+                if param not in scope.params:
+                    continue
+                for caller, ev, arg in param_values(ix, scope, param):
+                    loader = dotted(arg)
+                    if "train" not in loader.lower() or _HELD_OUT.search(loader):
+                        continue
+                    held = [
+                        e.name
+                        for e in caller.events
+                        if e.kind == "assign"
+                        and e.line == ev.line
+                        and _HELD_OUT_NAME.search(last(e.name).lower())
+                    ]
+                    if held:
+                        out.append(_eval_on_train(f.rel, ev.line, held[0], scope.name, loader))
+        return out
+
+
+def _eval_on_train(rel: str, line: int, target: str, fn: str, loader: str) -> Finding:
+    return finding(
+        "data.split-overlap",
+        f"`{target}` is computed by `{fn}` walking `{loader}`, the training data, so the "
+        "'validation' score measures memorization and cannot show overfitting; pass the "
+        "validation loader.",
+        how="static",
+        file=rel,
+        line=line,
+        detail={"function": fn, "loader": loader, "target": target},
+    )
+
+
+__all__ = ["EvalOnTrainDataRule", "PreprocessMismatchRule"]
