@@ -288,3 +288,20 @@ def test_a_logging_helper_that_clears_the_gradients_before_the_step_is_reported(
 def test_a_logging_helper_that_only_reads_the_gradients_is_fine():
     src = LOGGING_HELPER.format(clear="writer.flush()")
     assert "loop.zero-grad-misplaced" not in ids(src)
+
+
+def test_a_loop_whose_steps_happen_in_a_hook_beside_a_loop_of_another_model_is_fine():
+    src = """
+import torch
+opt_b = torch.optim.SGD(model_b.parameters(), lr=0.1)
+for round in range(3):
+    for _ in range(6):
+        model_a.zero_grad()
+        model_a(inp).sum().backward()
+    for _ in range(6):
+        model_b.zero_grad()
+        loss = model_b(inp).sum()
+        loss.backward()
+        opt_b.step()
+"""
+    assert "loop.zero-grad-misplaced" not in ids(src)

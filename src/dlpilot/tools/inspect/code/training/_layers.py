@@ -277,13 +277,13 @@ class PaddingIgnoredRule(Rule):
     ids: ClassVar[tuple[str, ...]] = ("loss.padding-not-ignored",)
 
     def __init__(self) -> None:
-        self._pads = False
+        self._pads: set[str] = set()  # folders whose code pads sequences
         self._pending: list[Finding] = []
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if not self._pads and _PAD_EVIDENCE.search(text) and "padding_value=-100" not in text:
-            self._pads = True
+        if _PAD_EVIDENCE.search(text) and "padding_value=-100" not in text:
+            self._pads.add(_folder(f.rel))
         if not (
             "CrossEntropyLoss" in text
             or "NLLLoss" in text
@@ -332,7 +332,11 @@ class PaddingIgnoredRule(Rule):
         return []
 
     def finish(self, project: Project) -> Iterable[Finding]:
-        return self._pending if self._pads else []
+        return [p for p in self._pending if _folder(p.evidence[0].file or "") in self._pads]
+
+
+def _folder(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
 
 __all__ = ["DropoutAlwaysOnRule", "PaddingIgnoredRule", "SoftmaxDimRule"]

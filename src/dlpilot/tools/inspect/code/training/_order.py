@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code.training._flow import optimizer_names
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._names import call_attr, const_bool, dotted, last
 from dlpilot.tools.inspect.code.training._resolve import note_defaults, param_values
@@ -107,6 +108,7 @@ class StepPerEpochRule(Rule):
         out: list[Finding] = []
         for scope in ix.scopes:
             zeros = [z for z in _calls(scope, "zero") if z.loops]
+            opts = optimizer_names(ix)
             if not zeros:
                 continue
             backs = _calls(scope, "backward")
@@ -122,13 +124,21 @@ class StepPerEpochRule(Rule):
                     s
                     for s in steps
                     if s.order > zero.order
-                    and lid not in s.loops
-                    and _within(s, outer)
-                    and (last(s.recv) == last(zero.recv) or "opt" in last(s.recv).lower())
+                    and s.loops == outer
+                    and _same_parameters(opts, s.recv, zero.recv)
                 ]
                 if later:
                     out.append(_epoch_step_finding(f.rel, scope, zero, later[0]))
         return out
+
+
+def _same_parameters(opts: dict[str, set[str]], optimizer: str, cleared: str) -> bool:
+    """Whether stepping ``optimizer`` uses the gradients ``cleared.zero_grad()`` clears: the
+    same object, or a module whose parameters the optimizer was built over."""
+    if last(optimizer) == last(cleared):
+        return True
+    owners = opts.get(optimizer, set()) | opts.get(last(optimizer), set())
+    return cleared in owners or last(cleared) in {last(o) for o in owners}
 
 
 def _epoch_step_finding(rel: str, scope: Scope, zero: Event, step: Event) -> Finding:
