@@ -129,3 +129,40 @@ sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_fn)
     good = bad.replace("return step\n", "return step / WARMUP\n")
     assert "lr.schedule-mismatch" in ids(bad)
     assert "lr.schedule-mismatch" not in ids(good)
+
+
+LIGHTNING = """
+import torch
+import lightning as L
+
+class LitNet(L.LightningModule):
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=1e-3)
+        sched = {sched}
+        config = {{"scheduler": sched, "interval": "{interval}"}}
+        return {{"optimizer": opt, "lr_scheduler": config}}
+"""
+
+
+def test_a_lightning_module_stepping_an_epoch_scheduler_every_batch_is_reported():
+    for sched in [
+        "torch.optim.lr_scheduler.StepLR(opt, step_size=10)",
+        "torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.hparams.epochs)",
+    ]:
+        src = LIGHTNING.format(sched=sched, interval="step")
+        assert "lr.schedule-mismatch" in ids(src), sched
+
+
+def test_a_lightning_module_with_a_matching_interval_is_fine():
+    epoch = LIGHTNING.format(sched="torch.optim.lr_scheduler.StepLR(opt, 10)", interval="epoch")
+    steps = LIGHTNING.format(
+        sched="torch.optim.lr_scheduler.CosineAnnealingLR("
+        "opt, T_max=self.trainer.estimated_stepping_batches)",
+        interval="step",
+    )
+    assert "lr.schedule-mismatch" not in ids(epoch)
+    assert "lr.schedule-mismatch" not in ids(steps)

@@ -54,22 +54,7 @@ def _epoch_measured(ix: FileIndex, scope: Scope, sched: str, expr: ast.expr, at:
         if value is not None and not isinstance(value, ast.Name | ast.Attribute):
             why = _epoch_measured(ix, scope, sched, value, at)
             return f"{dotted(expr)} = {why}" if why else ""
-    text = ast.unparse(expr)
-    low = text.lower()
-    if any(w in low for w in _STEP_WORDS):
-        return ""
-    if sched == "ExponentialLR":
-        gamma = _number(expr)
-        return f"gamma={text}" if gamma is not None and gamma <= _FAST_GAMMA else ""
-    if "epoch" in low:
-        return text
-    if isinstance(expr, ast.List | ast.Tuple):
-        nums = [_number(e) for e in expr.elts]
-        if nums and all(n is not None and n <= _EPOCH_SIZED * 4 for n in nums):
-            return text
-        return ""
-    n = _number(expr)
-    return text if n is not None and n <= _EPOCH_SIZED else ""
+    return _epoch_text(sched, expr)
 
 
 def _batch_loop(scope: Scope, ev: Event) -> Loop | None:
@@ -102,6 +87,8 @@ class ScheduleMismatchRule(Rule):
             out.extend(self._per_batch(ix, f.rel))
         if "LambdaLR" in text:
             out.extend(_climbing_lambdas(f))
+        if "interval" in text and "configure_optimizers" in text:
+            out.extend(_lightning_per_step(f))
         return out
 
     def _per_batch(self, ix: FileIndex, rel: str) -> list[Finding]:
@@ -158,6 +145,74 @@ def _large(expr: ast.expr, param: str) -> bool:
         return True
     n = _number(expr)
     return n is not None and n > 1
+
+
+def _lightning_per_step(f: SourceFile) -> list[Finding]:
+    """``configure_optimizers`` returning ``{"scheduler": StepLR(opt, 4), "interval": "step"}``:
+    Lightning then steps the epoch-measured scheduler after every batch."""
+    out: list[Finding] = []
+    for fn in ast.walk(f.tree):
+        if not isinstance(fn, ast.FunctionDef) or fn.name != "configure_optimizers":
+            continue
+        built: dict[str, ast.Call] = {}
+        for node in ast.walk(fn):
+            value = node.value if isinstance(node, ast.Assign) else None
+            if isinstance(node, ast.Assign) and isinstance(value, ast.Call):
+                for t in node.targets:
+                    built[dotted(t)] = value
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Dict):
+                continue
+            entries = {
+                k.value: v
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            }
+            interval = entries.get("interval")
+            sched = entries.get("scheduler")
+            if not (isinstance(interval, ast.Constant) and interval.value == "step"):
+                continue
+            if isinstance(sched, ast.Name | ast.Attribute):
+                sched = built.get(dotted(sched))
+            if not isinstance(sched, ast.Call) or call_attr(sched) not in _EPOCH_ARGS:
+                continue
+            kind = call_attr(sched)
+            arg = _arg(sched, *_EPOCH_ARGS[kind])
+            why = _epoch_text(kind, arg) if arg is not None else ""
+            if why:
+                out.append(
+                    finding(
+                        "lr.schedule-mismatch",
+                        f"`configure_optimizers` asks Lightning to step `{kind}` every batch "
+                        f'(`"interval": "step"`) but sizes it in epochs ({why}), so the '
+                        'rate decays within the first epoch; use `"interval": "epoch"` or '
+                        "size it in steps (`self.trainer.estimated_stepping_batches`).",
+                        how="static",
+                        file=f.rel,
+                        line=node.lineno,
+                        detail={"scheduler": kind},
+                    )
+                )
+    return out
+
+
+def _epoch_text(sched: str, expr: ast.expr) -> str:
+    """Like :func:`_epoch_measured`, from the expression alone (no index to follow names)."""
+    text = ast.unparse(expr)
+    low = text.lower()
+    if any(w in low for w in _STEP_WORDS):
+        return ""
+    if sched == "ExponentialLR":
+        gamma = _number(expr)
+        return f"gamma={text}" if gamma is not None and gamma <= _FAST_GAMMA else ""
+    if "epoch" in low:
+        return text
+    if isinstance(expr, ast.List | ast.Tuple):
+        nums = [_number(e) for e in expr.elts]
+        ok = nums and all(n is not None and n <= _EPOCH_SIZED * 4 for n in nums)
+        return text if ok else ""
+    n = _number(expr)
+    return text if n is not None and n <= _EPOCH_SIZED else ""
 
 
 def _grows(expr: ast.expr, param: str, guarded: bool = False) -> bool:
