@@ -218,3 +218,29 @@ def test_a_token_level_loss_that_ignores_or_masks_padding_is_fine():
 def test_a_sentence_classifier_with_a_padding_index_needs_no_ignore_index():
     src = SEQ.format(loss="nn.CrossEntropyLoss()", args="logits[:, -1], y")
     assert "loss.padding-not-ignored" not in ids(src)
+
+
+def test_the_class_that_reaches_the_training_loop_as_a_parameter_is_the_one_judged():
+    src = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=0)
+
+class Scorer(nn.Module):
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=0)
+
+def fit(net, loader, opt):
+    for x, y in loader:
+        opt.zero_grad()
+        loss = F.nll_loss(net(x), y)
+        loss.backward()
+        opt.step()
+
+model = Net()
+fit(model, loader, opt)
+"""
+    assert lines_of(src, "loss.softmax-wrong-dim") == [7]

@@ -15,7 +15,15 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code.training._names import call_attr, const_bool, dotted, last
+from dlpilot.tools.inspect.code.training._index import index_of
+from dlpilot.tools.inspect.code.training._names import (
+    call_attr,
+    const_bool,
+    dotted,
+    is_model_name,
+    last,
+)
+from dlpilot.tools.inspect.code.training._resolve import class_of
 
 _DROPOUTS = frozenset(
     {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
@@ -193,12 +201,16 @@ class SoftmaxDimRule(Rule):
 
     def __init__(self) -> None:
         self._classifies = False
-        self._pending: list[Finding] = []
+        self._pending: list[tuple[str, Finding]] = []  # (model class or "", finding)
+        self._trained: set[str] = set()  # classes of the models training loops call
+        self._untold = False  # some training loop calls a model whose class is unknown
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if not self._classifies and _CLASSIFICATION_LOSS.search(text):
+        if _CLASSIFICATION_LOSS.search(text):
             self._classifies = True
+            if "backward(" in text:
+                self._note_trained(f)
         if "oftmax" not in text or _DIM_ZERO_TEXT.search(text) is None or "Categorical(" in text:
             return []
         for cls in _module_classes(f.tree):
@@ -218,14 +230,40 @@ class SoftmaxDimRule(Rule):
                 ):
                     found = None
             if found is not None:
-                self._pending.append(_softmax_finding(f.rel, found, f"the output of `{cls.name}`"))
+                what = f"the output of `{cls.name}`"
+                self._pending.append((cls.name, _softmax_finding(f.rel, found, what)))
         if "loss" in text or "criterion" in text:
             for call in _softmax_fed_to_loss(f.tree):
-                self._pending.append(_softmax_finding(f.rel, call, "the model output"))
+                self._pending.append(("", _softmax_finding(f.rel, call, "the model output")))
         return []
 
+    def _note_trained(self, f: SourceFile) -> None:
+        """The classes of the models called where a loss is back-propagated, followed through
+        assignments and function parameters to their callers (``fit(Net(), ...)``)."""
+        ix = index_of(f)
+        if ix is None:
+            return
+        for scope in ix.scopes:
+            if not any(e.kind == "call" and e.role == "backward" for e in scope.events):
+                continue
+            for ev in scope.events:
+                if ev.kind != "call" or ev.role or "." in ev.name or not ev.name:
+                    continue
+                if not (is_model_name(ev.name) or ev.name in scope.params):
+                    continue
+                cls = class_of(ix, scope, ev.name)
+                if cls:
+                    self._trained.add(cls)
+                elif is_model_name(ev.name):
+                    self._untold = True
+
     def finish(self, project: Project) -> Iterable[Finding]:
-        return self._pending if self._classifies else []
+        if not self._classifies:
+            return []
+        # A model class is judged only if a training loop may call it: one whose model
+        # resolves to it, or one whose model cannot be resolved.
+        judged = self._untold or not self._trained
+        return [f for cls, f in self._pending if not cls or judged or cls in self._trained]
 
 
 def _softmax_fed_to_loss(tree: ast.Module) -> list[ast.Call]:
