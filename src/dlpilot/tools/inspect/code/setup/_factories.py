@@ -77,10 +77,15 @@ class FactoryShuffleRule(Rule):
         if "shuffle=" in text and "DataLoader" in text and "train" in text:
             for fac in _factories(f):
                 self._factories.setdefault(fac.name, []).append(fac)
-        if "=True" in text or "= True" in text:
-            for m in _CALL_WITH_TRUE.finditer(text):
-                line = text.count("\n", 0, m.start()) + 1
-                self._calls.append((m.group(1), m.group(2), f.rel, line))
+        for flag in _TRAIN_FLAGS:
+            pos = text.find(f"{flag}=True")
+            while pos != -1:
+                start = text.rfind("\n", 0, pos) + 1
+                m = _CALL_WITH_TRUE.search(text, start, text.find("\n", pos) % (len(text) + 1))
+                if m is not None and m.group(2) == flag:
+                    line = text.count("\n", 0, pos) + 1
+                    self._calls.append((m.group(1), flag, f.rel, line))
+                pos = text.find(f"{flag}=True", pos + 1)
         return []
 
     def finish(self, project: Project) -> Iterable[Finding]:

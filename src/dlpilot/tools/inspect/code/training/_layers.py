@@ -111,7 +111,7 @@ def _dropout_finding(rel: str, cls: str, call: ast.Call, why: str) -> Finding:
 
 _SOFTMAX = frozenset({"softmax", "log_softmax"})
 _SOFTMAX_LAYERS = frozenset({"Softmax", "LogSoftmax"})
-_CLASSIFICATION_LOSS = re.compile(r"NLLLoss|CrossEntropyLoss|nll_loss|cross_entropy")
+_CLASSIFICATION_WORDS = ("NLLLoss", "CrossEntropyLoss", "nll_loss", "cross_entropy")
 _DIM_ZERO_TEXT = re.compile(r"oftmax\((?:[^\n]*,)?\s*(?:dim\s*=\s*)?0\s*\)")
 _NOT_OUTPUT = re.compile(r"att|energ|score|weight|alpha|gate|pool|router", re.IGNORECASE)
 
@@ -207,7 +207,7 @@ class SoftmaxDimRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if _CLASSIFICATION_LOSS.search(text):
+        if any(w in text for w in _CLASSIFICATION_WORDS):
             self._classifies = True
             if "backward(" in text:
                 self._note_trained(f)
@@ -296,8 +296,15 @@ def _softmax_finding(rel: str, call: ast.Call, what: str) -> Finding:
     )
 
 
-_PAD_EVIDENCE = re.compile(
-    r"padding_idx\s*=|padding_value\s*=|pad_token_id|pad_idx|pad_id\b|PAD_IDX|PAD_ID|<pad>"
+_PAD_WORDS = (
+    "padding_idx",
+    "padding_value",
+    "pad_token_id",
+    "pad_idx",
+    "pad_id",
+    "PAD_IDX",
+    "PAD_ID",
+    "<pad>",
 )
 _TOKEN_LEVEL = re.compile(
     r"\.(?:view|reshape)\(\s*-1|\.flatten\(\s*(?:0|end_dim)|\.transpose\(\s*1\s*,\s*2\s*\)|"
@@ -320,7 +327,7 @@ class PaddingIgnoredRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if _PAD_EVIDENCE.search(text) and "padding_value=-100" not in text:
+        if any(w in text for w in _PAD_WORDS) and "padding_value=-100" not in text:
             self._pads.add(_folder(f.rel))
         if not (
             "CrossEntropyLoss" in text

@@ -240,6 +240,7 @@ def steps_during_eval(ix: FileIndex, tree: ast.Module) -> list[EvalStep]:
         if s.name != "<module>"
         and any(e.kind == "call" and e.role == "step" and e.extra != "args" for e in s.events)
         and any(e.kind == "call" and e.role == "backward" for e in s.events)
+        and any(p in _FLAGS or p in _PHASES for p in s.params)
     ]
     if not candidates:
         return out
