@@ -166,3 +166,13 @@ def test_a_lightning_module_with_a_matching_interval_is_fine():
     )
     assert "lr.schedule-mismatch" not in ids(epoch)
     assert "lr.schedule-mismatch" not in ids(steps)
+
+
+def test_a_scheduler_stepped_only_on_the_last_batch_of_an_epoch_is_fine():
+    src = _script(
+        "scheduler = lr_scheduler.StepLR(optimizer, step_size=4)", per_batch=True
+    ).replace(
+        "        scheduler.step()",
+        "        if i == len(train_loader) - 1:\n            scheduler.step()",
+    )
+    assert "lr.schedule-mismatch" not in ids(src)
