@@ -188,9 +188,8 @@ class AugmentFlagRule(Rule):
 
 _LABEL = re.compile(r"^(?:y|Y|y_\w+|\w+_y|labels?|targets?|\w*_labels?|\w*_targets?)$")
 _REORDER_WORDS = ("randperm(", "shuffle(", "permutation(", "sort(")
-_PAIRING = re.compile(
-    r"Dataset|zip|fit|split|DataLoader|TensorDataset|stack|concat|cat", re.IGNORECASE
-)
+# calls that take inputs and labels side by side without pairing their rows
+_NOT_PAIRING = frozenset({"print", "len", "log", "info", "debug", "isinstance", "type", "str"})
 _SEEDING = re.compile(r"seed|set_state|manual_seed")
 
 
@@ -300,11 +299,26 @@ def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
             elif name.endswith(".sort") and isinstance(call.func, ast.Attribute):
                 order.state[dotted(call.func.value)] = (order.new("sort"), st.lineno)
         if isinstance(st, ast.Assign) and len(st.targets) == 1:
-            _note_assign(order, st)
+            target, value = st.targets[0], st.value
+            if (
+                isinstance(target, ast.Tuple)
+                and isinstance(value, ast.Tuple)
+                and len(target.elts) == len(value.elts)
+            ):  # X, Y = X[perm], Y[perm]: each pair on its own, all read before any is bound
+                pairs = [
+                    ast.Assign(targets=[t], value=v)
+                    for t, v in zip(target.elts, value.elts, strict=True)
+                ]
+                for pair in pairs:
+                    pair.lineno = st.lineno
+                for pair in pairs:
+                    _note_assign(order, pair)
+            else:
+                _note_assign(order, st)
         for call in (n for n in _own_nodes(st) if isinstance(n, ast.Call)):
-            if not _PAIRING.search(dotted(call.func) or ""):
+            if (dotted(call.func) or "").rsplit(".", 1)[-1] in _NOT_PAIRING:
                 continue
-            names = [dotted(a) for a in call.args]
+            names = [_rows_of(a) for a in call.args]
             labels = [n for n in names if n and _LABEL.match(n.rsplit(".", 1)[-1])]
             inputs = [n for n in names if n and n not in labels]
             for y in labels:
@@ -325,6 +339,13 @@ def _ordering(order: _Order, expr: ast.expr) -> tuple[str, int] | None:
         return _ordering(order, expr.value)
     name = dotted(expr)
     return order.state.get(name) if name else None
+
+
+def _rows_of(arg: ast.expr) -> str:
+    """The array whose rows an argument passes: ``X`` for ``X`` and ``X[:800]``."""
+    if isinstance(arg, ast.Subscript) and isinstance(arg.slice, ast.Slice):
+        return dotted(arg.value) or ""
+    return dotted(arg) or ""
 
 
 def _note_assign(order: _Order, st: ast.Assign) -> None:
