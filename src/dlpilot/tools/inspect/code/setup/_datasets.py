@@ -50,7 +50,7 @@ def _augment_flags(f: SourceFile) -> list[_Flag]:
     """Dataset classes whose constructor takes an augmentation flag that defaults to on, and
     whose ``__getitem__`` randomizes the sample under ``if self.<flag>``."""
     out: list[_Flag] = []
-    for cls in (n for n in ast.walk(f.tree) if isinstance(n, ast.ClassDef)):
+    for cls in (n for n in f.tree.body if isinstance(n, ast.ClassDef)):  # datasets are top-level
         methods = {s.name: s for s in cls.body if isinstance(s, ast.FunctionDef)}
         init, get = methods.get("__init__"), methods.get("__getitem__")
         if init is None or get is None:

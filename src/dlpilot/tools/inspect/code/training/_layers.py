@@ -35,8 +35,13 @@ _FUNCTIONAL_IMPORT = re.compile(r"from\s+torch\.nn\.functional\s+import[^\n]*\bd
 
 def _module_classes(tree: ast.Module) -> list[ast.ClassDef]:
     out: list[ast.ClassDef] = []
-    for node in ast.walk(tree):
+    todo = [n for n in tree.body if isinstance(n, ast.ClassDef | ast.If | ast.Try)]
+    while todo:  # module-level classes, also under `if` / `try` (optional imports)
+        node = todo.pop()
         if not isinstance(node, ast.ClassDef):
+            for part in ast.iter_child_nodes(node):
+                if isinstance(part, ast.ClassDef | ast.If | ast.Try):
+                    todo.append(part)
             continue
         bases = [dotted(b) for b in node.bases]
         has_forward = any(isinstance(s, ast.FunctionDef) and s.name == "forward" for s in node.body)
@@ -207,7 +212,9 @@ class SoftmaxDimRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if any(w in text for w in _CLASSIFICATION_WORDS):
+        if (not self._classifies or "backward(" in text) and any(
+            w in text for w in _CLASSIFICATION_WORDS
+        ):
             self._classifies = True
             if "backward(" in text:
                 self._note_trained(f)
