@@ -62,7 +62,12 @@ SECTIONS: dict[str, dict[str, Coverage]] = {
         "Reproducibility": C("repro.no-seed", "data.worker-seed", "repro.no-determinism"),
         "Logging & Checkpointing": C("track.none", "ckpt.none"),
         "Memory & Performance": PERF,
-        "Validation": C("train.no-validation", "mode.train-during-eval", "mode.eval-grad-enabled"),
+        "Validation": C(
+            "train.no-validation",
+            "mode.train-during-eval",
+            "mode.eval-grad-enabled",
+            "mode.step-during-eval",
+        ),
         "Pre-Finetuning Checklist": HEADING,
         "Base Model": RESEARCH,
         "Finetuning Strategy": RESEARCH,
@@ -144,7 +149,9 @@ SECTIONS: dict[str, dict[str, Coverage]] = {
         "Phase 1: Problem Definition (Items 1--5)": PLAN,
         "Phase 2: Data (Items 6--14)": DATAQ,
         "9. Data Splitting": C("data.no-split", "data.split-overlap"),
-        "10. Data Preprocessing": C("data.unnormalized", "data.norm-stats-leak"),
+        "10. Data Preprocessing": C(
+            "data.unnormalized", "data.norm-stats-leak", "data.eval-preprocess-mismatch"
+        ),
         "11. Data Augmentation": C("data.augment-on-eval"),
         "12. DataLoader Configuration": C("data.train-not-shuffled"),
         "13. Handle Class Imbalance": C("data.class-imbalance"),
@@ -159,7 +166,7 @@ SECTIONS: dict[str, dict[str, Coverage]] = {
         "24. Training Monitoring": C("track.none", "grad.exploding", "grad.vanishing"),
         "25. Mixed Precision Training": C("amp.no-grad-scaler"),
         "26. Gradient Clipping": C("train.no-grad-clip"),
-        "27. Early Stopping": C("train.no-early-stopping"),
+        "27. Early Stopping": C("train.no-early-stopping", "train.select-on-train-metric"),
         "28. Checkpointing": C("ckpt.incomplete", "ckpt.none", "ckpt.no-resume"),
         "Phase 5: Evaluation (Items 29--33)": STUDY,
         "Phase 6: Deployment (Items 34--37)": DEPLOY,
@@ -169,11 +176,24 @@ SECTIONS: dict[str, dict[str, Coverage]] = {
     "004": {
         "Deep Learning Training Debug Checklist": HEADING,
         "1. Single-Batch Overfit Test (NON-NEGOTIABLE)": C("overfit.single-batch-failed"),
-        "2. Data & Labels": C("loss.label-dtype", "loss.label-out-of-range", "data.nonfinite"),
-        "3. Model ↔ Loss Compatibility": C(
-            "loss.softmax-before-ce", "loss.sigmoid-before-bce-logits", "loss.shape-broadcast"
+        "2. Data & Labels": C(
+            "loss.label-dtype",
+            "loss.label-out-of-range",
+            "data.nonfinite",
+            "data.labels-misaligned",
         ),
-        "4. Training / Evaluation Mode": C("mode.eval-during-training", "mode.train-during-eval"),
+        "3. Model ↔ Loss Compatibility": C(
+            "loss.softmax-before-ce",
+            "loss.sigmoid-before-bce-logits",
+            "loss.shape-broadcast",
+            "loss.softmax-wrong-dim",
+        ),
+        "4. Training / Evaluation Mode": C(
+            "mode.eval-during-training",
+            "mode.train-during-eval",
+            "mode.dropout-always-on",
+            "mode.step-during-eval",
+        ),
         "5. Training Loop Correctness": C(
             "loop.zero-grad-missing", "loop.backward-twice", "loop.step-missing", "param.unchanged"
         ),
@@ -230,15 +250,17 @@ ITEMS: dict[str, dict[str, Coverage]] = {
         "Training loss logged per step/epoch": C("track.none"),
         "Validation metrics logged": C("track.none", "train.no-validation"),
         "Checkpoints saved periodically": C("ckpt.none"),
-        "Best model checkpoint saved": C("train.no-early-stopping"),
-        "Early stopping configured (optional)": C("train.no-early-stopping"),
+        "Best model checkpoint saved": C("train.no-early-stopping", "train.select-on-train-metric"),
+        "Early stopping configured (optional)": C(
+            "train.no-early-stopping", "train.select-on-train-metric"
+        ),
         "Mixed precision enabled if beneficial": C("amp.no-grad-scaler"),
         "Validation runs after each epoch": C("train.no-validation"),
         "Validation metrics match task objective": STUDY,
         "Model in eval mode during validation": C("mode.train-during-eval"),
         "No gradients computed during validation": C("mode.eval-grad-enabled"),
         "Pretrained weights verified (not random)": C("loss.initial-mismatch"),
-        "Warmup steps configured": C("train.no-lr-schedule"),
+        "Warmup steps configured": C("train.no-lr-schedule", "lr.schedule-mismatch"),
         "Learning rate schedule appropriate for few epochs": C("train.no-lr-schedule"),
         "All random seeds documented": C("repro.no-seed"),
         "Full environment exported (`pip freeze`, conda env)": C("repro.unpinned-deps"),
@@ -331,14 +353,16 @@ ITEMS: dict[str, dict[str, Coverage]] = {
         "Compute loss: `loss = criterion(outputs, targets)`": C("loss.shape-broadcast"),
         "Scale loss if using gradient accumulation": H("accumulation scaling is a design choice"),
         "Backward pass: `loss.backward()`": C("loop.backward-twice", "grad.no-flow"),
-        "Gradient clipping (if enabled)": C("train.no-grad-clip"),
+        "Gradient clipping (if enabled)": C("train.no-grad-clip", "loop.clip-before-backward"),
         "`optimizer.step()` - Update parameters": C("loop.step-missing", "param.unchanged"),
         "`optimizer.zero_grad()` - Clear for next iteration": C(
             "loop.zero-grad-missing", "loop.zero-grad-misplaced"
         ),
         "`model.eval()` - Set evaluation mode for validation": C("mode.train-during-eval"),
         "`torch.no_grad()` context for validation": C("mode.eval-grad-enabled"),
-        "`scheduler.step()` - Update learning rate": C("train.no-lr-schedule"),
+        "`scheduler.step()` - Update learning rate": C(
+            "train.no-lr-schedule", "lr.schedule-mismatch"
+        ),
         "Log metrics and save checkpoints": C("track.none", "ckpt.none"),
         "Save when validation loss improves": C("train.no-early-stopping"),
         "Save when validation accuracy improves": C("train.no-early-stopping"),
@@ -359,7 +383,9 @@ ITEMS: dict[str, dict[str, Coverage]] = {
         "GPU memory usage estimated": PERF,
         "Baseline metrics established": STUDY,
         "Logging and monitoring setup": C("track.none"),
-        "Early stopping criteria defined": C("train.no-early-stopping"),
+        "Early stopping criteria defined": C(
+            "train.no-early-stopping", "train.select-on-train-metric"
+        ),
         "Training and validation loss trends": C(
             "curve.overfitting", "curve.train-loss-increasing"
         ),
@@ -427,7 +453,7 @@ ITEMS: dict[str, dict[str, Coverage]] = {
         "Batch size reasonable for hardware": PERF,
         "Validation uses `no_grad()` / inference mode": C("mode.eval-grad-enabled"),
         "Metrics computed on correct dimensions": C("loss.shape-broadcast"),
-        "Padding / masked tokens excluded if applicable": RESEARCH,
+        "Padding / masked tokens excluded if applicable": C("loss.padding-not-ignored"),
         "Validation performance < training performance (expected early)": C(
             "curve.val-better-than-train"
         ),

@@ -211,8 +211,10 @@ def _misplaced(ix: FileIndex, scope: Scope, effs: list[Effect], rel: str) -> lis
                 break
             if (
                 prev.kind == "zero"
-                and prev.event.role == "zero"
-                and (prev.recv == step.recv or prev.recv in owners)
+                and (
+                    (prev.event.role == "zero" and (prev.recv == step.recv or prev.recv in owners))
+                    or _helper_clears(ix, scope, prev, {step.recv, *owners})
+                )
                 and prev.event.loops == ev.loops
                 and dominates(prev.event, ev)
             ):
@@ -238,10 +240,11 @@ def _misplaced(ix: FileIndex, scope: Scope, effs: list[Effect], rel: str) -> lis
                 break
         if backward is None:
             continue
+        cleared = f"{zero.recv}.zero_grad()" if zero.recv else f"{zero.event.name}(...)"
         out.append(
             finding(
                 "loop.zero-grad-misplaced",
-                f"`{zero.recv}.zero_grad()` runs after `backward()` and before "
+                f"`{cleared}` runs after `backward()` and before "
                 f"`{step.recv}.step()`, so the step sees zero gradients and nothing is learned; "
                 "clear gradients before `backward()` or after `step()`.",
                 how="static",
@@ -249,13 +252,24 @@ def _misplaced(ix: FileIndex, scope: Scope, effs: list[Effect], rel: str) -> lis
                 line=zero.line,
                 detail={
                     "optimizer": step.recv,
-                    "cleared": zero.recv,
+                    "cleared": zero.recv or zero.event.name,
                     "backward_line": backward.line,
                     "step_line": step.line,
                 },
             )
         )
     return out
+
+
+def _helper_clears(ix: FileIndex, scope: Scope, eff: Effect, targets: set[str]) -> bool:
+    """A call of a helper of this file (a logging function, say) that clears the gradients of
+    a model or optimizer it is handed, one of ``targets``."""
+    if eff.event.role or resolve(ix, scope, eff.event) is None:
+        return False
+    call = eff.event.node
+    assert isinstance(call, ast.Call)
+    handed = {dotted(a) for a in [*call.args, *(k.value for k in call.keywords)]}
+    return bool(handed & targets) or bool({last(h) for h in handed if h} & targets)
 
 
 class StepMissingRule(Rule):

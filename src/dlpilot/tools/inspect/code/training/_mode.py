@@ -34,6 +34,7 @@ from dlpilot.tools.inspect.code.training._index import (
     mode_text,
 )
 from dlpilot.tools.inspect.code.training._names import is_model_name, last, root
+from dlpilot.tools.inspect.code.training._order import steps_during_eval
 
 _EVAL_NAME = re.compile(
     r"^_?(?:(?:val|valid|validate|validation|eval|evaluate|evaluation|test|testing|predict|"
@@ -184,6 +185,13 @@ class ModeRule(Rule):
             return []
         out: list[Finding] = []
         seen: set[tuple[str, int]] = set()
+        # loops that run a shared epoch function for evaluation which still steps: that is
+        # mode.step-during-eval (its own rule), not a model left in eval mode
+        stepping = {
+            item.caller.loops[lid].line
+            for item in steps_during_eval(ix, f.tree)
+            for lid in item.call.loops
+        }
         for scope in ix.scopes:
             for ev in scope.events:
                 if ev.kind == "call" and (ev.no_grad or ev.grad_managed) and ev.name:
@@ -197,6 +205,8 @@ class ModeRule(Rule):
                 *_train_during_eval(ix, scope, f.rel),
             ]:
                 key = (item.id, item.evidence[0].line or 0)
+                if item.evidence[0].detail.get("loop_line") in stepping:
+                    continue
                 if key not in seen:
                     seen.add(key)
                     self._pending_mode.append(item)

@@ -1,0 +1,417 @@
+"""Rules on what a dataset hands the model: augmentation switched on by a dataset flag for the
+evaluation split, and inputs and labels reordered apart from each other."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from dlpilot.findings import Finding, finding
+from dlpilot.tools.inspect._astnames import dotted
+from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+
+_EVAL_SPLIT = re.compile(r"val|valid|test|eval|dev|holdout", re.IGNORECASE)
+_SPLIT_WORDS = ("val", "Val", "VAL", "test", "Test", "TEST", "eval", "dev", "holdout")
+_RANDOM_CALL = re.compile(
+    r"(?:^|\.)(?:rand\w*|random\w*|normal\w*|uniform\w*|choice|shuffle|bernoulli|randperm|"
+    r"randint|poisson|flip\w*|roll|binomial|integers)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    cls: str
+    param: str
+    index: int  # position among the constructor's parameters after self
+    rel: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Build:
+    cls: str
+    rel: str
+    line: int
+    target: str
+    call: ast.Call
+
+
+def _random_under(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Call) and _RANDOM_CALL.search(dotted(n.func) or "") is not None
+        for n in ast.walk(node)
+    )
+
+
+def _augment_flags(f: SourceFile) -> list[_Flag]:
+    """Dataset classes whose constructor takes an augmentation flag that defaults to on, and
+    whose ``__getitem__`` randomizes the sample under ``if self.<flag>``."""
+    out: list[_Flag] = []
+    for cls in (n for n in f.tree.body if isinstance(n, ast.ClassDef)):  # datasets are top-level
+        methods = {s.name: s for s in cls.body if isinstance(s, ast.FunctionDef)}
+        init, get = methods.get("__init__"), methods.get("__getitem__")
+        if init is None or get is None:
+            continue
+        params = [a.arg for a in [*init.args.posonlyargs, *init.args.args]][1:]
+        defaults = dict(
+            zip(params[len(params) - len(init.args.defaults) :], init.args.defaults, strict=True)
+        )
+        for kw, d in zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True):
+            params.append(kw.arg)
+            if d is not None:
+                defaults[kw.arg] = d
+        for param in params:
+            default = defaults.get(param)
+            if "aug" not in param.lower() or not (
+                isinstance(default, ast.Constant) and default.value is True
+            ):
+                continue
+            attrs = {
+                dotted(t)
+                for n in ast.walk(init)
+                if isinstance(n, ast.Assign)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == param
+                for t in n.targets
+            }
+            guarded = [
+                n
+                for n in ast.walk(get)
+                if isinstance(n, ast.If) and dotted(n.test) in attrs and _random_under(n)
+            ]
+            if guarded:
+                out.append(_Flag(cls.name, param, params.index(param), f.rel, guarded[0].lineno))
+    return out
+
+
+def _build_lines(text: str) -> set[int]:
+    """Lines that may assign a construction to an evaluation split's name: the split word, then
+    ``=`` and a call, on one line."""
+    out: set[int] = set()
+    for pos in _find_all(text, _SPLIT_WORDS):
+        end = text.find("\n", pos)
+        rest = text[pos : end if end != -1 else len(text)]
+        eq = rest.find("=")
+        if eq != -1 and rest[eq + 1 : eq + 2] != "=" and "(" in rest[eq:]:
+            out.add(text.count("\n", 0, pos) + 1)
+    return out
+
+
+def _builds(f: SourceFile, lines: set[int]) -> list[_Build]:
+    """Constructions assigned to a name of an evaluation split: ``val_ds = Ds(...)``, also
+    inside ``val_loader = DataLoader(Ds(...))``; only statements on ``lines`` are read."""
+    out: list[_Build] = []
+    todo: list[ast.AST] = list(f.tree.body)
+    while todo:
+        node = todo.pop()
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if not any(start <= n <= end for n in lines):
+            continue
+        if not isinstance(node, ast.Assign):
+            if isinstance(node, ast.stmt):
+                todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
+            continue
+        if not isinstance(node.value, ast.Call) or isinstance(node.targets[0], ast.Tuple):
+            continue  # train_ds, val_ds = ...: which part is which cannot be told here
+        target = " ".join(dotted(t) for t in node.targets)
+        if not _EVAL_SPLIT.search(target):
+            continue
+        for call in [node.value, *(a for a in node.value.args if isinstance(a, ast.Call))]:
+            name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+            if name[:1].isupper():
+                out.append(_Build(name, f.rel, node.lineno, target, call))
+    return out
+
+
+def _turned_off(build: _Build, flag: _Flag) -> bool:
+    call = build.call
+    for kw in call.keywords:
+        if kw.arg is None:
+            return True  # **kwargs may carry it
+        if kw.arg == flag.param:
+            return not (isinstance(kw.value, ast.Constant) and kw.value.value is True)
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return True
+    if len(call.args) > flag.index:
+        arg = call.args[flag.index]
+        return not (isinstance(arg, ast.Constant) and arg.value is True)
+    return False
+
+
+class AugmentFlagRule(Rule):
+    """A dataset whose augmentation flag defaults to on, built for evaluation without turning it
+    off: the evaluation samples are randomly shifted, noised or masked."""
+
+    ids: ClassVar[tuple[str, ...]] = ("data.augment-on-eval",)
+
+    def __init__(self) -> None:
+        self._flags: dict[str, list[_Flag]] = {}
+        self._builds: list[_Build] = []
+
+    def visit(self, f: SourceFile) -> Iterable[Finding]:
+        text = f.text
+        if "aug" in text and "__getitem__" in text:
+            for flag in _augment_flags(f):
+                self._flags.setdefault(flag.cls, []).append(flag)
+        if "DataLoader" in text or "Dataset" in text:
+            lines = _build_lines(text)
+            if lines:
+                self._builds.extend(_builds(f, lines))
+        return []
+
+    def finish(self, project: Project) -> Iterable[Finding]:
+        out: list[Finding] = []
+        for build in self._builds:
+            for flag in self._flags.get(build.cls, []):
+                if _turned_off(build, flag):
+                    continue
+                out.append(
+                    finding(
+                        "data.augment-on-eval",
+                        f"`{build.target}` is built from `{build.cls}`, whose `{flag.param}` "
+                        f"defaults to True (random changes at {flag.rel}:{flag.line}), without "
+                        f"`{flag.param}=False`: evaluation samples are augmented, so the "
+                        "scores are noisy and lower than the model's; pass "
+                        f"`{flag.param}=False` for evaluation splits.",
+                        how="static",
+                        file=build.rel,
+                        line=build.line,
+                        detail={"dataset": build.cls, "flag": flag.param},
+                    )
+                )
+                break
+        return out
+
+
+_LABEL = re.compile(r"^(?:y|Y|y_\w+|\w+_y|labels?|targets?|\w*_labels?|\w*_targets?)$")
+_REORDER_WORDS = ("randperm(", "shuffle(", "permutation(", "sort(")
+# calls that take inputs and labels side by side without pairing their rows
+_NOT_PAIRING = frozenset({"print", "len", "log", "info", "debug", "isinstance", "type", "str"})
+_SEEDING = re.compile(r"seed|set_state|manual_seed")
+
+
+class _Order:
+    """How each array of one function body has been reordered, in statement order."""
+
+    def __init__(self) -> None:
+        self.perm: dict[str, str] = {}  # index variable -> the random permutation it holds
+        self.state: dict[str, tuple[str, int]] = {}  # array -> (its ordering, line)
+        self.fresh = 0
+        self.seed = ""
+        self.draws = 0
+
+    def new(self, what: str) -> str:
+        self.fresh += 1
+        return f"{what}#{self.fresh}"
+
+    def index_source(self, index: ast.expr) -> str:
+        if isinstance(index, ast.Name):
+            return self.perm.get(index.id, "")
+        if isinstance(index, ast.Call) and _reorders(index):
+            return self.new("perm")
+        return ""
+
+
+def _reorders(call: ast.Call) -> bool:
+    name = dotted(call.func) or ""
+    return name.endswith(("randperm", "permutation", "argsort")) or name.endswith("random.sample")
+
+
+def _statements(body: list[ast.stmt]) -> Iterable[ast.stmt]:
+    """The body's statements in order, stepping into blocks but not nested definitions."""
+    for st in body:
+        yield st
+        if isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(st, field, None)
+            if isinstance(inner, list):
+                yield from _statements([s for s in inner if isinstance(s, ast.stmt)])
+
+
+def _find_all(text: str, words: tuple[str, ...]) -> Iterable[int]:
+    for word in words:
+        pos = text.find(word)
+        while pos != -1:
+            yield pos
+            pos = text.find(word, pos + len(word))
+
+
+def _own_nodes(st: ast.stmt) -> Iterable[ast.AST]:
+    """The nodes of a statement itself: a block's header, not its body (walked on its own)."""
+    if isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return ()
+    if isinstance(st, ast.For | ast.AsyncFor):
+        return ast.walk(st.iter)
+    if isinstance(st, ast.While | ast.If):
+        return ast.walk(st.test)
+    if isinstance(st, ast.With | ast.AsyncWith):
+        return [n for item in st.items for n in ast.walk(item.context_expr)]
+    if isinstance(st, ast.Try | ast.Match):
+        return ()
+    return ast.walk(st)
+
+
+def _bodies_around(tree: ast.Module, lines: set[int]) -> list[list[ast.stmt]]:
+    """The module body and every function body that spans one of ``lines``."""
+    spans = [
+        (st.lineno, st.end_lineno or st.lineno)
+        for st in tree.body
+        if not isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    out = [tree.body] if any(a <= n <= b for a, b in spans for n in lines) else []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if not any(start <= n <= end for n in lines):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append(node.body)
+        if isinstance(node, ast.stmt):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
+    """(inputs, labels, line) pairs used together after being reordered differently."""
+    order = _Order()
+    out: list[tuple[str, str, int]] = []
+    for st in _statements(body):
+        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Call):
+            call = st.value
+            name = dotted(call.func) or ""
+            if _SEEDING.search(name):
+                # the same seed before each shuffle repeats the permutation: name the draw by
+                # the seed and how many shuffles followed it
+                order.seed, order.draws = ast.unparse(call), 0
+                continue
+            if name.endswith("shuffle") and call.args:
+                if order.seed:
+                    drawn = f"{order.seed}#{order.draws}"
+                    order.draws += 1
+                else:
+                    drawn = order.new("shuffle")
+                order.state[dotted(call.args[0])] = (drawn, st.lineno)
+            elif name.endswith(".sort") and isinstance(call.func, ast.Attribute):
+                order.state[dotted(call.func.value)] = (order.new("sort"), st.lineno)
+        if isinstance(st, ast.Assign) and len(st.targets) == 1:
+            target, value = st.targets[0], st.value
+            if (
+                isinstance(target, ast.Tuple)
+                and isinstance(value, ast.Tuple)
+                and len(target.elts) == len(value.elts)
+            ):  # X, Y = X[perm], Y[perm]: each pair on its own, all read before any is bound
+                pairs = [
+                    ast.Assign(targets=[t], value=v)
+                    for t, v in zip(target.elts, value.elts, strict=True)
+                ]
+                for pair in pairs:
+                    pair.lineno = st.lineno
+                for pair in pairs:
+                    _note_assign(order, pair)
+            else:
+                _note_assign(order, st)
+        for call in (n for n in _own_nodes(st) if isinstance(n, ast.Call)):
+            if (dotted(call.func) or "").rsplit(".", 1)[-1] in _NOT_PAIRING:
+                continue
+            names = [_rows_of(a) for a in call.args]
+            labels = [n for n in names if n and _LABEL.match(n.rsplit(".", 1)[-1])]
+            inputs = [n for n in names if n and n not in labels]
+            for y in labels:
+                for x in inputs:
+                    sx, sy = order.state.get(x), order.state.get(y)
+                    if (sx or sy) and (sx or ("", 0))[0] != (sy or ("", 0))[0]:
+                        line = max((sx or ("", 0))[1], (sy or ("", 0))[1])
+                        out.append((x, y, line))
+    return out
+
+
+def _ordering(order: _Order, expr: ast.expr) -> tuple[str, int] | None:
+    """The ordering an expression's rows have: ``y[perm][:800]`` -> perm's."""
+    if isinstance(expr, ast.Subscript):
+        source = order.index_source(expr.slice)
+        if source:
+            return source, 0
+        return _ordering(order, expr.value)
+    name = dotted(expr)
+    return order.state.get(name) if name else None
+
+
+def _rows_of(arg: ast.expr) -> str:
+    """The array whose rows an argument passes: ``X`` for ``X`` and ``X[:800]``."""
+    if isinstance(arg, ast.Subscript) and isinstance(arg.slice, ast.Slice):
+        return dotted(arg.value) or ""
+    return dotted(arg) or ""
+
+
+def _note_assign(order: _Order, st: ast.Assign) -> None:
+    target = dotted(st.targets[0])
+    value = st.value
+    if not target:
+        return
+    if isinstance(value, ast.Call) and _reorders(value):
+        args = [dotted(a) for a in value.args]
+        name = dotted(value.func) or ""
+        if name.endswith("permutation") and args and args[0] and target == args[0]:
+            order.state[target] = (order.new("shuffle"), st.lineno)  # X = rng.permutation(X)
+        else:
+            order.perm[target] = order.new("perm")
+        return
+    if isinstance(value, ast.Subscript):
+        base = dotted(value.value)
+        if base in order.perm:  # train_idx = perm[:800]
+            order.perm[target] = order.perm[base]
+            return
+        found = _ordering(order, value)
+        if found is not None:
+            order.state[target] = (found[0], found[1] or st.lineno)
+        return
+    if isinstance(value, ast.Call):
+        name = dotted(value.func) or ""
+        if name.rsplit(".", 1)[-1] in {"sort", "sorted"} and value.args:
+            order.state[target] = (order.new("sort"), st.lineno)
+        return
+    if isinstance(value, ast.Name) and value.id in order.state:
+        order.state[target] = order.state[value.id]
+
+
+class LabelsMisalignedRule(Rule):
+    """Inputs and labels shuffled, permuted or sorted apart, then used together."""
+
+    ids: ClassVar[tuple[str, ...]] = ("data.labels-misaligned",)
+
+    def visit(self, f: SourceFile) -> Iterable[Finding]:
+        text = f.text
+        if not any(w in text for w in _REORDER_WORDS):
+            return []
+        lines = {text.count("\n", 0, pos) + 1 for pos in _find_all(text, _REORDER_WORDS)}
+        bodies = _bodies_around(f.tree, lines)
+        out: list[Finding] = []
+        seen: set[int] = set()
+        for body in bodies:
+            for x, y, line in _misaligned(body):
+                if line in seen:
+                    continue
+                seen.add(line)
+                out.append(
+                    finding(
+                        "data.labels-misaligned",
+                        f"`{x}` and `{y}` are reordered apart (line {line}) and then used "
+                        "together, so each input gets another example's label: the model "
+                        "can only learn the label frequencies; shuffle both with one "
+                        f"permutation (`idx = torch.randperm(n); {x}, {y} = {x}[idx], "
+                        f"{y}[idx]`).",
+                        how="static",
+                        file=f.rel,
+                        line=line,
+                        detail={"inputs": x, "labels": y},
+                    )
+                )
+        return out
+
+
+__all__ = ["AugmentFlagRule", "LabelsMisalignedRule"]

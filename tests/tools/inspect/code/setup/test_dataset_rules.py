@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from tests.tools.inspect.code.setup._helpers import hits, ids
+
+DATASET = """
+import torch
+from torch.utils.data import Dataset
+
+class SignalDataset(Dataset):
+    def __init__(self, x, y, augment=True, noise=0.1):
+        self.x, self.y = x, y
+        self.augment = augment
+        self.noise = noise
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        x = self.x[i]
+        if self.augment:
+            x = x + self.noise * torch.randn_like(x)
+            x = torch.roll(x, int(torch.randint(-5, 5, (1,))))
+        return x, self.y[i]
+"""
+
+
+def _project(train: str) -> dict[str, str]:
+    return {"data.py": DATASET, "train.py": "from data import SignalDataset\n" + train}
+
+
+def test_an_evaluation_split_built_with_the_augment_default_is_reported():
+    for built in [
+        "val_ds = SignalDataset(xv, yv)\n",
+        "test_set = SignalDataset(xt, yt, augment=True)\n",
+        "val_loader = DataLoader(SignalDataset(xv, yv), batch_size=64)\n",
+    ]:
+        assert hits(_project(built), "data.augment-on-eval") == [("train.py", 2)], built
+
+
+def test_an_evaluation_split_with_augmentation_turned_off_is_fine():
+    for built in [
+        "train_ds = SignalDataset(x, y)\nval_ds = SignalDataset(xv, yv, augment=False)\n",
+        "val_ds = SignalDataset(xv, yv, False)\n",
+        "val_ds = SignalDataset(xv, yv, augment=not is_eval)\n",
+        "val_ds = SignalDataset(xv, yv, **cfg)\n",
+    ]:
+        assert "data.augment-on-eval" not in ids(_project(built)), built
+
+
+def test_a_flag_that_defaults_off_or_guards_nothing_random_is_fine():
+    off = DATASET.replace("augment=True", "augment=False")
+    plain = DATASET.replace(
+        "            x = x + self.noise * torch.randn_like(x)\n"
+        "            x = torch.roll(x, int(torch.randint(-5, 5, (1,))))\n",
+        "            x = x / 255.0\n",
+    )
+    for ds in (off, plain):
+        files = {"data.py": ds, "train.py": "val_ds = SignalDataset(xv, yv)\n"}
+        assert "data.augment-on-eval" not in ids(files)
+
+
+def test_inputs_and_labels_permuted_apart_are_reported():
+    cases = [
+        "x = x[torch.randperm(n)]\ny = y[torch.randperm(n)]\n",
+        "p1 = torch.randperm(n)\np2 = torch.randperm(n)\nx = x[p1]\ny = y[p2]\n",
+        "np.random.shuffle(x)\nnp.random.shuffle(y)\n",
+        "x = np.sort(x, axis=0)\n",
+        "x = x[np.random.permutation(len(x))]\n",
+    ]
+    for case in cases:
+        src = "import numpy as np, torch\n" + case + "ds = TensorDataset(x, y)\n"
+        assert "data.labels-misaligned" in ids({"prep.py": src}), case
+
+
+def test_misalignment_inside_a_loader_function_is_reported_at_the_reordering():
+    src = """
+import random
+def load(path):
+    images, labels = read(path)
+    random.shuffle(images)
+    random.shuffle(labels)
+    return list(zip(images, labels))
+"""
+    assert hits({"prep.py": src}, "data.labels-misaligned") == [("prep.py", 6)]
+
+
+def test_inputs_and_labels_reordered_together_are_fine():
+    cases = [
+        "perm = torch.randperm(n)\nx = x[perm]\ny = y[perm]\n",
+        "perm = torch.randperm(n)\nx, y = x[perm], y[perm]\n",
+        "idx = np.argsort(lengths)\nx = x[idx]\ny = y[idx]\n",
+        "perm = np.random.permutation(n)\ntr = perm[:800]\nx_train = x[tr]\ny_train = y[tr]\n"
+        "x, y = x_train, y_train\n",
+        "perm = torch.randperm(n)\nx = x[perm][:800]\ny = y[perm][:800]\n",
+        "np.random.seed(0)\nnp.random.shuffle(x)\nnp.random.seed(0)\nnp.random.shuffle(y)\n",
+        "classes = sorted(classes)\n",
+        "x = x[torch.randperm(n)]\n",  # pure noise inputs, never paired with labels below
+    ]
+    for case in cases[:-1]:
+        src = "import numpy as np, torch\n" + case + "ds = TensorDataset(x, y)\n"
+        assert "data.labels-misaligned" not in ids({"prep.py": src}), case
+    alone = "import torch\n" + cases[-1] + "noise_ds = TensorDataset(x)\n"
+    assert "data.labels-misaligned" not in ids({"prep.py": alone})
+
+
+FACTORY = """
+from torch.utils.data import DataLoader
+
+def make_loader(ds, batch_size=32, train=False):
+    return DataLoader(ds, batch_size=batch_size, shuffle={shuffle}, drop_last=train)
+"""
+
+
+def test_a_loader_factory_that_inverts_its_train_flag_is_reported_at_the_training_call():
+    for shuffle in ["not train", "False if train else True"]:
+        files = {
+            "data.py": FACTORY.format(shuffle=shuffle),
+            "train.py": "from data import make_loader\n"
+            "train_loader = make_loader(train_ds, train=True)\n"
+            "val_loader = make_loader(val_ds, train=False)\n",
+        }
+        assert hits(files, "data.train-not-shuffled") == [("train.py", 2)], shuffle
+
+
+def test_a_loader_factory_that_shuffles_by_its_train_flag_is_fine():
+    files = {
+        "data.py": FACTORY.format(shuffle="train"),
+        "train.py": "from data import make_loader\n"
+        "train_loader = make_loader(train_ds, train=True)\n",
+    }
+    assert "data.train-not-shuffled" not in ids(files)
