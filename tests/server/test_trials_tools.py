@@ -54,6 +54,11 @@ async def test_a_round_started_over_mcp_returns_at_once_and_finishes_in_the_back
         data = summary.structured_content
         assert data["study"] == "mcp-round" and len(data["trials"]) == 3
         assert data["best"]["value"] == min(t["value"] for t in data["trials"])
+        plot = await client.call_tool("trials_plot", {"name": "mcp-round", "plot": "progress"})
+        assert not plot.is_error, plot.content
+        images = [c for c in plot.content if c.type == "image"]
+        assert images and images[0].mime_type == "image/png"
+        assert "axes" in plot.structured_content["available"]
         stopped = await client.call_tool("stop_trials", {"name": "mcp-round"})
         assert not stopped.is_error and stopped.structured_content["signalled"] == []
 

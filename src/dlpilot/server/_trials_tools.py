@@ -1,15 +1,17 @@
 """MCP tools for rounds of trials: start one (detached: the call returns at once), its status
-with progress, its summary, stop it."""
+with progress, its summary, its plots as PNG images, stop it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from dlpilot.server._adapt import tool_errors
+from dlpilot.server._content import with_image
 from dlpilot.server._inspect_tools import READ_ONLY
 from dlpilot.server._state import ServerState
 from dlpilot.tools.trials import StudySummary
@@ -18,6 +20,14 @@ from dlpilot.tools.trials._control import DetachedRound, StopResult, StudyStatus
 STARTS_PROCESSES = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False
 )
+
+
+class TrialsPlot(BaseModel):
+    """What the attached PNG shows, and the plots a round has."""
+
+    study: str
+    plot: str
+    available: list[str] = Field(description="the plots this round can draw")
 
 
 class TrialsStatus(BaseModel):
@@ -90,6 +100,42 @@ def register(server: MCPServer, state: ServerState) -> None:
         from dlpilot.tools.trials._summary import study_summary
 
         return study_summary(name, _project(project))
+
+    @server.tool(
+        name="trials_plot",
+        description=(
+            "A round's plots as a PNG image: 'axes' (the objective against each varied "
+            "parameter, infeasible trials marked), 'progress' (the best value over trials), "
+            "'curves' (training curves of the top trials), 'importances' (parameter importances)."
+        ),
+        annotations=READ_ONLY,
+    )
+    @tool_errors
+    async def trials_plot(
+        ctx: Context,
+        name: str,
+        plot: Literal["axes", "progress", "curves", "importances"] = "axes",
+        project: str = ".",
+    ) -> Annotated[CallToolResult, TrialsPlot]:
+        where = _project(project)
+
+        def draw() -> dict[str, bytes]:
+            from dlpilot.tools.trials._plots import plot_round_data, render_round_pngs
+            from dlpilot.tools.trials._summary import study_round, study_summary, trial_curves
+
+            round_ = study_round(name, where)
+            records = study_summary(name, where).trials
+            return render_round_pngs(
+                plot_round_data(round_, records, trial_curves(round_, records))
+            )
+
+        pngs = await asyncio.to_thread(draw)  # matplotlib off the server's event loop
+        result = TrialsPlot(study=name, plot=plot, available=sorted(pngs))
+        png = pngs.get(plot)
+        if png is None:
+            text = f"study {name}: no {plot!r} plot (too few trials); it has {sorted(pngs)}"
+            return with_image(result, None, text, error=True)
+        return with_image(result, png, f"study {name}: {plot} plot")
 
     @server.tool(
         name="stop_trials",
