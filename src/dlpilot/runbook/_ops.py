@@ -139,7 +139,13 @@ def _gather(rb: Runbook, args: GatherInput) -> GatherResult:
 
     curves = None
     if args.curves is not None:
-        curves = (rb.project / args.curves).resolve()
+        shown = args.curves if len(args.curves) <= 200 else args.curves[:197] + "..."
+        if "\x00" in args.curves:
+            raise RunbookError(f"curves = {shown!r} contains a NUL byte")
+        try:
+            curves = (rb.project / args.curves).resolve()
+        except (OSError, ValueError) as exc:
+            raise RunbookError(f"curves = {shown!r} is not a usable path: {exc}") from exc
         if not curves.is_relative_to(rb.project):
             raise RunbookError(f"curves = {args.curves!r} is outside the project {rb.project}")
     result: GatherResult = gather(rb, list(args.kinds), curves=curves)
