@@ -131,3 +131,21 @@ def test_only_dicts_handed_to_a_call_count_as_logged_metrics(tmp_path):
             main()
     """})  # fmt: skip
     assert scan_project(tmp_path).logged == ["train/loss", "val/acc"]
+
+
+def test_a_plain_top_level_script_is_an_entry_and_a_dict_row_it_dumps_is_logged(tmp_path):
+    # nanoGPT style: no __main__ block; metrics kept in a dict, then written with json.dumps
+    _write(tmp_path, {"train.py": """
+        import argparse, json, torch
+        p = argparse.ArgumentParser(); p.add_argument("--lr", type=float, default=0.01)
+        a = p.parse_args()
+        for epoch in range(3):
+            loss.backward(); opt.step()
+            row = {"step": epoch, "train_loss": 1.0, "val_loss": 2.0}
+            print(json.dumps(row))
+        state = {"val_best": 1.0}
+        torch.save(state, "ckpt.pt")
+    """})  # fmt: skip
+    scan = scan_project(tmp_path)
+    assert scan.entry == "train.py"
+    assert scan.logged == ["train/loss", "val/loss"]

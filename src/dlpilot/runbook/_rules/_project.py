@@ -144,12 +144,20 @@ def _files(root: Path) -> list[Path]:
 
 
 def _is_main(tree: ast.Module) -> bool:
-    return any(
-        isinstance(n, ast.If) and "__main__" in ast.unparse(n.test) for n in tree.body
-    ) or any(
-        isinstance(n, ast.FunctionDef)
-        and any(ast.unparse(d).split("(")[0].endswith("hydra.main") for d in n.decorator_list)
-        for n in tree.body
+    """A script that runs when executed: a ``__main__`` block, a Hydra main, or a plain script
+    that parses its arguments or trains at module level (nanoGPT, most examples)."""
+    return (
+        any(isinstance(n, ast.If) and "__main__" in ast.unparse(n.test) for n in tree.body)
+        or any(
+            isinstance(n, ast.FunctionDef)
+            and any(ast.unparse(d).split("(")[0].endswith("hydra.main") for d in n.decorator_list)
+            for n in tree.body
+        )
+        or any(
+            not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and any(k in ast.unparse(n) for k in ("parse_args(", ".backward(", ".step("))
+            for n in tree.body
+        )
     )
 
 
@@ -212,18 +220,24 @@ def _metrics_target(tree: ast.Module, scan: ProjectScan) -> None:
             scan.metrics = "{trial_dir}"
             scan.metrics_reason = "the script logs through a logger into its output directory"
     keys: set[str] = set()
+    # dicts kept in a variable: logged when the variable is handed to a call
+    # (`row = {...}; f.write(json.dumps(row))`); a checkpoint's keys never read as metrics below
+    held: dict[str, set[str]] = {}
     for node in ast.walk(tree):
-        # dicts handed to a call (json.dumps, writer.writerow, wandb.log, ...) are what is logged;
-        # a dict kept in a variable (a checkpoint, a config) is not
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    held.setdefault(target.id, set()).update(_dict_keys(node.value))
+    for node in ast.walk(tree):
+        # dicts handed to a call (json.dumps, writer.writerow, wandb.log, ...) are what is logged
         if isinstance(node, ast.Call):
+            saves = ast.unparse(node.func).split(".")[-1] in _SAVE_CALLS
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 for inner in ast.walk(arg):
                     if isinstance(inner, ast.Dict):
-                        keys |= {
-                            k.value
-                            for k in inner.keys
-                            if isinstance(k, ast.Constant) and isinstance(k.value, str)
-                        }
+                        keys |= _dict_keys(inner)
+                    elif isinstance(inner, ast.Name) and inner.id in held and not saves:
+                        keys |= held[inner.id]
         if (
             isinstance(node, ast.Call)
             and ast.unparse(node.func).split(".")[-1] in LOG_CALLS
@@ -238,6 +252,14 @@ def _metrics_target(tree: ast.Module, scan: ProjectScan) -> None:
         if "/" in name and name.split("/")[0] in ("train", "val", "test", "train-dev"):
             logged.append(name)
     scan.logged = sorted(set(logged))
+
+
+_SAVE_CALLS = frozenset({"save", "save_checkpoint", "save_state", "load_state_dict"})
+"""Calls a dict variable goes to as a checkpoint or state, not as logged metrics."""
+
+
+def _dict_keys(node: ast.Dict) -> set[str]:
+    return {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
 
 
 def _schedule(tree: ast.Module) -> str:

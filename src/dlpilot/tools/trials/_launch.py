@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from dlpilot.errors import ChildStartError
-from dlpilot.sandbox import ChildSpec, run_child
+from dlpilot.sandbox import ChildSpec, python_executable, run_child
+from dlpilot.tools.checks._command import is_python_name
 from dlpilot.tools.curves._model import Run
 from dlpilot.tools.curves.readers._tail import TailReader
 from dlpilot.tools.trials._results import ExitCause
@@ -83,7 +84,13 @@ class TrialJob:
         }
 
     def argv(self) -> list[str]:
-        return shlex.split(fill(self.round.command, self.values()))
+        """The command, split without a shell. A bare ``python`` / ``python3`` is the same
+        interpreter ``dlpilot check`` runs (``$DLPILOT_PYTHON``, else dlpilot's own), so a round
+        runs where its check ran, whatever ``python`` the PATH finds first."""
+        argv = shlex.split(fill(self.round.command, self.values()))
+        if argv and "/" not in argv[0] and is_python_name(argv[0]):
+            argv[0] = python_executable()
+        return argv
 
     def metrics_path(self) -> Path:
         path = Path(fill(self.round.metrics, self.values()))
