@@ -107,5 +107,8 @@ def test_dlpilot_round_walks_a_whole_round_with_the_claude_agent(project):
     summary = agent.summary()
     assert summary is not None and summary["answered"] == list(range(1, 10))
     assert summary["turns"] == len(fake.requests) == 9
+    # what summary.json carries about the model: its turns, token usage and cost estimate
+    assert outcome.agent_usage is not None and outcome.agent_usage["turns"] == 9
+    assert "usage" in outcome.agent_usage
     history = Runbook(project).history()
     assert history.rounds[0].decision is not None

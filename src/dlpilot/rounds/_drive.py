@@ -91,6 +91,7 @@ class RoundOutcome:
     round_file: str | None = None
     launched: bool = False
     notes: list[str] = field(default_factory=list)
+    agent_usage: dict[str, Any] | None = None  # a language model's turns, tokens and cost
 
 
 def walk_round(
@@ -133,7 +134,12 @@ def walk_round(
                 return outcome
             _launch(runbook, launcher, trials_cap, outcome)
         try:
-            agent.answer_step(runbook, step, trials_cap=trials_cap)
+            try:
+                agent.answer_step(runbook, step, trials_cap=trials_cap)
+            finally:
+                report_usage = getattr(agent, "summary", None)
+                if callable(report_usage):
+                    outcome.agent_usage = report_usage()
         except RunbookError as exc:
             outcome.stopped_at = step
             outcome.reason = str(exc)

@@ -39,6 +39,9 @@ class RoundSummary(BaseModel):
     stopped_at: int | None = None
     stop_reason: str = ""
     notes: list[str] = Field(default_factory=list)
+    agent_usage: dict[str, Any] | None = Field(
+        default=None, description="the language model's turns, token usage and estimated cost"
+    )
 
 
 def _answer(rnd: RoundState, n: int) -> dict[str, Any]:
@@ -60,6 +63,7 @@ def round_summary(state: RunbookState, number: int, outcome: RoundOutcome) -> Ro
         stopped_at=outcome.stopped_at,
         stop_reason=outcome.reason,
         notes=outcome.notes,
+        agent_usage=outcome.agent_usage,
     )
     if analysis.get("best_value") is not None:
         summary.best = {"value": analysis["best_value"], "params": analysis.get("best_params", {})}
