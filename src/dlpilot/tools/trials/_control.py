@@ -114,8 +114,13 @@ def study_status(name: str, project: str | Path = ".") -> StudyStatus:
 
     folder = find_study(name, Path(project).resolve())
     round_, url = read_meta(folder)
-    study = load_study(name, open_storage(url, folder))
-    trials = [t for t in study.get_trials(deepcopy=False) if not rec.is_surplus(t)]
+    try:
+        study = load_study(name, open_storage(url, folder))
+        trials = [t for t in study.get_trials(deepcopy=False) if not rec.is_surplus(t)]
+    except InvalidArgument:
+        if not live_runners(folder):
+            raise
+        trials = []  # a runner just started: its study is not in the storage yet
     records = [rec.to_record(t) for t in trials]
     counts: dict[str, int] = {}
     for r in records:
