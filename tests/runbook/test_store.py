@@ -113,3 +113,39 @@ def test_a_writer_killed_mid_write_leaves_a_valid_state(project):
     assert before > 0  # the kills landed while the writer was writing
     rb.answer(2, ALL[2])  # the lock died with the writer
     assert rb.status().step == 3
+
+
+@pytest.mark.parametrize("link", [".dlpilot", ".dlpilot/runbook", ".dlpilot/runbook/state.json"])
+def test_a_state_location_that_links_out_of_the_project_is_refused_and_nothing_is_written_there(
+    tmp_path, link
+):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    where = project / link
+    where.parent.mkdir(parents=True, exist_ok=True)
+    target = outside / "state.json" if link.endswith(".json") else outside
+    where.symlink_to(target)
+    rb = Runbook(project)
+    with pytest.raises(StateFileError, match="outside the project") as err:
+        rb.answer(1, ALL[1])
+    assert link.split("/")[-1] in str(err.value)
+    with pytest.raises(StateFileError, match="outside the project"):
+        rb.status()
+    assert list(outside.rglob("*")) == []
+
+
+def test_a_round_directory_that_links_out_of_the_project_gets_no_round_file(tmp_path):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    rb = Runbook(project)
+    for n in range(1, 7):
+        rb.answer(n, ALL[n])
+    rounds = project / ".dlpilot" / "runbook" / "rounds"
+    rounds.mkdir(parents=True, exist_ok=True)
+    (rounds / "1").symlink_to(outside)
+    with pytest.raises(StateFileError, match="outside the project"):
+        rb.answer(7, ALL[7])
+    assert list(outside.rglob("*")) == []
+    assert rb.status().step == 7  # the state still waits for step 7

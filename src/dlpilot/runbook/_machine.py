@@ -286,6 +286,7 @@ class Runbook:
         except RoundFileError as exc:
             raise RunbookError(f"step 7 (trials): field 'round': {exc}") from exc
         _agree_with_study(rnd, round_file)
+        self.store.check_confined(path)
         write_atomic(path, round_file.to_toml())
         rnd.round_file = os.path.relpath(path, self.project)
         return str(path)

@@ -10,6 +10,8 @@ A write goes to a temporary file in the same directory, is fsynced, then renamed
 ``state.json`` (and the directory fsynced), so a reader sees the old state or the new one, and a
 process killed in the middle leaves at most a stray temporary file. Every change is a
 read-modify-write under the lock (:meth:`Store.transaction`), so two processes cannot interleave.
+The default state directory must stay inside the project: a ``.dlpilot`` (or anything under it)
+that links elsewhere is refused, so a project cannot make dlpilot write outside itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from dlpilot.runbook._state import SCHEMA, VERSION, RunbookState
 from dlpilot.runbook._steps import StateFileError, explain
+from dlpilot.tools._atomic import atomic_write_text
 
 STATE_DIR = Path(".dlpilot") / "runbook"
 STATE_FILE = "state.json"
@@ -48,11 +50,27 @@ class Store:
     def __init__(self, project: Path, state_dir: Path | None = None) -> None:
         self.project = project
         self.dir = state_dir if state_dir is not None else project / STATE_DIR
+        self._confined = state_dir is None
         self.path = self.dir / STATE_FILE
         self.lock_path = self.dir / LOCK_FILE
 
     def round_dir(self, number: int) -> Path:
         return self.dir / "rounds" / str(number)
+
+    def check_confined(self, *more: Path) -> None:
+        """Refuse a default state location (or ``more`` paths under it) that a link sends out of
+        the project; checked before every read and write, since the link can appear any time."""
+        if not self._confined:
+            return
+        home = self.project.resolve()
+        for path in (self.dir, self.path, self.lock_path, *more):
+            real = path.resolve()  # as far as it exists: a dangling link is judged by its target
+            if not real.is_relative_to(home):
+                raise StateFileError(
+                    f"runbook state path {str(path)!r} links to {str(real)!r}, outside the "
+                    f"project {str(home)!r}; remove the link (dlpilot keeps its state inside "
+                    "the project)"
+                )
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -65,6 +83,7 @@ class Store:
         A file that is not valid JSON, not a runbook state, from a newer dlpilot or not valid
         against the schema raises :class:`StateFileError` naming the file; it is left as it is.
         """
+        self.check_confined()
         if not self.path.exists():
             rounds = self.dir / "rounds"
             if rounds.is_dir() and any(rounds.iterdir()):
@@ -111,6 +130,7 @@ class Store:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the state's lock (exclusive, across processes)."""
+        self.check_confined()
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -157,24 +177,10 @@ class Store:
 
 
 def write_atomic(path: Path, text: str, *, prefix: str | None = None) -> None:
-    """Write ``text`` to ``path`` through a fsynced temporary file renamed over it."""
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_text`), creating its
+    directory first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix or f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write_text(path, text, prefix=prefix)
 
 
 __all__ = ["LOCK_TIMEOUT_S", "STATE_DIR", "Store", "write_atomic"]

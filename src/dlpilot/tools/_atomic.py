@@ -8,12 +8,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, prefix: str | None = None) -> None:
     """Write ``text`` to ``path`` (already resolved: no link is followed here): a temporary file
-    in the same directory, flushed to disk, then renamed over ``path``. An existing file keeps
-    its permission bits."""
+    in the same directory (named ``prefix``... when given, so a caller can sweep the ones a killed
+    writer left), flushed to disk, then renamed over ``path``. An existing file keeps its
+    permission bits."""
     directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
