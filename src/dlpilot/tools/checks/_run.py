@@ -29,7 +29,7 @@ from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
 from ._overfit import DEFAULT_OVERFIT_STEPS, verdict
-from ._rules import Context, judge_all
+from .rules import Context, judge_all
 
 DEFAULT_TRAIN_BATCHES = 20
 """Training batches per epoch in script mode (Lightning's ``limit_train_batches`` idea): enough
