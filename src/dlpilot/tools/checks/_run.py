@@ -22,13 +22,14 @@ from dlpilot.sandbox import (
     release_tempdir,
     run_child,
 )
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
 
 from ._command import parse_command
 from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
-from ._overfit import DEFAULT_OVERFIT_STEPS, verdict
+from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
 from .rules import Context, judge_all
 
 DEFAULT_TRAIN_BATCHES = 20
@@ -287,7 +288,7 @@ def check_script(
     if exc is not None:
         explained = explain(exc, file=exc.file, line=exc.line)
         if explained is not None:
-            findings.append(explained)
+            findings.extend(only_declared(explain, [explained]))
     files = [ctx.rel(f) or f for f in (run.end or {}).get("user_files", [])]
     static_checked = False
     if static:
@@ -320,7 +321,7 @@ def check_script(
                 no_network=no_network,
             )
             if over.finding is not None:
-                findings.append(over.finding)
+                findings.extend(only_declared(judge_curve, [over.finding]))
     control.progress(float(total), float(total), "check finished")
     loaders = [
         {k: v for k, v in ld.items() if isinstance(v, str | int | bool) or v is None}

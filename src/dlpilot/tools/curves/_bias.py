@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run
 from dlpilot.tools.curves._rules import (
     CHANCE_MAX_CLASSES,
@@ -81,6 +82,7 @@ def _block_levels(c: Curve) -> tuple[np.ndarray, float]:
     return block_means(after, smooth_window(int(after.shape[0])))
 
 
+@reports("curve.high-bias")
 def rule_class_prior(run: Run) -> list[Finding]:
     loss = pick(run, "train")
     acc = pick(run, "val", "acc") or pick(run, "train", "acc")

@@ -32,6 +32,7 @@ import numpy as np
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._results import ErrorBreakdown, Verdict
 from dlpilot.tools.curves._rules import Curve
@@ -382,6 +383,7 @@ def error_breakdown(
     )
 
 
+@reports("curve.high-bias", "curve.high-variance", "curve.data-mismatch")
 def breakdown_findings(b: ErrorBreakdown) -> list[Finding]:
     """curve.high-bias / curve.high-variance / curve.data-mismatch for every gap that counts."""
     out: list[Finding] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.curves._bias import rule_class_prior
 from dlpilot.tools.curves._breakdown import (
     NEXT_ACTIONS,
@@ -35,6 +36,10 @@ UNSTABLE_IDS = frozenset({"curve.unstable", "curve.train-loss-increasing"})
 # diverging or rising loss is early because the run broke, not because it trained too long.
 BROKEN_IDS = frozenset({"curve.diverged", "lr.too-high", "curve.train-loss-increasing"})
 
+RULES = (*RUN_RULES, rule_unstable, rule_class_prior, rule_training_length, breakdown_findings)
+"""Every curve rule, each declaring its ids (``dlpilot.tools._contract``); ``diagnose_run`` runs
+them in its own order, as some depend on what others found."""
+
 
 def diagnose_run(
     run: Run,
@@ -45,9 +50,9 @@ def diagnose_run(
 ) -> RunDiagnosis:
     found: list[Finding] = []
     for rule in (*RUN_RULES, rule_unstable):
-        found.extend(rule(run))
+        found.extend(only_declared(rule, rule(run)))
     if "curve.high-bias" not in {f.id for f in found}:
-        prior = rule_class_prior(run)
+        prior = list(only_declared(rule_class_prior, rule_class_prior(run)))
         if prior:
             # at the class prior, validation "better" than training is the two splits' class
             # mix, and flat curves are not a run that trained too long (below)
@@ -55,7 +60,7 @@ def diagnose_run(
             found.extend(prior)
     ids = {f.id for f in found}
     if not ids & BROKEN_IDS:  # where the best point lies says nothing about a broken run
-        length = rule_training_length(run, metric, goal)
+        length = list(only_declared(rule_training_length, rule_training_length(run, metric, goal)))
         if ids & {"curve.overfitting", "curve.high-bias"}:
             # overfitting names the early best point and what to do already; a run at chance
             # or at the class prior never learned, it did not train too long
@@ -66,7 +71,7 @@ def diagnose_run(
     b = error_breakdown(run, target_error=target_error, metric=metric, goal=goal)
     broken = bool(ids & INSTABILITY_IDS)
     if not broken:  # the gaps of a run that blew up describe the blow-up, not the model
-        found.extend(breakdown_findings(b))
+        found.extend(only_declared(breakdown_findings, breakdown_findings(b)))
     verdict: Verdict = b.verdict
     if broken or ids & UNSTABLE_IDS:
         verdict = "instability"
@@ -132,4 +137,11 @@ def diagnose_runs(
     )
 
 
-__all__ = ["INSTABILITY_IDS", "CurveDiagnosis", "RunDiagnosis", "diagnose_run", "diagnose_runs"]
+__all__ = [
+    "INSTABILITY_IDS",
+    "RULES",
+    "CurveDiagnosis",
+    "RunDiagnosis",
+    "diagnose_run",
+    "diagnose_runs",
+]

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._signal import (
     FloatArray,
@@ -128,6 +129,7 @@ def _detail(run: Run, s: Series, rule: str, **extra: JsonValue) -> dict[str, Jso
 # one non-finite loss value is already an error.
 
 
+@reports("loss.nonfinite")
 def rule_loss_nonfinite(run: Run) -> list[Finding]:
     out: list[Finding] = []
     for s in loss_series(run):
@@ -223,6 +225,7 @@ def cannot_be_negative(run: Run, s: Series) -> tuple[bool, str]:
     return False, ""
 
 
+@reports("loss.negative")
 def rule_loss_negative(run: Run) -> list[Finding]:
     out: list[Finding] = []
     for s in loss_series(run):
@@ -276,6 +279,7 @@ DIVERGE_GIVEBACK = 0.5
 DIVERGE_MIN_POINTS = 5
 
 
+@reports("curve.diverged")
 def rule_diverged(run: Run) -> list[Finding]:
     train = main_loss(run)
     val = pick(run, "val")
@@ -359,6 +363,7 @@ LR_BLOWUP_RATIO = 3.0
 LR_MIN_POINTS = 3
 
 
+@reports("lr.too-high")
 def rule_lr_too_high(run: Run) -> list[Finding]:
     s = main_loss(run)
     if s is None or len(s) < LR_MIN_POINTS:
@@ -456,6 +461,7 @@ INCREASE_MIN_REL = 0.10
 INCREASE_NOISE_Z = 3.0
 
 
+@reports("curve.train-loss-increasing")
 def rule_train_loss_increasing(run: Run) -> list[Finding]:
     s = pick(run, "train")
     if s is None:
@@ -527,6 +533,7 @@ def _as_error(c: Curve, goal: Goal) -> Curve:
     return Curve(c.series, c.steps, -c.values, -c.smooth, c.noise)
 
 
+@reports("curve.overfitting")
 def rule_overfitting(run: Run) -> list[Finding]:
     pairs: list[tuple[str, Goal]] = [("loss", "min"), ("acc", "max")]
     for quantity, goal in pairs:
@@ -648,6 +655,7 @@ def best_position(c: Curve, goal: Goal) -> tuple[float, int, float, float]:
     return pos, int(c.steps[i]), best if goal == "min" else -best, tol
 
 
+@reports("curve.saturated", "curve.still-improving")
 def rule_training_length(run: Run, metric: str | None, goal: Goal | None) -> list[Finding]:
     picked = goal_series(run, metric, goal)
     if picked is None:
@@ -777,6 +785,7 @@ def _val_vs_train(run: Run, quantity: str, goal: str) -> _Vbt | None:
     )
 
 
+@reports("curve.val-better-than-train")
 def rule_val_better_than_train(run: Run) -> list[Finding]:
     both = [r for r in (_val_vs_train(run, "loss", "min"), _val_vs_train(run, "acc", "max")) if r]
     rel = VBT_REL if len(both) == 2 else VBT_REL_ALONE
@@ -835,6 +844,7 @@ def _late_median(c: Curve) -> float:
     return float(np.median(c.values[-k:]))
 
 
+@reports("curve.high-bias")
 def rule_chance_level(run: Run) -> list[Finding]:
     loss = pick(run, "train")
     acc = pick(run, "val", "acc") or pick(run, "train", "acc")

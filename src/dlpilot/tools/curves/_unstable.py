@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._rules import (
     LATE_FRACTION,
@@ -151,6 +152,7 @@ def _accuracy_holds(run: Run, loss: Series, k: int) -> bool:
     return float(np.max(values) - np.min(values)) / scale < HELDOUT_ACC_SWING
 
 
+@reports("curve.unstable")
 def rule_unstable(run: Run) -> list[Finding]:
     out: list[Finding] = []
     for s in loss_series(run):

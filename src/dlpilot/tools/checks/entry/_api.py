@@ -8,6 +8,7 @@ from typing import Any
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, finding, merge_findings
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.checks._models import OverfitResult
 from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS, judge_curve
 from dlpilot.tools.control import Control
@@ -80,7 +81,7 @@ def run_entry_checks(
     curve = data.get("overfit")
     result = _judge_overfit(curve, overfit_steps) if curve else None
     if result is not None and result.finding is not None:
-        found.append(result.finding)
+        found.extend(only_declared(judge_curve, [result.finding]))
     return EntryReport(
         project_dir=str(config.project_dir),
         config_source=str(config.source),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dlpilot.findings import Finding
 from dlpilot.tools._contract import only_declared
 from dlpilot.tools.checks._evidence import ProbeRun
+from dlpilot.tools.checks._exceptions import explain
+from dlpilot.tools.checks._overfit import judge_curve
 from dlpilot.tools.checks.rules._activations import ActivationChecks
 from dlpilot.tools.checks.rules._amp import AmpChecks
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck
@@ -27,6 +29,10 @@ RULES: tuple[RuntimeCheck, ...] = (
     AmpChecks(),
 )
 """Every runtime rule, in catalogue order."""
+
+ENGINE_RULES: tuple[object, ...] = (*RULES, explain, judge_curve)
+"""Every rule of the runtime engine, each declaring its ids (``dlpilot.tools._contract``): the rules
+of a probed run, the mapping of a user exception to a finding and the overfit verdict."""
 
 
 # Findings that another finding of the same run can cause by itself: (cause id, how it does).
