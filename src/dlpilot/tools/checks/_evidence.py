@@ -1,15 +1,16 @@
 """Reading the probe's event file (JSON lines) into one :class:`ProbeRun`, without torch.
 
-The file is read incrementally while the child runs (for progress) and once at the end. A line
-that is cut off (the child was killed mid-write) or not JSON is skipped.
+The file is read incrementally while the child runs (for progress) and once at the end, through
+:class:`~dlpilot.tools.checks._tail.JsonLinesTail`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ._tail import JsonLinesTail
 
 
 @dataclass
@@ -67,48 +68,24 @@ class ProbeRun:
 
 
 class EventReader:
-    """Follows a growing event file: each :meth:`poll` parses the complete lines added since."""
+    """Follows the probe's growing event file: each :meth:`poll` adds the events written since."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run = ProbeRun()
-        self._offset = 0
-        self._partial = b""
+        self._tail = JsonLinesTail(path)
 
     def poll(self) -> ProbeRun:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return self.run
-        self._offset += len(data)
-        data = self._partial + data
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        for raw in lines:
-            self._parse(raw)
-        return self.run
+        return self._read(self._tail.poll())
 
     def finish(self) -> ProbeRun:
-        self.poll()
-        if self._partial:
-            self._parse(self._partial)
-            self._partial = b""
-        return self.run
+        return self._read(self._tail.finish())
 
-    def _parse(self, raw: bytes) -> None:
-        if not raw.strip():
-            return
-        try:
-            event = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            self.run.bad_lines += 1
-            return
-        if isinstance(event, dict):
+    def _read(self, events: list[dict[str, Any]]) -> ProbeRun:
+        for event in events:
             self.run.add(event)
-        else:
-            self.run.bad_lines += 1
+        self.run.bad_lines = self._tail.bad_lines
+        return self.run
 
 
 def read_events(path: Path) -> ProbeRun:
