@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
+from pydantic import JsonValue
+
 from dlpilot.findings import Finding
 from dlpilot.tools.checks._evidence import ProbeRun, get, num
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence
@@ -117,16 +119,9 @@ class DataChecks(RuntimeCheck):
             rms = max(float(b.get("rms_max", 0.0)) for b in floats)
             absmax = max(float(b.get("absmax", 0.0)) for b in floats)
             where = "the model input"
-        if rms > UNNORMALIZED_RMS or (absmax or 0.0) > UNNORMALIZED_ABSMAX:
-            yield evidence(
-                ctx,
-                run,
-                "data.unnormalized",
-                f"{where[0].upper()}{where[1:]} has RMS {rms:.3g} and values up to "
-                f"{absmax:.3g}: the data is not normalized (scale it to roughly zero mean "
-                "and unit variance, e.g. divide pixels by 255 and standardize).",
-                detail={"rms": rms, "abs_max": absmax, "where": where},
-            )
+        judged = judge_unnormalized(rms, absmax, where)
+        if judged is not None:
+            yield evidence(ctx, run, "data.unnormalized", judged[0], detail=judged[1])
 
     def _constant(
         self, run: ProbeRun, ctx: Context, train: list[dict[str, Any]]
@@ -220,58 +215,79 @@ class DataChecks(RuntimeCheck):
 
     def _imbalance(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         labels = get(run.summary, "labels", default={})
-        # an ignore_index inside the class range (padding) is never a target, by design
-        ignored = set(get(labels, "ignored_classes", default=[]))
-        by_class = {
-            i: c
-            for i, c in enumerate(get(labels, "class_counts", default=[]) or [])
-            if i not in ignored
-        }
-        if len(by_class) > IMBALANCE_ABSENT_MAX_CLASSES:
-            by_class = {i: c for i, c in by_class.items() if c}
-        counts = list(by_class.values())
-        total = sum(counts)
-        if len(counts) >= 2 and total >= IMBALANCE_MIN_PER_CLASS * len(counts):
-            hi, lo = max(counts), min(counts)
-            skewed = lo == 0 or hi / lo >= IMBALANCE_RATIO
-            if skewed and sum(1 for c in counts if c) >= 2:
-                absent = [i for i, c in by_class.items() if not c]
-                if absent:
-                    shown = ", ".join(str(i) for i in absent[:5]) + (
-                        " ..." if len(absent) > 5 else ""
-                    )
-                    message = (
-                        f"Class id(s) {shown} never occur as a target in the sampled training "
-                        f"batches while others occur up to {hi} times: a class missing from "
-                        "the training data (if it is a special token never meant as a target, "
-                        "such as a start-of-sequence id, this is expected)."
-                    )
-                else:
-                    message = (
-                        f"Class counts in the sampled training batches range from {lo} to "
-                        f"{hi} (ratio {hi / lo:.3g}): the labels are strongly skewed."
-                    )
-                yield evidence(
-                    ctx,
-                    run,
-                    "data.class-imbalance",
-                    message,
-                    detail={
-                        "class_counts": list(counts[:100]),
-                        "absent_classes": list(absent[:20]),
-                    },
+        judged = judge_imbalance(
+            get(labels, "class_counts", default=[]) or [],
+            get(labels, "ignored_classes", default=[]),
+            get(labels, "binary", default={}),
+        )
+        if judged is not None:
+            yield evidence(ctx, run, "data.class-imbalance", judged[0], detail=judged[1])
+
+
+def judge_unnormalized(
+    rms: float, absmax: float | None, where: str
+) -> tuple[str, dict[str, JsonValue]] | None:
+    """``data.unnormalized`` of both modes: the message and detail when the RMS or the largest
+    magnitude of ``where`` (the model's input) is too large, else None."""
+    if not (rms > UNNORMALIZED_RMS or (absmax or 0.0) > UNNORMALIZED_ABSMAX):
+        return None
+    return (
+        f"{where[0].upper()}{where[1:]} has RMS {rms:.3g} and values up to "
+        f"{absmax:.3g}: the data is not normalized (scale it to roughly zero mean "
+        "and unit variance, e.g. divide pixels by 255 and standardize).",
+        {
+            "rms": rms,
+            "abs_max": absmax,
+            "where": where,
+            "threshold_rms": UNNORMALIZED_RMS,
+            "threshold_abs_max": UNNORMALIZED_ABSMAX,
+        },
+    )
+
+
+def judge_imbalance(
+    class_counts: list[int], ignored_classes: Iterable[int], binary: dict[str, Any]
+) -> tuple[str, dict[str, JsonValue]] | None:
+    """``data.class-imbalance`` of both modes, from sampled training labels: counts per class
+    (``ignored_classes``, an ignore_index inside the class range, never a target by design) or
+    the positives of binary targets. The message and detail, or None."""
+    ignored = set(ignored_classes)
+    by_class = {i: c for i, c in enumerate(class_counts) if i not in ignored}
+    if len(by_class) > IMBALANCE_ABSENT_MAX_CLASSES:
+        by_class = {i: c for i, c in by_class.items() if c}
+    counts = list(by_class.values())
+    total = sum(counts)
+    if len(counts) >= 2 and total >= IMBALANCE_MIN_PER_CLASS * len(counts):
+        hi, lo = max(counts), min(counts)
+        skewed = lo == 0 or hi / lo >= IMBALANCE_RATIO
+        if skewed and sum(1 for c in counts if c) >= 2:
+            absent = [i for i, c in by_class.items() if not c]
+            if absent:
+                shown = ", ".join(str(i) for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
+                message = (
+                    f"Class id(s) {shown} never occur as a target in the sampled training "
+                    f"batches while others occur up to {hi} times: a class missing from "
+                    "the training data (if it is a special token never meant as a target, "
+                    "such as a start-of-sequence id, this is expected)."
                 )
-                return
-        binary = get(labels, "binary", default={})
-        n, pos = float(binary.get("n", 0.0)), float(binary.get("pos", 0.0))
-        if n >= 2 * IMBALANCE_MIN_PER_CLASS * IMBALANCE_RATIO:
-            share = pos / n
-            small = min(share, 1 - share)
-            if small * (IMBALANCE_RATIO + 1) <= 1 and small > 0:
-                yield evidence(
-                    ctx,
-                    run,
-                    "data.class-imbalance",
-                    f"Only {small:.1%} of the binary targets are in the minority class.",
-                    detail={"positives": pos, "targets": n},
+            else:
+                message = (
+                    f"Class counts in the sampled training batches range from {lo} to "
+                    f"{hi} (ratio {hi / lo:.3g}): the labels are strongly skewed."
                 )
+            return message, {
+                "class_counts": list(counts[:100]),
+                "absent_classes": list(absent[:20]),
+                "ratio": hi / lo if lo else None,
+                "threshold": IMBALANCE_RATIO,
+            }
+    n, pos = float(binary.get("n", 0.0)), float(binary.get("pos", 0.0))
+    if n >= 2 * IMBALANCE_MIN_PER_CLASS * IMBALANCE_RATIO:
+        share = pos / n
+        small = min(share, 1 - share)
+        if small * (IMBALANCE_RATIO + 1) <= 1 and small > 0:
+            return (
+                f"Only {small:.1%} of the binary targets are in the minority class.",
+                {"positives": pos, "targets": n, "threshold": IMBALANCE_RATIO},
+            )
+    return None

@@ -12,6 +12,7 @@ from dlpilot.tools.checks.rules._activations import ActivationChecks
 from dlpilot.tools.checks.rules._amp import AmpChecks
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck
 from dlpilot.tools.checks.rules._data import DataChecks
+from dlpilot.tools.checks.rules._entry import ENTRY_CHECKS
 from dlpilot.tools.checks.rules._gradients import GradChecks
 from dlpilot.tools.checks.rules._loop import LoopChecks
 from dlpilot.tools.checks.rules._loss import LossChecks
@@ -30,9 +31,10 @@ RULES: tuple[RuntimeCheck, ...] = (
 )
 """Every runtime rule, in catalogue order."""
 
-ENGINE_RULES: tuple[object, ...] = (*RULES, explain, judge_curve)
+ENGINE_RULES: tuple[object, ...] = (*RULES, ENTRY_CHECKS, explain, judge_curve)
 """Every rule of the runtime engine, each declaring its ids (``dlpilot.tools._contract``): the rules
-of a probed run, the mapping of a user exception to a finding and the overfit verdict."""
+of a probed run, the entry checks, the mapping of a user exception to a finding and the overfit
+verdict."""
 
 
 # Findings that another finding of the same run can cause by itself: (cause id, how it does).
