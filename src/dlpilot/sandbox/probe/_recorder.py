@@ -2030,6 +2030,7 @@ class Recorder:
                     "ctx": ctx,
                     "ctx_kind": kinds.get(ctx, "unknown") if ctx is not None else None,
                     "grad_ctx": grad,
+                    "role": self._bucket_kind(ctx, grad),
                     "n": b.n,
                     "grad": b.grad,
                     "nograd": b.nograd,

@@ -12,6 +12,19 @@ Reading the summary:
 * The event file is JSON: a float that is not finite arrives as the string ``"nan"``,
   ``"inf"`` or ``"-inf"``; such fields are typed :data:`Real` (read them with
   ``dlpilot.tools.checks._evidence.num``). Tuples arrive as lists.
+
+Training or validation, decided once: the probe records the role of each forward context in
+``BucketSummary.role`` (and of each loader in ``LoaderSummary.kind``), both :data:`Role`:
+
+* ``"train"``: a loader whose batches fed a backward pass, or forwards outside any loader with
+  grad enabled;
+* ``"val"``: a loader iterated again without a backward since its previous batch, or forwards
+  outside any loader with grad disabled (``no_grad`` / ``inference_mode``);
+* ``"unknown"``: a loader not seen long enough to tell (one batch and no backward yet).
+
+The rules read ``bucket["role"]`` (together with ``bucket["trained"]``: whether a backward ever
+ran through the bucket's model) instead of re-deriving it from ``ctx``, ``ctx_kind`` and
+``grad_ctx``; those three stay in the summary as the facts behind it.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
@@ -60,7 +73,7 @@ Real = float | NonFinite
 """A float that may be non-finite (NaN loss, Inf gradient norm)."""
 
 Role = Literal["train", "val", "unknown"]
-"""What a loader or a forward context is used for."""
+"""What a loader or a forward context is used for (see the module docstring)."""
 
 Mode = Literal["script", "overfit"]
 
@@ -144,6 +157,8 @@ class BucketSummary(TypedDict):
     """The loader's kind (None outside any loader)."""
     grad_ctx: bool | None
     """Outside any loader: whether grad was enabled (None inside a loader)."""
+    role: Role
+    """Training or validation, decided by the probe (see the module docstring)."""
     n: int
     grad: int
     nograd: int
