@@ -22,6 +22,12 @@ from dlpilot.sandbox import (
     release_tempdir,
     run_child,
 )
+from dlpilot.sandbox.probe import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_TRAIN_BATCHES,
+    DEFAULT_VAL_BATCHES,
+)
 from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
 
@@ -31,19 +37,6 @@ from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
 from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
 from .rules import Context, judge_all
-
-DEFAULT_TRAIN_BATCHES = 20
-"""Training batches per epoch in script mode (Lightning's ``limit_train_batches`` idea): enough
-for the statistics, few enough for seconds on a CPU."""
-
-DEFAULT_VAL_BATCHES = 5
-"""Validation batches per pass: mode and no_grad bugs show on the first batch already."""
-
-DEFAULT_EPOCHS = 2
-"""Epochs before the script is stopped: two show the train -> validate -> train transition."""
-
-DEFAULT_MAX_STEPS = 200
-"""Step bound for scripts without a DataLoader: passes an epoch boundary of a small script."""
 
 DEFAULT_TIMEOUT_S = 300.0
 """Wall-clock limit per probed child (script run, then overfit run): a small script's bounded run
