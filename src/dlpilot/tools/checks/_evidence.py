@@ -1,5 +1,8 @@
 """Reading the probe's event file (JSON lines) into one :class:`ProbeRun`, without torch.
 
+The events and the summary are typed by the probe's schema (``dlpilot.sandbox.probe._schema``,
+the one contract between the probe and the rules).
+
 The file is read incrementally while the child runs (for progress) and once at the end, through
 :class:`~dlpilot.tools.checks._tail.JsonLinesTail`.
 """
@@ -8,9 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._tail import JsonLinesTail
+
+if TYPE_CHECKING:
+    from dlpilot.sandbox.probe._schema import (
+        EndEvent,
+        ExceptionEvent,
+        LoaderEvent,
+        ObsEvent,
+        OptimizerEvent,
+        StartEvent,
+        StepEvent,
+        Summary,
+    )
 
 
 @dataclass
@@ -18,15 +33,17 @@ class ProbeRun:
     """Everything one probe run left behind. ``summary`` is the last summary event (the final
     one when the probe finished cleanly, else the latest partial one)."""
 
-    start: dict[str, Any] | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    observations: list[dict[str, Any]] = field(default_factory=list)
-    loaders: list[dict[str, Any]] = field(default_factory=list)
-    optimizers: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    start: StartEvent | None = None
+    steps: list[StepEvent] = field(default_factory=list)
+    observations: list[ObsEvent] = field(default_factory=list)
+    loaders: list[LoaderEvent] = field(default_factory=list)
+    optimizers: list[OptimizerEvent] = field(default_factory=list)
+    summary: Summary = field(default_factory=lambda: cast("Summary", {}))
+    """Typed as the complete summary; a partial one (a crashed run, a summary that failed to
+    build) lacks keys, so the rules read it through :func:`get` with defaults."""
     summary_final: bool = False
-    exception: dict[str, Any] | None = None
-    end: dict[str, Any] | None = None
+    exception: ExceptionEvent | None = None
+    end: EndEvent | None = None
     bad_lines: int = 0
 
     @property
@@ -46,25 +63,26 @@ class ProbeRun:
         return int((self.end or self.summary).get("backwards", 0) or 0)
 
     def add(self, event: dict[str, Any]) -> None:
+        """Take one event of the file; its ``ev`` says which schema type it is."""
         kind = event.get("ev")
         if kind == "start":
-            self.start = event
+            self.start = cast("StartEvent", event)
         elif kind == "step":
-            self.steps.append(event)
+            self.steps.append(cast("StepEvent", event))
         elif kind == "obs":
-            self.observations.append(event)
+            self.observations.append(cast("ObsEvent", event))
         elif kind == "loader":
-            self.loaders.append(event)
+            self.loaders.append(cast("LoaderEvent", event))
         elif kind == "optimizer":
-            self.optimizers.append(event)
+            self.optimizers.append(cast("OptimizerEvent", event))
         elif kind == "summary":
             if "error" not in event or not self.summary:
-                self.summary = event
+                self.summary = cast("Summary", event)
                 self.summary_final = bool(event.get("final"))
         elif kind == "exception":
-            self.exception = event
+            self.exception = cast("ExceptionEvent", event)
         elif kind == "end":
-            self.end = event
+            self.end = cast("EndEvent", event)
 
 
 class EventReader:

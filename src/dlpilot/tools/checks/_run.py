@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import cast
 
 import dlpilot
 from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
@@ -156,7 +155,7 @@ def _run_probe(
 def _child_run(mode: str, run: ProbeRun, result: ChildResult) -> ChildRun:
     reason = run.end.get("reason") if run.end else None
     known = ("finished", "epochs", "steps", "time", "overfit-steps", "exception", "exit")
-    stopped = cast(StopReason, reason if reason in known else "killed")
+    stopped: StopReason = reason if reason in known else "killed"
     return ChildRun(
         mode="script" if mode == "script" else "overfit",
         cause=result.cause,
@@ -282,7 +281,7 @@ def check_script(
         explained = explain(exc, file=exc.file, line=exc.line)
         if explained is not None:
             findings.extend(only_declared(explain, [explained]))
-    files = [ctx.rel(f) or f for f in (run.end or {}).get("user_files", [])]
+    files = [ctx.rel(f) or f for f in (run.end.get("user_files", []) if run.end else [])]
     static_checked = False
     if static:
         extra, static_checked = _static_findings(files, cwd, control)

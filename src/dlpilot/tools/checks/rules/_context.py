@@ -7,12 +7,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.checks._evidence import ProbeRun, get
+
+if TYPE_CHECKING:
+    from dlpilot.sandbox.probe._schema import BucketSummary, Role
 
 
 @dataclass
@@ -72,3 +75,11 @@ def median(values: list[float]) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def trained_buckets(run: ProbeRun, role: Role | None = None) -> list[BucketSummary]:
+    """The summary's buckets (forwards of one model in one context) of a model that was trained,
+    of one ``role`` when given. The role (training or validation) is the probe's decision,
+    recorded once per bucket (``dlpilot.sandbox.probe._schema``); no rule re-derives it."""
+    buckets: list[BucketSummary] = get(run.summary, "buckets", default=[])
+    return [b for b in buckets if b.get("trained") and (role is None or b.get("role") == role)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from pydantic import JsonValue
 
 from dlpilot.findings import Finding
+from dlpilot.sandbox.probe._schema import BucketSummary
 from dlpilot.tools.checks._evidence import ProbeRun, get, num
-from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence
+from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
 
 UNNORMALIZED_RMS = 5.0
 """Root-mean-square of the first layer's input above which data is unnormalized. Standardized data
@@ -57,13 +58,8 @@ class DataChecks(RuntimeCheck):
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         s = run.summary
-        buckets = [b for b in get(s, "buckets", default=[]) if b.get("trained")]
-        train = [
-            b
-            for b in buckets
-            if (b.get("ctx") is not None and b.get("ctx_kind") == "train")
-            or (b.get("ctx") is None and b.get("grad_ctx") is True)
-        ]
+        buckets = trained_buckets(run)
+        train = trained_buckets(run, "train")
         bad = [b for b in buckets if int(b.get("nonfinite", 0)) > 0]
         tf = get(s, "labels", "target_float", default={})
         if bad or int(get(tf, "nonfinite", default=0)) > 0:
@@ -104,7 +100,7 @@ class DataChecks(RuntimeCheck):
             yield from self._imbalance(run, ctx)
 
     def _unnormalized(
-        self, run: ProbeRun, ctx: Context, train: list[dict[str, Any]]
+        self, run: ProbeRun, ctx: Context, train: list[BucketSummary]
     ) -> Iterable[Finding]:
         fi = get(run.summary, "first_layer_input", default={})
         if fi.get("normalizes"):
@@ -124,7 +120,7 @@ class DataChecks(RuntimeCheck):
             yield evidence(ctx, run, "data.unnormalized", judged[0], detail=judged[1])
 
     def _constant(
-        self, run: ProbeRun, ctx: Context, train: list[dict[str, Any]]
+        self, run: ProbeRun, ctx: Context, train: list[BucketSummary]
     ) -> Iterable[Finding]:
         for b in train:
             n = int(b.get("stats_n", 0))
@@ -135,7 +131,7 @@ class DataChecks(RuntimeCheck):
                     "data.constant",
                     f"Every sampled training input batch ({n}) is constant (all values "
                     "equal): the input stream carries no information.",
-                    detail={"batches": n, "shape": b.get("shape")},
+                    detail={"batches": n, "shape": cast(JsonValue, b.get("shape"))},
                 )
                 return
         labels = get(run.summary, "labels", default={})

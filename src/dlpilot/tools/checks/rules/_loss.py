@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
+
+from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.checks._evidence import ProbeRun, get, num
@@ -133,7 +136,8 @@ class LossChecks(RuntimeCheck):
 
     def _observations(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         seen: set[str] = set()
-        for ob in run.observations:
+        for event in run.observations:
+            ob: dict[str, Any] = dict(event)  # the detail's keys are merged in below
             kind = ob.get("kind")
             if kind in seen:
                 continue
@@ -142,7 +146,9 @@ class LossChecks(RuntimeCheck):
             file = line = None
             if isinstance(where, list) and len(where) == 2:
                 file, line = ctx.rel(str(where[0])), where[1]
-            detail = {k: v for k, v in ob.items() if k not in ("ev", "t", "kind", "where")}
+            detail: dict[str, JsonValue] = {
+                k: v for k, v in ob.items() if k not in ("ev", "t", "kind", "where")
+            }
             if isinstance(ob.get("detail"), dict):
                 detail = {**ob["detail"], "step": ob.get("step")}
                 ob = {**ob, **ob["detail"]}

@@ -4,25 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from dlpilot.findings import Finding
 from dlpilot.tools.checks._evidence import ProbeRun, get
-from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence
-
-
-def _val_buckets(run: ProbeRun) -> list[dict[str, Any]]:
-    """Forward passes of a trained model that are evaluation: in a loader whose batches are never
-    followed by backward, or (without a loader) under no_grad / inference_mode."""
-    out = []
-    for b in get(run.summary, "buckets", default=[]):
-        if not b.get("trained"):
-            continue
-        if (b.get("ctx") is not None and b.get("ctx_kind") == "val") or (
-            b.get("ctx") is None and b.get("grad_ctx") is False
-        ):
-            out.append(b)
-    return out
+from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
 
 
 class ModeChecks(RuntimeCheck):
@@ -45,7 +30,7 @@ class ModeChecks(RuntimeCheck):
                 where="eval_during_training",
                 detail={"steps": bad, "training_steps": total, "modules": names},
             )
-        val = _val_buckets(run)
+        val = trained_buckets(run, "val")
         train_mode = [b for b in val if int(b.get("train_mode", 0)) > 0]
         if train_mode:
             n = sum(int(b["train_mode"]) for b in train_mode)
