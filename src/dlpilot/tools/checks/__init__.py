@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         plot_overfit,
         verdict,
     )
+    from dlpilot.tools.checks._replay import RecordedRunner, RecordingRunner
     from dlpilot.tools.checks._run import (
         DEFAULT_EPOCHS,
         DEFAULT_MAX_STEPS,
@@ -46,6 +47,8 @@ __getattr__ = lazy_exports(
         "plot_data": "_overfit",
         "plot_overfit": "_overfit",
         "verdict": "_overfit",
+        "RecordedRunner": "_replay",
+        "RecordingRunner": "_replay",
         "RULES": "rules",
         "Context": "rules",
         "RuntimeCheck": "rules",
@@ -74,6 +77,8 @@ __all__ = [
     "OverfitPlot",
     "OverfitResult",
     "ProbeRun",
+    "RecordedRunner",
+    "RecordingRunner",
     "RuntimeCheck",
     "UserException",
     "check_script",

@@ -35,6 +35,7 @@ from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
 from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
+from ._replay import ChildRunner
 from .rules import Context, judge_all
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -110,6 +111,7 @@ def _run_probe(
     progress_offset: int,
     progress_total: int,
     no_network: bool = False,
+    runner: ChildRunner = run_child,
 ) -> tuple[ProbeRun, ChildResult]:
     tmp = owned_tempdir("probe")
     try:
@@ -132,7 +134,7 @@ def _run_probe(
         reader = EventReader(events)
         label = "checking the script" if mode == "script" else "overfit test"
         prog = _Progress(control, reader, progress_offset, progress_total, label)
-        result = run_child(spec, cancel=control.cancel, on_tick=prog.tick)
+        result = runner(spec, cancel=control.cancel, on_tick=prog.tick)
         run = reader.finish()
     finally:
         release_tempdir(tmp)
@@ -233,6 +235,7 @@ def check_script(
     static: bool = True,
     no_network: bool = False,
     guard: PathGuard | None = None,
+    runner: ChildRunner = run_child,
 ) -> CheckReport:
     """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
     probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
@@ -246,7 +249,8 @@ def check_script(
     roots) must allow the script or the ``-m`` module's file. Raises
     :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script, and a
     :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
-    cancelled; a script that fails is diagnosed, not raised.
+    cancelled; a script that fails is diagnosed, not raised. ``runner`` starts each child (the
+    sandbox's ``run_child``; ``RecordedRunner`` replays a recorded run instead).
     """
     control = control or Control()
     cwd = _check_cwd(cwd)
@@ -272,6 +276,7 @@ def check_script(
         progress_offset=0,
         progress_total=total,
         no_network=no_network,
+        runner=runner,
     )
     ctx = Context(root=cwd)
     child = _child_run("script", run, result)
@@ -311,6 +316,7 @@ def check_script(
                 offset=epochs * steps,
                 total=total,
                 no_network=no_network,
+                runner=runner,
             )
             if over.finding is not None:
                 findings.extend(only_declared(judge_curve, [over.finding]))
@@ -387,6 +393,7 @@ def _overfit(
     offset: int,
     total: int,
     no_network: bool = False,
+    runner: ChildRunner = run_child,
 ) -> OverfitResult:
     run, result = _run_probe(
         python,
@@ -401,6 +408,7 @@ def _overfit(
         progress_offset=offset,
         progress_total=total,
         no_network=no_network,
+        runner=runner,
     )
     return verdict(run, overfit_steps, _child_run("overfit", run, result))
 
@@ -413,6 +421,7 @@ def overfit_test(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     control: Control | None = None,
     guard: PathGuard | None = None,
+    runner: ChildRunner = run_child,
 ) -> OverfitResult:
     """Only the single-batch overfit test of ``argv`` (see :func:`check_script`)."""
     control = control or Control()
@@ -433,6 +442,7 @@ def overfit_test(
         control=control,
         offset=0,
         total=overfit_steps,
+        runner=runner,
     )
     control.progress(float(overfit_steps), float(overfit_steps), "overfit test finished")
     return result
