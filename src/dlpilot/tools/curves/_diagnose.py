@@ -1,6 +1,6 @@
 """Diagnose runs from their curves: every curve rule, the error breakdown and a verdict.
 
-``diagnose_runs`` applies the rules of ``_rules`` and the bias / variance / mismatch breakdown of
+``diagnose_runs`` applies the rules of ``rules`` and the bias / variance / mismatch breakdown of
 ``_breakdown`` to each run, and names a primary run (the best one on the dev metric, or the only
 one) whose verdict becomes the diagnosis' verdict. A run that diverged, went non-finite or blew up
 early gets the verdict "instability" whatever its gaps say: bias and variance of a broken run mean
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
 from dlpilot.tools._contract import only_declared
-from dlpilot.tools.curves._bias import rule_class_prior
 from dlpilot.tools.curves._breakdown import (
     NEXT_ACTIONS,
     Verdict,
@@ -22,10 +21,15 @@ from dlpilot.tools.curves._breakdown import (
 )
 from dlpilot.tools.curves._model import Run
 from dlpilot.tools.curves._results import CurveDiagnosis, RunComparison, RunDiagnosis
-from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
 from dlpilot.tools.curves._summary import compare_runs, summarize_run
-from dlpilot.tools.curves._unstable import rule_unstable
+from dlpilot.tools.curves.rules import (
+    RUN_RULES,
+    goal_series,
+    rule_class_prior,
+    rule_training_length,
+    rule_unstable,
+)
 
 # Findings of a run that blew up: its verdict is "instability" and its gaps are not judged.
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
