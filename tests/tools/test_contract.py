@@ -7,18 +7,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from dlpilot.findings import CATALOGUE, Finding, finding
 from dlpilot.tools._contract import RuleContractError, declared_ids, reports
-from dlpilot.tools.checks import Context, ProbeRun
-from dlpilot.tools.checks.rules import ENGINE_RULES
+from dlpilot.tools.checks import Context, ProbeRun, read_events
+from dlpilot.tools.checks.rules import ENGINE_RULES, RULES
 from dlpilot.tools.checks.rules import _judge as runtime_engine
 from dlpilot.tools.checks.rules._context import RuntimeCheck
 from dlpilot.tools.curves import _diagnose as curve_engine
 from dlpilot.tools.curves._model import Run
+from dlpilot.tools.curves.rules import rule_class_prior, rule_training_length, rule_unstable
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 from dlpilot.tools.inspect._run import all_rules, run_rules
+from dlpilot.tools.inspect._walk import read_python
+
+from .curves._synthetic import STEPS, healthy_run, make_run, series
 
 ENGINES: dict[str, tuple[object, ...]] = {
     "static": tuple(all_rules()),
@@ -53,6 +58,43 @@ def test_each_catalogue_ids_how_column_names_the_engines_whose_rules_declare_it(
         if spec.ways != ("trials",) and set(spec.ways) != declared.get(id_, set())
     }
     assert wrong == {}, "catalogue How column (left) against the engines declaring the id (right)"
+
+
+RECORDED = Path(__file__).resolve().parent / "checks" / "recorded"
+
+
+def test_every_rule_of_each_engine_reports_only_its_declared_ids(tmp_path: Path) -> None:
+    """Each rule on its own, on evidence of real runs: the recorded probe runs of the runtime
+    test programs (runtime), those programs' code (static), synthetic curves (curve)."""
+    reported: dict[str, set[str]] = {}
+    for rec in sorted(d for d in RECORDED.iterdir() if (d / "script.jsonl").is_file()):
+        run = read_events(rec / "script.jsonl")
+        for check in RULES:
+            ids = {f.id for f in check.judge(run, Context(root=tmp_path))}
+            assert ids <= set(check.ids), (type(check).__name__, rec.name, ids)
+            reported.setdefault("runtime", set()).update(ids)
+        (tmp_path / f"{rec.name}.py").write_text((rec / "train.py.txt").read_text())
+    project = Project(root=tmp_path, all_paths=sorted(p.name for p in tmp_path.glob("*.py")))
+    for cls in all_rules():
+        rule = cls()
+        ids = set()
+        for path in project.all_paths:
+            parsed = read_python(tmp_path / path)
+            assert parsed.tree is not None and parsed.text is not None
+            sf = SourceFile(rel=path, path=tmp_path / path, text=parsed.text, tree=parsed.tree)
+            ids |= {f.id for f in rule.visit(sf)}
+        ids |= {f.id for f in rule.finish(project)}
+        assert ids <= set(cls.ids), (cls.__name__, ids)
+        reported.setdefault("static", set()).update(ids)
+    for run in (healthy_run(), healthy_run("other", seed=3), diverging_run()):
+        for fn in (*curve_engine.RUN_RULES, rule_unstable, rule_class_prior):
+            ids = {f.id for f in fn(run)}
+            assert ids <= set(declared_ids(fn)), (fn.__name__, ids)
+            reported.setdefault("curve", set()).update(ids)
+        ids = {f.id for f in rule_training_length(run, None, None)}
+        assert ids <= set(declared_ids(rule_training_length))
+    # the evidence is not empty: each engine reported something, so the checks above bit
+    assert all(reported.get(e) for e in ENGINES), reported
 
 
 def _stray(how: str) -> Finding:
@@ -96,3 +138,9 @@ def test_a_rule_must_declare_catalogue_ids() -> None:
         reports("no-such.id")(lambda run: [])
     with pytest.raises(RuleContractError, match="declares no ids"):
         declared_ids(lambda run: [])
+
+
+def diverging_run() -> Run:
+    loss = 2.0 * np.exp(-STEPS / 200.0) + 0.1
+    loss[600:] = np.linspace(0.2, 40.0, len(STEPS) - 600)
+    return make_run("diverging", series("train/loss", STEPS, loss))
