@@ -3,7 +3,8 @@
 Run as ``python -m dlpilot.sandbox.probe --out EVENTS.jsonl [bounds] -- script.py args...``. This
 package is the only place in dlpilot that imports torch, and only its ``__main__`` and private
 modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`
-and the option names below without torch.
+the option names and the bound defaults without torch. The evidence's contract (the summary's
+keys and types) is in ``_schema``, standard library only.
 
 The event file is JSON lines, written and flushed as the run goes, so a crash still leaves the
 evidence up to it. Its size is bounded however long the script would train: per-step events are
@@ -22,9 +23,31 @@ capped, everything else is a fixed-size aggregate in the ``summary`` events (wri
 
 from __future__ import annotations
 
+from ._schema import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_OVERFIT_STEPS,
+    DEFAULT_SAMPLE_EVERY,
+    DEFAULT_TRAIN_BATCHES,
+    DEFAULT_VAL_BATCHES,
+)
+
 PROBE_VERSION = 1
 """Bumped when the event schema changes incompatibly."""
 
 MODES = ("script", "overfit")
 
-__all__ = ["MODES", "PROBE_VERSION"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_SECONDS",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_OVERFIT_STEPS",
+    "DEFAULT_SAMPLE_EVERY",
+    "DEFAULT_TRAIN_BATCHES",
+    "DEFAULT_VAL_BATCHES",
+    "MODES",
+    "PROBE_VERSION",
+]

@@ -15,9 +15,16 @@ import runpy
 import sys
 
 from . import MODES
-
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-"""Hard cap of the event file; the aggregates need far less, this only guards against bugs."""
+from ._schema import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_OVERFIT_STEPS,
+    DEFAULT_SAMPLE_EVERY,
+    DEFAULT_TRAIN_BATCHES,
+    DEFAULT_VAL_BATCHES,
+)
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -27,13 +34,13 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(prog="python -m dlpilot.sandbox.probe")
     p.add_argument("--out", required=True)
     p.add_argument("--mode", choices=MODES, default="script")
-    p.add_argument("--train-batches", type=int, default=20)
-    p.add_argument("--val-batches", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--max-steps", type=int, default=200)
-    p.add_argument("--max-seconds", type=float, default=120.0)
-    p.add_argument("--overfit-steps", type=int, default=200)
-    p.add_argument("--sample-every", type=int, default=10)
+    p.add_argument("--train-batches", type=int, default=DEFAULT_TRAIN_BATCHES)
+    p.add_argument("--val-batches", type=int, default=DEFAULT_VAL_BATCHES)
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
+    p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
+    p.add_argument("--overfit-steps", type=int, default=DEFAULT_OVERFIT_STEPS)
+    p.add_argument("--sample-every", type=int, default=DEFAULT_SAMPLE_EVERY)
     p.add_argument("--max-event-bytes", type=int, default=DEFAULT_MAX_EVENT_BYTES)
     args = p.parse_args(argv[:cut])
     script = argv[cut + 1 :]

@@ -40,6 +40,17 @@ from torch.utils.data import DataLoader
 from . import PROBE_VERSION
 from ._events import EventWriter
 from ._lrtrack import LrTracker
+from ._schema import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_OVERFIT_STEPS,
+    DEFAULT_SAMPLE_EVERY,
+    DEFAULT_TRAIN_BATCHES,
+    DEFAULT_VAL_BATCHES,
+    MAX_NAMES,
+    MAX_SERIES,
+)
 
 # --- caps and sampling (named; each keeps the evidence bounded) ---------------------------------
 
@@ -54,9 +65,6 @@ MAX_TRACKED_PARAMS = 64
 
 MAX_SNAPSHOT_ELEMENTS = 2_000_000
 """Parameter elements copied on a sampled step to measure the update/weight ratio."""
-
-MAX_NAMES = 12
-"""Parameter or module names kept per finding-worthy list."""
 
 MAX_SITES = 64
 """Activation call sites (ReLU, sigmoid, tanh) followed."""
@@ -145,13 +153,13 @@ class StopProbe(BaseException):
 @dataclass
 class Config:
     mode: str = "script"
-    train_batches: int = 20
-    val_batches: int = 5
-    epochs: int = 2
-    max_steps: int = 200
-    max_seconds: float = 120.0
-    overfit_steps: int = 200
-    sample_every: int = 10
+    train_batches: int = DEFAULT_TRAIN_BATCHES
+    val_batches: int = DEFAULT_VAL_BATCHES
+    epochs: int = DEFAULT_EPOCHS
+    max_steps: int = DEFAULT_MAX_STEPS
+    max_seconds: float = DEFAULT_MAX_SECONDS
+    overfit_steps: int = DEFAULT_OVERFIT_STEPS
+    sample_every: int = DEFAULT_SAMPLE_EVERY
     roots: tuple[str, ...] = ()
     script: str | None = None
 
@@ -1771,7 +1779,7 @@ class Recorder:
         if in_optimizer or not self._opts:
             first = by_id.get(id(self.first_layer[1])) if self.first_layer else None
             last = by_id.get(id(self.last_layer[1])) if self.last_layer else None
-            if len(ev["series"]) < 200:
+            if len(ev["series"]) < MAX_SERIES:
                 total = math.sqrt(total_sq) if not nonfinite else math.nan
                 ev["series"].append([self.steps, total, first, last])
         return all(v == 0.0 for v in vals)
@@ -1833,7 +1841,7 @@ class Recorder:
         vals = torch.stack([r.to(ratios[0].device) for r in ratios]).tolist()
         logs = sorted(math.log10(v) for v in vals if v > 0 and math.isfinite(v))
         series = self.param_ev["ratio"]
-        if len(series) < 200:
+        if len(series) < MAX_SERIES:
             med = logs[len(logs) // 2] if logs else None
             series.append([self.steps, med, self.opts_lr(), len(vals) - len(logs)])
 
@@ -2022,6 +2030,7 @@ class Recorder:
                     "ctx": ctx,
                     "ctx_kind": kinds.get(ctx, "unknown") if ctx is not None else None,
                     "grad_ctx": grad,
+                    "role": self._bucket_kind(ctx, grad),
                     "n": b.n,
                     "grad": b.grad,
                     "nograd": b.nograd,

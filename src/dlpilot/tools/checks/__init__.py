@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         plot_overfit,
         verdict,
     )
-    from dlpilot.tools.checks._rules import RULES, Context, RuntimeCheck, judge_all
+    from dlpilot.tools.checks._replay import RecordedRunner, RecordingRunner
     from dlpilot.tools.checks._run import (
         DEFAULT_EPOCHS,
         DEFAULT_MAX_STEPS,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         check_script,
         overfit_test,
     )
+    from dlpilot.tools.checks.rules import RULES, Context, RuntimeCheck, judge_all
 
 __getattr__ = lazy_exports(
     __name__,
@@ -46,10 +47,12 @@ __getattr__ = lazy_exports(
         "plot_data": "_overfit",
         "plot_overfit": "_overfit",
         "verdict": "_overfit",
-        "RULES": "_rules",
-        "Context": "_rules",
-        "RuntimeCheck": "_rules",
-        "judge_all": "_rules",
+        "RecordedRunner": "_replay",
+        "RecordingRunner": "_replay",
+        "RULES": "rules",
+        "Context": "rules",
+        "RuntimeCheck": "rules",
+        "judge_all": "rules",
         "DEFAULT_EPOCHS": "_run",
         "DEFAULT_MAX_STEPS": "_run",
         "DEFAULT_TIMEOUT_S": "_run",
@@ -74,6 +77,8 @@ __all__ = [
     "OverfitPlot",
     "OverfitResult",
     "ProbeRun",
+    "RecordedRunner",
+    "RecordingRunner",
     "RuntimeCheck",
     "UserException",
     "check_script",

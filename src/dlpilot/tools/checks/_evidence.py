@@ -1,15 +1,31 @@
 """Reading the probe's event file (JSON lines) into one :class:`ProbeRun`, without torch.
 
-The file is read incrementally while the child runs (for progress) and once at the end. A line
-that is cut off (the child was killed mid-write) or not JSON is skipped.
+The events and the summary are typed by the probe's schema (``dlpilot.sandbox.probe._schema``,
+the one contract between the probe and the rules).
+
+The file is read incrementally while the child runs (for progress) and once at the end, through
+:class:`~dlpilot.tools.checks._tail.JsonLinesTail`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+from ._tail import JsonLinesTail
+
+if TYPE_CHECKING:
+    from dlpilot.sandbox.probe._schema import (
+        EndEvent,
+        ExceptionEvent,
+        LoaderEvent,
+        ObsEvent,
+        OptimizerEvent,
+        StartEvent,
+        StepEvent,
+        Summary,
+    )
 
 
 @dataclass
@@ -17,15 +33,17 @@ class ProbeRun:
     """Everything one probe run left behind. ``summary`` is the last summary event (the final
     one when the probe finished cleanly, else the latest partial one)."""
 
-    start: dict[str, Any] | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    observations: list[dict[str, Any]] = field(default_factory=list)
-    loaders: list[dict[str, Any]] = field(default_factory=list)
-    optimizers: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    start: StartEvent | None = None
+    steps: list[StepEvent] = field(default_factory=list)
+    observations: list[ObsEvent] = field(default_factory=list)
+    loaders: list[LoaderEvent] = field(default_factory=list)
+    optimizers: list[OptimizerEvent] = field(default_factory=list)
+    summary: Summary = field(default_factory=lambda: cast("Summary", {}))
+    """Typed as the complete summary; a partial one (a crashed run, a summary that failed to
+    build) lacks keys, so the rules read it through :func:`get` with defaults."""
     summary_final: bool = False
-    exception: dict[str, Any] | None = None
-    end: dict[str, Any] | None = None
+    exception: ExceptionEvent | None = None
+    end: EndEvent | None = None
     bad_lines: int = 0
 
     @property
@@ -45,70 +63,47 @@ class ProbeRun:
         return int((self.end or self.summary).get("backwards", 0) or 0)
 
     def add(self, event: dict[str, Any]) -> None:
+        """Take one event of the file; its ``ev`` says which schema type it is."""
         kind = event.get("ev")
         if kind == "start":
-            self.start = event
+            self.start = cast("StartEvent", event)
         elif kind == "step":
-            self.steps.append(event)
+            self.steps.append(cast("StepEvent", event))
         elif kind == "obs":
-            self.observations.append(event)
+            self.observations.append(cast("ObsEvent", event))
         elif kind == "loader":
-            self.loaders.append(event)
+            self.loaders.append(cast("LoaderEvent", event))
         elif kind == "optimizer":
-            self.optimizers.append(event)
+            self.optimizers.append(cast("OptimizerEvent", event))
         elif kind == "summary":
             if "error" not in event or not self.summary:
-                self.summary = event
+                self.summary = cast("Summary", event)
                 self.summary_final = bool(event.get("final"))
         elif kind == "exception":
-            self.exception = event
+            self.exception = cast("ExceptionEvent", event)
         elif kind == "end":
-            self.end = event
+            self.end = cast("EndEvent", event)
 
 
 class EventReader:
-    """Follows a growing event file: each :meth:`poll` parses the complete lines added since."""
+    """Follows the probe's growing event file: each :meth:`poll` adds the events written since."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run = ProbeRun()
-        self._offset = 0
-        self._partial = b""
+        self._tail = JsonLinesTail(path)
 
     def poll(self) -> ProbeRun:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return self.run
-        self._offset += len(data)
-        data = self._partial + data
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        for raw in lines:
-            self._parse(raw)
-        return self.run
+        return self._read(self._tail.poll())
 
     def finish(self) -> ProbeRun:
-        self.poll()
-        if self._partial:
-            self._parse(self._partial)
-            self._partial = b""
-        return self.run
+        return self._read(self._tail.finish())
 
-    def _parse(self, raw: bytes) -> None:
-        if not raw.strip():
-            return
-        try:
-            event = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            self.run.bad_lines += 1
-            return
-        if isinstance(event, dict):
+    def _read(self, events: list[dict[str, Any]]) -> ProbeRun:
+        for event in events:
             self.run.add(event)
-        else:
-            self.run.bad_lines += 1
+        self.run.bad_lines = self._tail.bad_lines
+        return self.run
 
 
 def read_events(path: Path) -> ProbeRun:

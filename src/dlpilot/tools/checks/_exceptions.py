@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 
 from ._models import UserException
 
@@ -55,6 +56,7 @@ _KNOWN: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
+@reports(*dict.fromkeys(id_ for _, id_, _ in _KNOWN))
 def explain(exc: UserException, *, file: str | None, line: int | None) -> Finding | None:
     """The finding for a catalogued exception message, or None."""
     for pattern, id_, why in _KNOWN:

@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 from dlpilot.findings import finding
+from dlpilot.tools._contract import reports
 
 from ._evidence import ProbeRun, num
 from ._models import ChildRun, OverfitResult
@@ -84,6 +85,7 @@ DEFAULT_OVERFIT_STEPS = 200
 """Seed 004 says 200-500 steps; 200 keeps a small CPU model within seconds."""
 
 
+@reports("overfit.single-batch-failed")
 def judge_curve(
     losses: list[float | None],
     accuracies: list[float | None] | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import cast
 
 import dlpilot
 from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
@@ -22,27 +21,22 @@ from dlpilot.sandbox import (
     release_tempdir,
     run_child,
 )
+from dlpilot.sandbox.probe import (
+    DEFAULT_EPOCHS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_TRAIN_BATCHES,
+    DEFAULT_VAL_BATCHES,
+)
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
 
 from ._command import parse_command
 from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
-from ._overfit import DEFAULT_OVERFIT_STEPS, verdict
-from ._rules import Context, judge_all
-
-DEFAULT_TRAIN_BATCHES = 20
-"""Training batches per epoch in script mode (Lightning's ``limit_train_batches`` idea): enough
-for the statistics, few enough for seconds on a CPU."""
-
-DEFAULT_VAL_BATCHES = 5
-"""Validation batches per pass: mode and no_grad bugs show on the first batch already."""
-
-DEFAULT_EPOCHS = 2
-"""Epochs before the script is stopped: two show the train -> validate -> train transition."""
-
-DEFAULT_MAX_STEPS = 200
-"""Step bound for scripts without a DataLoader: passes an epoch boundary of a small script."""
+from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
+from ._replay import ChildRunner
+from .rules import Context, judge_all
 
 DEFAULT_TIMEOUT_S = 300.0
 """Wall-clock limit per probed child (script run, then overfit run): a small script's bounded run
@@ -117,6 +111,7 @@ def _run_probe(
     progress_offset: int,
     progress_total: int,
     no_network: bool = False,
+    runner: ChildRunner = run_child,
 ) -> tuple[ProbeRun, ChildResult]:
     tmp = owned_tempdir("probe")
     try:
@@ -139,7 +134,7 @@ def _run_probe(
         reader = EventReader(events)
         label = "checking the script" if mode == "script" else "overfit test"
         prog = _Progress(control, reader, progress_offset, progress_total, label)
-        result = run_child(spec, cancel=control.cancel, on_tick=prog.tick)
+        result = runner(spec, cancel=control.cancel, on_tick=prog.tick)
         run = reader.finish()
     finally:
         release_tempdir(tmp)
@@ -162,7 +157,7 @@ def _run_probe(
 def _child_run(mode: str, run: ProbeRun, result: ChildResult) -> ChildRun:
     reason = run.end.get("reason") if run.end else None
     known = ("finished", "epochs", "steps", "time", "overfit-steps", "exception", "exit")
-    stopped = cast(StopReason, reason if reason in known else "killed")
+    stopped: StopReason = reason if reason in known else "killed"
     return ChildRun(
         mode="script" if mode == "script" else "overfit",
         cause=result.cause,
@@ -240,6 +235,7 @@ def check_script(
     static: bool = True,
     no_network: bool = False,
     guard: PathGuard | None = None,
+    runner: ChildRunner = run_child,
 ) -> CheckReport:
     """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
     probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
@@ -253,7 +249,8 @@ def check_script(
     roots) must allow the script or the ``-m`` module's file. Raises
     :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script, and a
     :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
-    cancelled; a script that fails is diagnosed, not raised.
+    cancelled; a script that fails is diagnosed, not raised. ``runner`` starts each child (the
+    sandbox's ``run_child``; ``RecordedRunner`` replays a recorded run instead).
     """
     control = control or Control()
     cwd = _check_cwd(cwd)
@@ -279,6 +276,7 @@ def check_script(
         progress_offset=0,
         progress_total=total,
         no_network=no_network,
+        runner=runner,
     )
     ctx = Context(root=cwd)
     child = _child_run("script", run, result)
@@ -287,8 +285,8 @@ def check_script(
     if exc is not None:
         explained = explain(exc, file=exc.file, line=exc.line)
         if explained is not None:
-            findings.append(explained)
-    files = [ctx.rel(f) or f for f in (run.end or {}).get("user_files", [])]
+            findings.extend(only_declared(explain, [explained]))
+    files = [ctx.rel(f) or f for f in (run.end.get("user_files", []) if run.end else [])]
     static_checked = False
     if static:
         extra, static_checked = _static_findings(files, cwd, control)
@@ -318,9 +316,10 @@ def check_script(
                 offset=epochs * steps,
                 total=total,
                 no_network=no_network,
+                runner=runner,
             )
             if over.finding is not None:
-                findings.append(over.finding)
+                findings.extend(only_declared(judge_curve, [over.finding]))
     control.progress(float(total), float(total), "check finished")
     loaders = [
         {k: v for k, v in ld.items() if isinstance(v, str | int | bool) or v is None}
@@ -394,6 +393,7 @@ def _overfit(
     offset: int,
     total: int,
     no_network: bool = False,
+    runner: ChildRunner = run_child,
 ) -> OverfitResult:
     run, result = _run_probe(
         python,
@@ -408,6 +408,7 @@ def _overfit(
         progress_offset=offset,
         progress_total=total,
         no_network=no_network,
+        runner=runner,
     )
     return verdict(run, overfit_steps, _child_run("overfit", run, result))
 
@@ -420,6 +421,7 @@ def overfit_test(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     control: Control | None = None,
     guard: PathGuard | None = None,
+    runner: ChildRunner = run_child,
 ) -> OverfitResult:
     """Only the single-batch overfit test of ``argv`` (see :func:`check_script`)."""
     control = control or Control()
@@ -440,6 +442,7 @@ def overfit_test(
         control=control,
         offset=0,
         total=overfit_steps,
+        runner=runner,
     )
     control.progress(float(overfit_steps), float(overfit_steps), "overfit test finished")
     return result

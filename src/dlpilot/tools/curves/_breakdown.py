@@ -32,9 +32,9 @@ import numpy as np
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run, Series
 from dlpilot.tools.curves._results import ErrorBreakdown, Verdict
-from dlpilot.tools.curves._rules import Curve
 from dlpilot.tools.curves._signal import (
     Goal,
     infer_goal,
@@ -42,6 +42,7 @@ from dlpilot.tools.curves._signal import (
     split_name,
     step_noise,
 )
+from dlpilot.tools.curves.rules._common import Curve
 
 # A gap counts when it is at least this fraction of the reference error (Ng's examples: 1% human,
 # 8% train, 10% dev -> bias 7 points = 70% of dev error; 7.5% / 8% / 10% -> variance 2 = 20%).
@@ -382,6 +383,7 @@ def error_breakdown(
     )
 
 
+@reports("curve.high-bias", "curve.high-variance", "curve.data-mismatch")
 def breakdown_findings(b: ErrorBreakdown) -> list[Finding]:
     """curve.high-bias / curve.high-variance / curve.data-mismatch for every gap that counts."""
     out: list[Finding] = []

@@ -1,6 +1,6 @@
 """Diagnose runs from their curves: every curve rule, the error breakdown and a verdict.
 
-``diagnose_runs`` applies the rules of ``_rules`` and the bias / variance / mismatch breakdown of
+``diagnose_runs`` applies the rules of ``rules`` and the bias / variance / mismatch breakdown of
 ``_breakdown`` to each run, and names a primary run (the best one on the dev metric, or the only
 one) whose verdict becomes the diagnosis' verdict. A run that diverged, went non-finite or blew up
 early gets the verdict "instability" whatever its gaps say: bias and variance of a broken run mean
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
-from dlpilot.tools.curves._bias import rule_class_prior
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.curves._breakdown import (
     NEXT_ACTIONS,
     Verdict,
@@ -21,10 +21,15 @@ from dlpilot.tools.curves._breakdown import (
 )
 from dlpilot.tools.curves._model import Run
 from dlpilot.tools.curves._results import CurveDiagnosis, RunComparison, RunDiagnosis
-from dlpilot.tools.curves._rules import RUN_RULES, goal_series, rule_training_length
 from dlpilot.tools.curves._signal import Goal
 from dlpilot.tools.curves._summary import compare_runs, summarize_run
-from dlpilot.tools.curves._unstable import rule_unstable
+from dlpilot.tools.curves.rules import (
+    RUN_RULES,
+    goal_series,
+    rule_class_prior,
+    rule_training_length,
+    rule_unstable,
+)
 
 # Findings of a run that blew up: its verdict is "instability" and its gaps are not judged.
 INSTABILITY_IDS = frozenset({"curve.diverged", "loss.nonfinite", "lr.too-high"})
@@ -34,6 +39,10 @@ UNSTABLE_IDS = frozenset({"curve.unstable", "curve.train-loss-increasing"})
 # Findings after which curve.saturated / curve.still-improving are not judged: the best point of a
 # diverging or rising loss is early because the run broke, not because it trained too long.
 BROKEN_IDS = frozenset({"curve.diverged", "lr.too-high", "curve.train-loss-increasing"})
+
+RULES = (*RUN_RULES, rule_unstable, rule_class_prior, rule_training_length, breakdown_findings)
+"""Every curve rule, each declaring its ids (``dlpilot.tools._contract``); ``diagnose_run`` runs
+them in its own order, as some depend on what others found."""
 
 
 def diagnose_run(
@@ -45,9 +54,9 @@ def diagnose_run(
 ) -> RunDiagnosis:
     found: list[Finding] = []
     for rule in (*RUN_RULES, rule_unstable):
-        found.extend(rule(run))
+        found.extend(only_declared(rule, rule(run)))
     if "curve.high-bias" not in {f.id for f in found}:
-        prior = rule_class_prior(run)
+        prior = list(only_declared(rule_class_prior, rule_class_prior(run)))
         if prior:
             # at the class prior, validation "better" than training is the two splits' class
             # mix, and flat curves are not a run that trained too long (below)
@@ -55,7 +64,7 @@ def diagnose_run(
             found.extend(prior)
     ids = {f.id for f in found}
     if not ids & BROKEN_IDS:  # where the best point lies says nothing about a broken run
-        length = rule_training_length(run, metric, goal)
+        length = list(only_declared(rule_training_length, rule_training_length(run, metric, goal)))
         if ids & {"curve.overfitting", "curve.high-bias"}:
             # overfitting names the early best point and what to do already; a run at chance
             # or at the class prior never learned, it did not train too long
@@ -66,7 +75,7 @@ def diagnose_run(
     b = error_breakdown(run, target_error=target_error, metric=metric, goal=goal)
     broken = bool(ids & INSTABILITY_IDS)
     if not broken:  # the gaps of a run that blew up describe the blow-up, not the model
-        found.extend(breakdown_findings(b))
+        found.extend(only_declared(breakdown_findings, breakdown_findings(b)))
     verdict: Verdict = b.verdict
     if broken or ids & UNSTABLE_IDS:
         verdict = "instability"
@@ -132,4 +141,11 @@ def diagnose_runs(
     )
 
 
-__all__ = ["INSTABILITY_IDS", "CurveDiagnosis", "RunDiagnosis", "diagnose_run", "diagnose_runs"]
+__all__ = [
+    "INSTABILITY_IDS",
+    "RULES",
+    "CurveDiagnosis",
+    "RunDiagnosis",
+    "diagnose_run",
+    "diagnose_runs",
+]

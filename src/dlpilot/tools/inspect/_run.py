@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.findings import Finding, merge_findings
+from dlpilot.tools._contract import declared_ids, only_declared
 from dlpilot.tools.control import Control
 from dlpilot.tools.inspect import code, repo
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
@@ -78,6 +79,7 @@ def run_rules(
     skipped = list(skipped or [])
     rules = [cls() for cls in rule_classes]
     names = [type(r).__name__ for r in rules]
+    declared = [declared_ids(r) for r in rules]  # the rule contract: any other id is refused
     found: list[Finding] = []
     scanned = 0
     done = 0
@@ -91,10 +93,10 @@ def run_rules(
             skipped.append(SkippedFile(file=rel, reason=parsed.reason))
         else:
             sf = SourceFile(rel=rel, path=project.root / rel, text=parsed.text, tree=parsed.tree)
-            for rule, name in zip(rules, names, strict=True):
+            for rule, name, ids in zip(rules, names, declared, strict=True):
                 t0 = time.perf_counter() if timings is not None else 0.0
                 try:
-                    found.extend(rule.visit(sf))
+                    found.extend(only_declared(rule, rule.visit(sf), ids))
                 except RecursionError:
                     skipped.append(SkippedFile(file=rel, reason=f"too deeply nested for {name}"))
                 if timings is not None:
@@ -105,9 +107,9 @@ def run_rules(
             control.progress(done, total, f"inspected {done} of {total or '?'} Python files")
     not_checked: list[NotChecked] = []
     if not cancelled:
-        for rule, name in zip(rules, names, strict=True):
+        for rule, name, ids in zip(rules, names, declared, strict=True):
             t0 = time.perf_counter() if timings is not None else 0.0
-            found.extend(rule.finish(project))
+            found.extend(only_declared(rule, rule.finish(project), ids))
             for id_, reason in getattr(rule, "not_checked", ()):
                 not_checked.append(NotChecked(id=id_, reason=reason))
             if timings is not None:

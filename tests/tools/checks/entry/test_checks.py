@@ -10,6 +10,7 @@ import pytest
 
 from dlpilot.errors import ChildCrashed, ChildTimeout, SandboxError
 from dlpilot.tools.checks.entry import run_entry_checks
+from dlpilot.tools.checks.rules._data import UNNORMALIZED_RMS
 from dlpilot.tools.control import Control
 
 from ._projects import DATA, MODEL, data_with, make_project
@@ -102,7 +103,8 @@ def test_raw_pixel_scale_inputs_are_unnormalized(tmp_path):
     make_project(tmp_path, data=data_with("x = x * 60 + 120\n"))
     report = run_entry_checks(tmp_path, overfit=False)
     detail = _one(report, "data.unnormalized").evidence[0].detail
-    assert detail["mean"] > 10 and detail["threshold"] == 10
+    # judged by the script-mode rule and threshold (one rule for both modes)
+    assert detail["rms"] > detail["threshold_rms"] == UNNORMALIZED_RMS
 
 
 def test_constant_labels_are_reported(tmp_path):

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from dlpilot.errors import InvalidArgument
-from dlpilot.findings import Finding, finding, merge_findings
+from dlpilot.findings import merge_findings
+from dlpilot.tools._contract import only_declared
 from dlpilot.tools.checks._models import OverfitResult
 from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS, judge_curve
+from dlpilot.tools.checks.rules._entry import ENTRY_CHECKS
 from dlpilot.tools.control import Control
 
 from . import _lrmath
@@ -35,17 +37,6 @@ MAX_LR_STEPS = 2000
 
 def _config_payload(config: EntryConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
-
-
-def _finding_of(problem: dict[str, Any]) -> Finding:
-    step = problem.get("step")
-    return finding(
-        str(problem["id"]),
-        str(problem["message"]),
-        how="runtime",
-        step=int(step) if isinstance(step, int) else None,
-        detail=problem.get("detail") or {},
-    )
 
 
 def run_entry_checks(
@@ -76,11 +67,12 @@ def run_entry_checks(
         control=control,
         timeout_s=timeout_s,
     )
-    found = [_finding_of(p) for p in data.get("problems", [])]
     curve = data.get("overfit")
+    measured = data.get("measured") or {}
+    found = list(only_declared(ENTRY_CHECKS, ENTRY_CHECKS.judge(measured, curve)))
     result = _judge_overfit(curve, overfit_steps) if curve else None
     if result is not None and result.finding is not None:
-        found.append(result.finding)
+        found.extend(only_declared(judge_curve, [result.finding]))
     return EntryReport(
         project_dir=str(config.project_dir),
         config_source=str(config.source),

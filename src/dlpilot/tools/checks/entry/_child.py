@@ -12,6 +12,7 @@ from typing import Any
 import dlpilot
 from dlpilot.errors import ChildCrashed, SandboxError
 from dlpilot.sandbox import ChildSpec, python_module_argv, raise_for_cause, run_child
+from dlpilot.tools.checks._tail import JsonLinesTail
 from dlpilot.tools.control import Control, ProgressFn
 
 PROBE_MODULE = "dlpilot.sandbox.probe.entry"
@@ -35,28 +36,16 @@ DEVICE_TIMEOUT_S = 60.0
 """Device query: importing torch and asking CUDA, nothing else."""
 
 
-class _EventReader:
-    """Forwards the child's JSON-lines progress events to ``progress`` as they appear."""
+class _ProgressReader:
+    """Forwards the child's progress events (``done``, ``total``, ``message``) to ``progress``."""
 
     def __init__(self, path: Path, progress: ProgressFn) -> None:
-        self.path = path
+        self._tail = JsonLinesTail(path)
         self.progress = progress
-        self.offset = 0
 
     def poll(self) -> None:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return
-        self.offset += end + 1
-        for raw in chunk[: end + 1].splitlines():
+        for event in self._tail.poll():
             try:
-                event = json.loads(raw)
                 done = float(event["done"])
                 total = None if event.get("total") is None else float(event["total"])
                 message = str(event.get("message", ""))
@@ -100,7 +89,7 @@ def run_entry_child(
             "result": str(result_path),
         }
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        reader = _EventReader(events_path, control.progress)
+        reader = _ProgressReader(events_path, control.progress)
         spec = ChildSpec(
             argv=python_module_argv(PROBE_MODULE, str(request_path)),
             cwd=project_dir,

@@ -33,17 +33,18 @@ import math
 import numpy as np
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run
-from dlpilot.tools.curves._rules import (
-    CHANCE_MAX_CLASSES,
+from dlpilot.tools.curves._signal import block_means, smooth_window
+from dlpilot.tools.curves.rules._common import (
     LATE_FRACTION,
     Curve,
-    _detail,
-    _ev_step,
-    _r,
+    ev_step,
     pick,
+    rnd,
+    rule_detail,
 )
-from dlpilot.tools.curves._signal import block_means, smooth_window
+from dlpilot.tools.curves.rules._fit import CHANCE_MAX_CLASSES
 
 PRIOR_ACC_SPREAD = 0.003
 PRIOR_MAX_MAJORITY = 0.99
@@ -81,6 +82,7 @@ def _block_levels(c: Curve) -> tuple[np.ndarray, float]:
     return block_means(after, smooth_window(int(after.shape[0])))
 
 
+@reports("curve.high-bias")
 def rule_class_prior(run: Run) -> list[Finding]:
     loss = pick(run, "train")
     acc = pick(run, "val", "acc") or pick(run, "train", "acc")
@@ -130,18 +132,18 @@ def rule_class_prior(run: Run) -> list[Finding]:
             "check that inputs and labels line up (shuffled separately, a wrong column), the "
             "learning rate, and that the model sees the features; then try a bigger model.",
             how="curve",
-            step=_ev_step(int(lc.steps[-1])),
-            detail=_detail(
+            step=ev_step(int(lc.steps[-1])),
+            detail=rule_detail(
                 run,
                 loss,
                 "accuracy flat at the majority rate and loss at the prior's entropy",
                 accuracy_metric=acc.name,
-                majority_rate=_r(majority),
-                accuracy_spread=_r(spread),
+                majority_rate=rnd(majority),
+                accuracy_spread=rnd(spread),
                 level_metric=same.name,
-                late_loss=_r(late_loss),
-                lowest_smoothed_loss=_r(lowest),
-                prior_entropy=_r(entropy),
+                late_loss=rnd(late_loss),
+                lowest_smoothed_loss=rnd(lowest),
+                prior_entropy=rnd(entropy),
                 classes=classes,
                 threshold={
                     "acc_spread": PRIOR_ACC_SPREAD,

@@ -13,21 +13,22 @@ import numpy as np
 from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
+from dlpilot.tools._contract import reports
 from dlpilot.tools.curves._model import Run, Series
-from dlpilot.tools.curves._rules import (
-    LATE_FRACTION,
-    Curve,
-    _detail,
-    _ev_step,
-    _r,
-    loss_series,
-)
 from dlpilot.tools.curves._signal import (
     FloatArray,
     block_means,
     smooth_window,
     split_name,
     step_noise,
+)
+from dlpilot.tools.curves.rules._common import (
+    LATE_FRACTION,
+    Curve,
+    ev_step,
+    loss_series,
+    rnd,
+    rule_detail,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -151,6 +152,7 @@ def _accuracy_holds(run: Run, loss: Series, k: int) -> bool:
     return float(np.max(values) - np.min(values)) / scale < HELDOUT_ACC_SWING
 
 
+@reports("curve.unstable")
 def rule_unstable(run: Run) -> list[Finding]:
     out: list[Finding] = []
     for s in loss_series(run):
@@ -201,10 +203,10 @@ def rule_unstable(run: Run) -> list[Finding]:
             step = int(st[int(idx[0])])
             extra: dict[str, JsonValue] = {
                 "spike_steps": [int(x) for x in st[idx][:20]],
-                "spike_values": [_r(float(x)) for x in v[idx][:20]],
+                "spike_values": [rnd(float(x)) for x in v[idx][:20]],
                 "largest_spike_step": int(st[top]),
-                "largest_spike_value": _r(float(v[top])),
-                "local_level": _r(float(sm[top])),
+                "largest_spike_value": rnd(float(v[top])),
+                "local_level": rnd(float(sm[top])),
             }
         else:
             msg = (
@@ -221,23 +223,23 @@ def rule_unstable(run: Run) -> list[Finding]:
             step = int(st[0])
             extra = {}
         if nz.batch_noise is not None:
-            extra["block_batch_noise"] = _r(nz.batch_noise)
+            extra["block_batch_noise"] = rnd(nz.batch_noise)
         if reference is not None:
-            extra["reference_spike_rate"] = _r(reference, 4)
+            extra["reference_spike_rate"] = rnd(reference, 4)
         out.append(
             finding(
                 "curve.unstable",
                 msg + " Consider warmup, gradient clipping or a lower peak learning rate.",
                 how="curve",
-                step=_ev_step(step),
-                detail=_detail(
+                step=ev_step(step),
+                detail=rule_detail(
                     run,
                     s,
                     "late spikes or high late step-to-step variance",
                     late_points=k,
-                    robust_residual_sigma=_r(sigma),
-                    relative_step_noise=_r(cv, 4),
-                    smoothed_range=_r(rng),
+                    robust_residual_sigma=rnd(sigma),
+                    relative_step_noise=rnd(cv, 4),
+                    smoothed_range=rnd(rng),
                     threshold=thr,
                     **extra,
                 ),

@@ -8,7 +8,7 @@ import pytest
 from dlpilot.errors import InvalidArgument
 from dlpilot.tools.curves._diagnose import diagnose_runs
 
-from ._synthetic import EVAL_STEPS, STEPS, decay, healthy_run, make_run, noisy, series
+from .._synthetic import EVAL_STEPS, STEPS, decay, healthy_run, make_run, noisy, series
 
 PROBLEM_IDS = {
     "loss.nonfinite",
@@ -616,7 +616,7 @@ def test_a_validation_loss_moving_a_percent_per_epoch_is_stable(seed):
 
 
 def test_an_overfitting_run_is_not_also_called_saturated():
-    from dlpilot.tools.curves._rules import rule_training_length
+    from dlpilot.tools.curves.rules import rule_training_length
 
     val = np.concatenate([[0.9, 0.6], np.linspace(0.62, 2.1, 18)])  # best at 5% of the run
     run = make_run(
@@ -630,7 +630,7 @@ def test_an_overfitting_run_is_not_also_called_saturated():
 
 
 def test_the_prior_entropies_of_a_majority_rate_are_those_of_two_classes_above_a_half():
-    from dlpilot.tools.curves._bias import prior_entropies
+    from dlpilot.tools.curves.rules import prior_entropies
 
     [(classes, h)] = prior_entropies(0.8)
     assert classes == 2 and h == pytest.approx(-(0.8 * np.log(0.8) + 0.2 * np.log(0.2)))

@@ -1,0 +1,85 @@
+"""What every runtime rule shares: the :class:`Context`, the :class:`RuntimeCheck` contract, the
+evidence helper and small statistics."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import JsonValue
+
+from dlpilot.findings import Finding, finding
+from dlpilot.tools.checks._evidence import ProbeRun, get
+
+if TYPE_CHECKING:
+    from dlpilot.sandbox.probe._schema import BucketSummary, Role
+
+
+@dataclass
+class Context:
+    """What a rule needs besides the evidence: the project root, to make paths relative."""
+
+    root: Path
+
+    def rel(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return p.as_posix()
+
+
+def evidence(
+    ctx: Context,
+    run: ProbeRun,
+    id_: str,
+    message: str,
+    *,
+    step: int | None = None,
+    where: str | None = None,
+    detail: dict[str, JsonValue] | None = None,
+) -> Finding:
+    """A runtime finding; ``where`` names an entry of the probe's user-code locations."""
+    file = line = None
+    loc = get(run.summary, "where", where) if where else None
+    if isinstance(loc, list) and len(loc) == 2:
+        file, line = ctx.rel(str(loc[0])), int(loc[1]) if isinstance(loc[1], int) else None
+    return finding(
+        id_,
+        message,
+        how="runtime",
+        file=file,
+        line=line if line and line >= 1 else None,
+        step=step if step is not None and step >= 0 else None,
+        detail=detail or {},
+    )
+
+
+class RuntimeCheck(ABC):
+    """A runtime rule. ``ids`` lists every finding id it may report; ``judge`` must not raise on
+    missing evidence (a crashed or partial run): it reports nothing it cannot show."""
+
+    ids: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]: ...
+
+
+def median(values: list[float]) -> float:
+    """The median of a non-empty list."""
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def trained_buckets(run: ProbeRun, role: Role | None = None) -> list[BucketSummary]:
+    """The summary's buckets (forwards of one model in one context) of a model that was trained,
+    of one ``role`` when given. The role (training or validation) is the probe's decision,
+    recorded once per bucket (``dlpilot.sandbox.probe._schema``); no rule re-derives it."""
+    buckets: list[BucketSummary] = get(run.summary, "buckets", default=[])
+    return [b for b in buckets if b.get("trained") and (role is None or b.get("role") == role)]
