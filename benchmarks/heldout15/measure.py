@@ -12,7 +12,7 @@ over the script) and by ``inspect`` (static, the program's directory) are sorted
 - related ids: symptoms of the planted bug (listed below per bug id, fixed before the first run);
   reported, not counted as false alarms;
 - project hygiene ids: about the project around the script (no lock file, no checkpoint, no
-  tracking, no README); the programs are single scripts, so these are listed, not counted;
+  tracking); the programs are single scripts, so these are listed, not counted;
 - false alarms: every other warning/error id (on a clean program: every non-hygiene one).
 
     .venv/bin/python benchmarks/heldout15/measure.py --label before [--only 03_litdrop_bug ...]
