@@ -22,9 +22,21 @@ capped, everything else is a fixed-size aggregate in the ``summary`` events (wri
 
 from __future__ import annotations
 
+from pathlib import Path
+
 PROBE_VERSION = 1
 """Bumped when the event schema changes incompatibly."""
 
 MODES = ("script", "overfit")
 
-__all__ = ["MODES", "PROBE_VERSION"]
+SITE_DIR = str(Path(__file__).resolve().parent / "site")
+"""Put first on ``PYTHONPATH`` (with ``$DLPILOT_PROBE_DIR`` set), its ``sitecustomize`` probes
+every Python process of a launcher (``torchrun``, ``bash run.sh``) that imports torch."""
+
+SITE_DIR_VAR = "DLPILOT_PROBE_DIR"
+"""Where each such process writes ``events-<pid>.jsonl``."""
+
+SITE_CONFIG_VAR = "DLPILOT_PROBE_CONFIG"
+"""JSON object of the probe's bounds for those processes."""
+
+__all__ = ["MODES", "PROBE_VERSION", "SITE_CONFIG_VAR", "SITE_DIR", "SITE_DIR_VAR"]

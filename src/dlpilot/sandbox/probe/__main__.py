@@ -35,6 +35,7 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--overfit-steps", type=int, default=200)
     p.add_argument("--sample-every", type=int, default=10)
     p.add_argument("--max-event-bytes", type=int, default=DEFAULT_MAX_EVENT_BYTES)
+    p.add_argument("--root", action="append", default=[], help="also user code (repository root)")
     args = p.parse_args(argv[:cut])
     script = argv[cut + 1 :]
     if not script:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         max_seconds=args.max_seconds,
         overfit_steps=args.overfit_steps,
         sample_every=args.sample_every,
-        roots=tuple(sorted({script_dir, os.getcwd()})),
+        roots=tuple(sorted({script_dir, os.getcwd(), *args.root})),
         script=target if module is None else None,
     )
     rec = Recorder(writer, cfg)

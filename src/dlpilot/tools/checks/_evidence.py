@@ -27,6 +27,8 @@ class ProbeRun:
     exception: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     bad_lines: int = 0
+    process: dict[str, Any] | None = None
+    """Under a launcher: which process this is (pid, rank, local rank, world size, argv)."""
 
     @property
     def started(self) -> bool:
@@ -64,6 +66,8 @@ class ProbeRun:
             self.exception = event
         elif kind == "end":
             self.end = event
+        elif kind == "process":
+            self.process = event
 
 
 class EventReader:
