@@ -61,6 +61,20 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse the script's connections to other machines (no downloads, no uploads)",
     )
     c.add_argument("--plot", type=Path, default=None, help="write the overfit loss curve as PNG")
+    c.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable for the script (repeatable)",
+    )
+    c.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass a variable of this shell the sandbox drops by default (repeatable)",
+    )
     entry = c.add_mutually_exclusive_group()
     entry.add_argument(
         "--entry",
@@ -243,6 +257,11 @@ def _check(args: argparse.Namespace) -> int:
             options[key] = getattr(args, key)
     if args.timeout is not None:
         options["timeout_s"] = args.timeout
+    if args.env or args.pass_env:
+        from dlpilot.tools.checks import parse_env_options
+
+        options["env"] = parse_env_options(args.env)
+        options["pass_env"] = list(args.pass_env)
     cwd = (args.cwd or Path.cwd()).resolve()
     report = check_project(cmd or None, cwd=cwd, **options)
     if args.plot is not None and report.overfit is not None:

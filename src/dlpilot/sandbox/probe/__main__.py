@@ -15,6 +15,7 @@ import runpy
 import sys
 
 from . import MODES
+from ._site import seconds_left
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 """Hard cap of the event file; the aggregates need far less, this only guards against bugs."""
@@ -32,6 +33,7 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=200)
     p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--soft-deadline", type=float, default=None, help="time.time() to stop at")
     p.add_argument("--overfit-steps", type=int, default=200)
     p.add_argument("--sample-every", type=int, default=10)
     p.add_argument("--max-event-bytes", type=int, default=DEFAULT_MAX_EVENT_BYTES)
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         val_batches=args.val_batches,
         epochs=args.epochs,
         max_steps=args.max_steps,
-        max_seconds=args.max_seconds,
+        max_seconds=seconds_left(args.max_seconds, args.soft_deadline),
         overfit_steps=args.overfit_steps,
         sample_every=args.sample_every,
         roots=tuple(sorted({script_dir, os.getcwd(), *args.root})),

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -31,7 +32,16 @@ from . import SITE_DIR_VAR as DIR_VAR
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 """Hard cap of one process's event file, as for the in-process probe."""
 
-_RANK_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
+MIN_SECONDS = 0.5
+"""Shortest time bound: a start-up that ate the whole budget still gets to write its evidence."""
+
+
+def seconds_left(max_seconds: float, soft_deadline: float | None) -> float:
+    """The time bound counted from now: the parent's deadline includes the start-up (importing
+    torch takes seconds), which the probe's own clock, started later, does not see."""
+    if soft_deadline is None:
+        return max_seconds
+    return max(MIN_SECONDS, min(max_seconds, soft_deadline - time.time()))
 
 
 def _int_env(name: str) -> int | None:
@@ -92,6 +102,9 @@ def _install() -> None:
 
     raw = json.loads(os.environ.get(CONFIG_VAR) or "{}")
     fields = {k: v for k, v in raw.items() if k in Config.__dataclass_fields__}
+    fields["max_seconds"] = seconds_left(
+        float(fields.get("max_seconds", Config.max_seconds)), raw.get("soft_deadline")
+    )
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     script = os.path.abspath(argv0) if argv0.endswith(".py") and os.path.isfile(argv0) else None
     roots = {*(fields.pop("roots", None) or ()), os.getcwd()}
@@ -155,4 +168,4 @@ def _stopped(exc: BaseException | None) -> bool:
     return False
 
 
-__all__ = ["CONFIG_VAR", "DIR_VAR", "activate", "arm"]
+__all__ = ["CONFIG_VAR", "DIR_VAR", "activate", "arm", "seconds_left"]

@@ -157,6 +157,7 @@ def _run_probe(
 ) -> tuple[ProbeRun, ChildResult, list[ProcessInfo]]:
     tmp = owned_tempdir("probe")
     command = job.command
+    bounds = {**bounds, "soft_deadline": round(time.time() + timeout_s * SOFT_STOP_SHARE, 3)}
     base = {
         "PYTHONPATH": os.pathsep.join(
             p for p in (_src_root(), os.environ.get("PYTHONPATH", "")) if p
