@@ -58,7 +58,7 @@ DEFAULT_TIMEOUT_S = 300.0
 """Wall-clock budget of the whole check (script run, then overfit run, sharing what is left): a
 small script's bounded run takes seconds, a slow data pipeline minutes."""
 
-SCRIPT_SHARE = 0.5
+SCRIPT_SHARE = 0.6
 """Share of the budget the script run may use when the overfit test follows: a bounded run
 usually ends far sooner, and the overfit run gets everything left."""
 
