@@ -126,6 +126,8 @@ def check_project(
     ):
         what = "the script was not checked" if entry_report is not None else "nothing was checked"
         error = f"{what}: {script.not_checked}"
+    elif script is not None and script.not_checked is not None:
+        notes.append(f"no runtime checks: {script.not_checked}")
     return ProjectCheck(
         cwd=str(cwd),
         findings=findings,
