@@ -97,3 +97,24 @@ def test_a_keyerror_on_a_dropped_variable_names_it_but_not_one_that_was_passed(m
 def test_python_itself_is_still_a_plain_command(tmp_path):
     cmd = parse_command([sys.executable, "train.py"], _project(tmp_path))
     assert cmd.launcher is None and cmd.rest == ["train.py"]
+
+
+def test_an_overfit_run_cut_short_by_micro_steps_says_so(tmp_path):
+    from dlpilot.tools.checks._evidence import read_events
+    from dlpilot.tools.checks._models import ChildRun, OverfitResult
+    from dlpilot.tools.checks._run import accumulation_note
+
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"ev":"start"}\n{"ev":"end","steps":19,"backwards":760,"reason":"time"}\n')
+    run = read_events(events)
+    child = ChildRun(
+        mode="overfit", cause="ok", stopped_by="time", exit_code=0, wall_s=60, steps=19, summary=""
+    )
+    over = OverfitResult(
+        verdict="inconclusive", reason="", steps=19, step_budget=200, classification=True, run=child
+    )
+    note = accumulation_note(run, over)
+    assert note is not None and "~40 backward passes" in note and "only 19" in note
+    plain = run.end or {}
+    plain["backwards"] = 19
+    assert accumulation_note(run, over) is None

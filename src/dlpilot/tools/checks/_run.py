@@ -507,7 +507,33 @@ def _overfit(
         progress_offset=offset,
         progress_total=total,
     )
-    return verdict(run, overfit_steps, _child_run("overfit", run, result))
+    over = verdict(run, overfit_steps, _child_run("overfit", run, result))
+    note = accumulation_note(run, over)
+    if note is not None:
+        over.reason = f"{over.reason}; {note}"
+    return over
+
+
+ACCUMULATION_MIN = 2
+"""Backward passes per optimizer step from which a script counts as accumulating gradients."""
+
+
+def accumulation_note(run: ProbeRun, over: OverfitResult) -> str | None:
+    """Why an overfit run without a verdict made so few optimizer steps, when the script
+    accumulates gradients (nanoGPT: 40 backward passes per step): its time went on micro-steps."""
+    end = run.end or {}
+    steps, backwards = int(end.get("steps") or 0), int(end.get("backwards") or 0)
+    stopped = over.run.stopped_by if over.run is not None else None
+    if over.verdict != "inconclusive" or steps <= 0 or stopped not in ("time", "killed"):
+        return None
+    per_step = backwards / steps
+    if per_step < ACCUMULATION_MIN:
+        return None
+    return (
+        f"the script accumulates gradients over ~{per_step:.0f} backward passes per optimizer "
+        f"step, so the time allowed only {steps} optimizer steps of the {over.step_budget}: give "
+        "the check more time (--timeout) or fewer accumulation steps for the check"
+    )
 
 
 def overfit_test(
@@ -547,6 +573,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "DEFAULT_TRAIN_BATCHES",
     "DEFAULT_VAL_BATCHES",
+    "accumulation_note",
     "check_script",
     "overfit_test",
     "repo_root",
