@@ -286,6 +286,13 @@ def _check_text(report: Any) -> str:
             f"      {s.steps_observed} steps over {s.epochs_observed} epoch(s) observed"
             + (f", static pass over {len(s.inspected_files)} file(s)" if s.static_checked else "")
         )
+        if s.processes:
+            shown = ", ".join(
+                f"{'rank ' + str(p.rank) if p.rank is not None else 'pid ' + str(p.pid)}"
+                f" ({p.steps} steps{', judged' if p.primary else ''})"
+                for p in s.processes
+            )
+            lines.append(f"      {s.launcher} processes that imported torch: {shown}")
         if s.exception is not None:
             where = f" at {s.exception.file}:{s.exception.line}" if s.exception.file else ""
             lines.append(
