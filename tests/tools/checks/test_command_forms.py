@@ -118,3 +118,57 @@ def test_an_overfit_run_cut_short_by_micro_steps_says_so(tmp_path):
     plain = run.end or {}
     plain["backwards"] = 19
     assert accumulation_note(run, over) is None
+
+
+def _run_of(tmp_path, name, events):
+    from dlpilot.tools.checks._evidence import read_events
+
+    path = tmp_path / name
+    path.write_text("\n".join(events) + "\n")
+    return read_events(path)
+
+
+def test_rank_0_is_judged_and_a_peers_late_error_is_not_blamed_on_it(tmp_path):
+    from dlpilot.tools.checks._launch import merge
+
+    agent = _run_of(tmp_path, "a", ['{"ev":"process","pid":1}', '{"ev":"start"}'])
+    rank1 = _run_of(
+        tmp_path,
+        "b",
+        [
+            '{"ev":"process","pid":3,"rank":1}',
+            '{"ev":"start"}',
+            '{"ev":"exception","type":"RuntimeError","message":"Connection closed by peer"}',
+            '{"ev":"end","steps":9,"user_files":["/p/b.py"]}',
+        ],
+    )
+    rank0 = _run_of(
+        tmp_path,
+        "c",
+        [
+            '{"ev":"process","pid":2,"rank":0}',
+            '{"ev":"start"}',
+            '{"ev":"end","steps":10,"user_files":["/p/a.py"]}',
+        ],
+    )
+    main, infos = merge([agent, rank1, rank0])
+    assert main is rank0 and main.exception is None
+    assert (main.end or {})["user_files"] == ["/p/a.py", "/p/b.py"]
+    assert [(i.rank, i.primary) for i in infos] == [(0, True), (1, False), (None, False)]
+
+
+def test_when_nothing_trained_the_crashed_ranks_exception_says_why(tmp_path):
+    from dlpilot.tools.checks._launch import merge
+
+    rank0 = _run_of(tmp_path, "a", ['{"ev":"process","pid":2,"rank":0}', '{"ev":"start"}'])
+    rank1 = _run_of(
+        tmp_path,
+        "b",
+        [
+            '{"ev":"process","pid":3,"rank":1}',
+            '{"ev":"start"}',
+            '{"ev":"exception","type":"KeyError","message":"\'MASTER_ADDR\'"}',
+        ],
+    )
+    main, _ = merge([rank0, rank1])
+    assert main.exception is not None and main.exception["type"] == "KeyError"

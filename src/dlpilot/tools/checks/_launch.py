@@ -74,8 +74,8 @@ def primary(runs: list[ProbeRun]) -> ProbeRun:
 
 
 def merge(runs: list[ProbeRun]) -> tuple[ProbeRun, list[ProcessInfo]]:
-    """The primary run, with the files of every process and the exception of a crashed rank
-    when the primary has none; and one line per process."""
+    """The primary run, with the files of every process and, when it never trained, the
+    exception of a crashed rank; and one line per process."""
     main = primary(runs)
     started = [r for r in runs if r.started]
     files: set[str] = set()
@@ -83,7 +83,9 @@ def merge(runs: list[ProbeRun]) -> tuple[ProbeRun, list[ProcessInfo]]:
         files.update(str(f) for f in (run.end or {}).get("user_files", []) or [])
     if main.started and main.end is not None:
         main.end = {**main.end, "user_files": sorted(files)}
-    if main.started and main.exception is None:
+    if main.started and main.exception is None and main.step_count == 0:
+        # a rank that crashed says why nothing trained; once the primary trained and was
+        # stopped, another rank's error is most often its peer going away (a closed connection)
         crashed = [r for r in started if r.exception]
         if crashed:
             main.exception = crashed[0].exception
