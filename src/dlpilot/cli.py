@@ -61,6 +61,20 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse the script's connections to other machines (no downloads, no uploads)",
     )
     c.add_argument("--plot", type=Path, default=None, help="write the overfit loss curve as PNG")
+    c.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable for the script (repeatable)",
+    )
+    c.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass a variable of this shell the sandbox drops by default (repeatable)",
+    )
     entry = c.add_mutually_exclusive_group()
     entry.add_argument(
         "--entry",
@@ -243,6 +257,11 @@ def _check(args: argparse.Namespace) -> int:
             options[key] = getattr(args, key)
     if args.timeout is not None:
         options["timeout_s"] = args.timeout
+    if args.env or args.pass_env:
+        from dlpilot.tools.checks import parse_env_options
+
+        options["env"] = parse_env_options(args.env)
+        options["pass_env"] = list(args.pass_env)
     cwd = (args.cwd or Path.cwd()).resolve()
     report = check_project(cmd or None, cwd=cwd, **options)
     if args.plot is not None and report.overfit is not None:
@@ -267,6 +286,13 @@ def _check_text(report: Any) -> str:
             f"      {s.steps_observed} steps over {s.epochs_observed} epoch(s) observed"
             + (f", static pass over {len(s.inspected_files)} file(s)" if s.static_checked else "")
         )
+        if s.processes:
+            shown = ", ".join(
+                f"{'rank ' + str(p.rank) if p.rank is not None else 'pid ' + str(p.pid)}"
+                f" ({p.steps} steps{', judged' if p.primary else ''})"
+                for p in s.processes
+            )
+            lines.append(f"      {s.launcher} processes that imported torch: {shown}")
         if s.exception is not None:
             where = f" at {s.exception.file}:{s.exception.line}" if s.exception.file else ""
             lines.append(

@@ -59,8 +59,10 @@ def register(server: MCPServer, state: ServerState) -> None:
     @server.tool(
         name="check_script",
         description=(
-            "Run a training command (e.g. ['python', 'train.py']) under dlpilot's probe for a few "
-            "short epochs, then the single-batch overfit test; returns findings with evidence."
+            "Run a training command (e.g. ['python', 'train.py'], ['torchrun', "
+            "'--nproc_per_node=2', 'train.py'], ['bash', 'run.sh'], ['make', 'train']) under "
+            "dlpilot's probe for a few short epochs, then the single-batch overfit test; returns "
+            "findings with evidence. env sets variables; pass_env passes ones the sandbox drops."
         ),
         annotations=RUNS_USER_CODE,
     )
@@ -75,6 +77,13 @@ def register(server: MCPServer, state: ServerState) -> None:
         timeout_s: Annotated[float | None, Field(gt=0, le=24 * 3600)] = None,
         entry: bool | None = None,
         no_network: bool = False,
+        env: Annotated[
+            dict[str, str] | None, Field(description="variables to set for the command")
+        ] = None,
+        pass_env: Annotated[
+            list[str] | None,
+            Field(description="names of the server's variables to pass (dropped by default)"),
+        ] = None,
     ) -> Annotated[CallToolResult, ProjectCheck]:
         from dlpilot.tools.checks import plot_overfit
         from dlpilot.tools.checks.project import check_project
@@ -98,6 +107,8 @@ def register(server: MCPServer, state: ServerState) -> None:
             entry=entry,
             no_network=no_network,
             guard=state.roots.guard,
+            env=env,
+            pass_env=pass_env,
             **options,
         )
         state.last["check"] = report

@@ -23,7 +23,7 @@ def _check(tmp_path: Path, source: str, **options: object):
 def test_a_hanging_script_is_not_checked_says_it_timed_out_and_costs_one_timeout(tmp_path):
     started = time.monotonic()
     report = _check(
-        tmp_path, IMPORTS + "print('loading the data', flush=True)\ntime.sleep(600)\n", timeout_s=6
+        tmp_path, IMPORTS + "print('loading the data', flush=True)\ntime.sleep(600)\n", timeout_s=10
     )
     took = time.monotonic() - started
     assert report.error is not None and "never reached a training step" in report.error
@@ -31,7 +31,7 @@ def test_a_hanging_script_is_not_checked_says_it_timed_out_and_costs_one_timeout
     assert report.script is not None and report.script.overfit is not None
     assert report.script.overfit.verdict == "inconclusive"  # the overfit run was not started
     assert "never reached a training step" in report.script.overfit.reason
-    assert took < 6 * 1.6, took  # one timeout, not two
+    assert took < 10 * 1.3, took  # the timeout is the whole check's budget
 
 
 def test_a_script_exiting_with_an_error_code_before_training_says_the_code_and_last_lines(

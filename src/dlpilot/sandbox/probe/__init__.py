@@ -23,6 +23,8 @@ capped, everything else is a fixed-size aggregate in the ``summary`` events (wri
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ._schema import (
     DEFAULT_EPOCHS,
     DEFAULT_MAX_EVENT_BYTES,
@@ -39,6 +41,16 @@ PROBE_VERSION = 1
 
 MODES = ("script", "overfit")
 
+SITE_DIR = str(Path(__file__).resolve().parent / "site")
+"""Put first on ``PYTHONPATH`` (with ``$DLPILOT_PROBE_DIR`` set), its ``sitecustomize`` probes
+every Python process of a launcher (``torchrun``, ``bash run.sh``) that imports torch."""
+
+SITE_DIR_VAR = "DLPILOT_PROBE_DIR"
+"""Where each such process writes ``events-<pid>.jsonl``."""
+
+SITE_CONFIG_VAR = "DLPILOT_PROBE_CONFIG"
+"""JSON object of the probe's bounds for those processes."""
+
 __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_MAX_EVENT_BYTES",
@@ -50,4 +62,7 @@ __all__ = [
     "DEFAULT_VAL_BATCHES",
     "MODES",
     "PROBE_VERSION",
+    "SITE_CONFIG_VAR",
+    "SITE_DIR",
+    "SITE_DIR_VAR",
 ]

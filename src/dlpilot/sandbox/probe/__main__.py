@@ -25,6 +25,7 @@ from ._schema import (
     DEFAULT_TRAIN_BATCHES,
     DEFAULT_VAL_BATCHES,
 )
+from ._site import seconds_left
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -39,9 +40,11 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
+    p.add_argument("--soft-deadline", type=float, default=None, help="time.time() to stop at")
     p.add_argument("--overfit-steps", type=int, default=DEFAULT_OVERFIT_STEPS)
     p.add_argument("--sample-every", type=int, default=DEFAULT_SAMPLE_EVERY)
     p.add_argument("--max-event-bytes", type=int, default=DEFAULT_MAX_EVENT_BYTES)
+    p.add_argument("--root", action="append", default=[], help="also user code (repository root)")
     args = p.parse_args(argv[:cut])
     script = argv[cut + 1 :]
     if not script:
@@ -85,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         val_batches=args.val_batches,
         epochs=args.epochs,
         max_steps=args.max_steps,
-        max_seconds=args.max_seconds,
+        max_seconds=seconds_left(args.max_seconds, args.soft_deadline),
         overfit_steps=args.overfit_steps,
         sample_every=args.sample_every,
-        roots=tuple(sorted({script_dir, os.getcwd()})),
+        roots=tuple(sorted({script_dir, os.getcwd(), *args.root})),
         script=target if module is None else None,
     )
     rec = Recorder(writer, cfg)

@@ -434,6 +434,17 @@ class EndEvent(Event):
     dropped_events: int
 
 
+class ProcessEvent(Event):
+    """Under a launcher (``torchrun``, ``bash run.sh``): which process wrote this event file."""
+
+    pid: int
+    ppid: int
+    rank: int | None
+    local_rank: int | None
+    world_size: int | None
+    argv: list[str]
+
+
 class ProbeErrorEvent(Event):
     where: str
     error: str
@@ -461,6 +472,8 @@ __all__ = [
     "ObsEvent",
     "OptimizerEvent",
     "OptimizerSummary",
+    "ProbeErrorEvent",
+    "ProcessEvent",
     "Real",
     "Role",
     "StartEvent",

@@ -15,6 +15,7 @@ from dlpilot.tools.checks._models import CheckReport, ChildRun, OverfitResult, U
 
 if TYPE_CHECKING:
     from dlpilot.tools.checks._command import Command, parse_command
+    from dlpilot.tools.checks._envvars import parse_env_options
     from dlpilot.tools.checks._evidence import ProbeRun, read_events
     from dlpilot.tools.checks._overfit import (
         OverfitPlot,
@@ -40,6 +41,7 @@ __getattr__ = lazy_exports(
     {
         "Command": "_command",
         "parse_command": "_command",
+        "parse_env_options": "_envvars",
         "ProbeRun": "_evidence",
         "read_events": "_evidence",
         "OverfitPlot": "_overfit",
@@ -86,6 +88,7 @@ __all__ = [
     "judge_curve",
     "overfit_test",
     "parse_command",
+    "parse_env_options",
     "plot_data",
     "plot_overfit",
     "read_events",

@@ -1,5 +1,11 @@
-"""The one parser of a training command (``[python] script.py args`` or ``[python] -m module
-args``), shared by the CLI, the MCP server and the tools, so that all of them agree on what runs.
+"""The one parser of a training command (``[python] script.py args``, ``[python] -m module
+args``, or a launcher: ``torchrun``, ``accelerate launch``, ``bash run.sh``, ``make``, each maybe
+after ``env NAME=VALUE ...``), shared by the CLI, the MCP server and the tools, so that all of them
+agree on what runs.
+
+A plain Python command runs inside the probe's own process; a launcher runs as typed, with the
+probe put into every Python process it starts (see :mod:`dlpilot.tools.checks._launch`).
+``env NAME=VALUE`` in front of either sets those variables for the child.
 
 What may run:
 
@@ -21,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlpilot.errors import InvalidArgument
@@ -30,6 +36,11 @@ from dlpilot.tools.control import PathGuard
 
 _PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)*)?(\.exe)?$", re.IGNORECASE)
 _PROJECT_VENVS = (".venv", "venv")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHELLS = ("bash", "sh", "zsh", "dash")
+_MAKES = ("make", "gmake")
+_MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+_TORCHRUN_MODULES = ("torch.distributed.run", "torch.distributed.launch")
 MAX_ARG_CHARS = 128 * 1024
 """Longest single argument: Linux's MAX_ARG_STRLEN; the kernel refuses a longer one anyway."""
 
@@ -43,7 +54,13 @@ class Command:
     rest: list[str]
     file: Path | None
     """The script, or the module's file; None for a module outside the working directory (only
-    without a guard)."""
+    without a guard). For a launcher: the Python script it runs (or the shell script, the
+    Makefile) when one is named."""
+    launcher: str | None = None
+    """``torchrun``, ``accelerate``, ``bash`` or ``make``: ``rest`` is then the whole command to
+    run as typed (its program first); None for a plain Python command."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables set by a leading ``env NAME=VALUE ...``."""
 
 
 def _short(value: str, limit: int = 120) -> str:
@@ -112,13 +129,100 @@ def module_file(module: str, cwd: Path) -> Path | None:
     return None
 
 
+def _leading_env(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``env NAME=VALUE ... command`` -> the variables and the command; other argv unchanged."""
+    if Path(argv[0]).name != "env":
+        return {}, argv
+    env: dict[str, str] = {}
+    rest = argv[1:]
+    while rest and "=" in rest[0]:
+        name, _, value = rest[0].partition("=")
+        if not _ENV_NAME.match(name):
+            raise InvalidArgument(f"'env' sets a bad variable name: {_short(rest[0])}")
+        env[name] = value
+        rest = rest[1:]
+    if rest and rest[0].startswith("-"):
+        raise InvalidArgument(
+            f"'env' options are not supported ({_short(rest[0])}): use env NAME=VALUE command"
+        )
+    return env, rest
+
+
+def _first_py(args: list[str], cwd: Path) -> Path | None:
+    """The first argument that names an existing ``.py`` file (a launcher's script)."""
+    for arg in args:
+        value = arg.partition("=")[2] if arg.startswith("-") and "=" in arg else arg
+        if value.endswith(".py"):
+            path = Path(value) if Path(value).is_absolute() else cwd / value
+            if path.is_file():
+                return path
+    return None
+
+
+def _guarded(file: Path | None, guard: PathGuard | None, what: str, argv: list[str]) -> Path | None:
+    if guard is None:
+        return file
+    if file is None:
+        raise InvalidArgument(f"{what} names no file of the project to run: {argv!r}"[:300])
+    return guard(file)
+
+
+def _launcher(rest: list[str], cwd: Path, guard: PathGuard | None) -> Command | None:
+    """The launcher ``rest`` starts, or None for a plain Python command."""
+    program = Path(rest[0]).name
+    python = python_executable()
+    if is_python_name(program) and len(rest) >= 3 and rest[1] == "-m":
+        if rest[2] in _TORCHRUN_MODULES:
+            python = _interpreter(rest[0], cwd)
+            file = _guarded(_first_py(rest[3:], cwd), guard, rest[2], rest)
+            return Command(python, [python, *rest[1:]], file, launcher="torchrun")
+        return None
+    if program == "torchrun":
+        file = _guarded(_first_py(rest[1:], cwd), guard, "torchrun", rest)
+        return Command(python, [python, "-m", _TORCHRUN_MODULES[0], *rest[1:]], file, "torchrun")
+    if program == "accelerate":
+        if len(rest) < 2 or rest[1] != "launch":
+            raise InvalidArgument(f"only 'accelerate launch' runs training, got {rest!r}"[:300])
+        file = _guarded(_first_py(rest[2:], cwd), guard, "accelerate launch", rest)
+        return Command(python, list(rest), file, launcher="accelerate")
+    if program in _SHELLS:
+        if len(rest) < 2 or rest[1].startswith("-"):
+            raise InvalidArgument(
+                f"{program} must be followed by a script file (bash run.sh), got {rest!r}"[:300]
+            )
+        script = Path(rest[1]) if Path(rest[1]).is_absolute() else cwd / rest[1]
+        if guard is not None:
+            script = guard(script)
+        if not script.is_file():
+            raise InvalidArgument(f"shell script not found: {_short(rest[1])} (looked in {cwd})")
+        return Command(python, list(rest), script, launcher="bash")
+    if program in _MAKES:
+        found = [cwd / n for n in _MAKEFILES if (cwd / n).is_file()]
+        if not found:
+            raise InvalidArgument(f"{program}: no Makefile in {cwd}")
+        makefile = guard(found[0]) if guard is not None else found[0]
+        return Command(python, list(rest), makefile, launcher="make")
+    return None
+
+
 def parse_command(argv: list[str], cwd: Path, *, guard: PathGuard | None = None) -> Command:
     """Parse ``argv`` run in ``cwd``; with ``guard``, every file it runs must pass it.
 
     Raises :class:`~dlpilot.errors.InvalidArgument` naming the bad part (or
     :class:`~dlpilot.errors.PathNotAllowed` from the guard)."""
     argv = _check_argv(argv)
-    rest = list(argv)
+    env, rest = _leading_env(argv)
+    if not rest:
+        raise InvalidArgument(f"'env' is followed by no command: {argv!r}"[:300])
+    launched = _launcher(rest, cwd, guard)
+    if launched is not None:
+        return Command(
+            python=launched.python,
+            rest=launched.rest,
+            file=launched.file,
+            launcher=launched.launcher,
+            env=env,
+        )
     python = python_executable()
     if is_python_name(rest[0]):
         python = _interpreter(rest[0], cwd)
@@ -136,7 +240,7 @@ def parse_command(argv: list[str], cwd: Path, *, guard: PathGuard | None = None)
                     "only the project's own modules"
                 )
             guard(file)
-        return Command(python=python, rest=rest, file=file)
+        return Command(python=python, rest=rest, file=file, env=env)
     if rest[0].startswith("-"):
         raise InvalidArgument(
             f"the command must be [python] script.py args or [python] -m module args, got {argv!r}"[
@@ -153,7 +257,7 @@ def parse_command(argv: list[str], cwd: Path, *, guard: PathGuard | None = None)
         found = False
     if not found:
         raise InvalidArgument(f"script not found: {_short(rest[0])} (looked in {cwd})")
-    return Command(python=python, rest=rest, file=full)
+    return Command(python=python, rest=rest, file=full, env=env)
 
 
 __all__ = ["MAX_ARG_CHARS", "Command", "is_python_name", "module_file", "parse_command"]

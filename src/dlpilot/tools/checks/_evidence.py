@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         LoaderEvent,
         ObsEvent,
         OptimizerEvent,
+        ProcessEvent,
         StartEvent,
         StepEvent,
         Summary,
@@ -45,6 +46,8 @@ class ProbeRun:
     exception: ExceptionEvent | None = None
     end: EndEvent | None = None
     bad_lines: int = 0
+    process: ProcessEvent | None = None
+    """Under a launcher: which process this is (pid, rank, local rank, world size, argv)."""
 
     @property
     def started(self) -> bool:
@@ -83,6 +86,8 @@ class ProbeRun:
             self.exception = cast("ExceptionEvent", event)
         elif kind == "end":
             self.end = cast("EndEvent", event)
+        elif kind == "process":
+            self.process = cast("ProcessEvent", event)
 
 
 class EventReader:

@@ -48,6 +48,22 @@ class UserException(BaseModel):
     traceback_tail: str = ""
 
 
+class ProcessInfo(BaseModel):
+    """One Python process of a launched command (``torchrun``, ``bash run.sh``) that imported
+    torch, as its probe saw it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int
+    rank: int | None = Field(default=None, description="RANK set by a distributed launcher")
+    local_rank: int | None = None
+    world_size: int | None = None
+    argv: list[str] = Field(default_factory=list)
+    steps: int = Field(description="optimizer steps observed (backward calls if none)")
+    exception: str | None = Field(default=None, description="the type of exception it raised")
+    primary: bool = Field(description="whether the runtime findings come from this process")
+
+
 class OverfitResult(BaseModel):
     """The single-batch overfit test (seed 004, section 1): with dropout, weight decay, label
     smoothing and schedulers off and the first batch replayed, can the model fit it? One model for
@@ -110,6 +126,19 @@ class CheckReport(BaseModel):
             "(timeout, exit code, out of memory, the last output lines); None when it trained"
         ),
     )
+    launcher: str | None = Field(
+        default=None, description="torchrun, accelerate, bash or make; None for plain Python"
+    )
+    processes: list[ProcessInfo] = Field(
+        default_factory=list, description="under a launcher: each process that imported torch"
+    )
+    dropped_env: list[str] = Field(
+        default_factory=list,
+        description=(
+            "variables of dlpilot's environment the sandbox did not pass and the script failed "
+            "on (pass them with --pass-env NAME)"
+        ),
+    )
 
     @property
     def ok(self) -> bool:
@@ -117,4 +146,11 @@ class CheckReport(BaseModel):
         return not any(f.severity.value in ("error", "warning") for f in self.findings)
 
 
-__all__ = ["CheckReport", "ChildRun", "OverfitResult", "StopReason", "UserException"]
+__all__ = [
+    "CheckReport",
+    "ChildRun",
+    "OverfitResult",
+    "ProcessInfo",
+    "StopReason",
+    "UserException",
+]

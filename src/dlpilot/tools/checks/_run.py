@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dlpilot
-from dlpilot.errors import ChildCrashed, InvalidArgument, SandboxError
+from dlpilot.errors import ChildCrashed, InvalidArgument, PathNotAllowed, SandboxError
 from dlpilot.findings import Finding, merge_findings
 from dlpilot.sandbox import (
     ChildResult,
@@ -30,17 +31,33 @@ from dlpilot.sandbox.probe import (
 from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
 
-from ._command import parse_command
+from ._command import Command, parse_command
+from ._envvars import child_env, dropped_hint, dropped_variables
 from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
-from ._models import CheckReport, ChildRun, OverfitResult, StopReason, UserException
+from ._launch import DirReader, describe, launch_env, merge
+from ._models import (
+    CheckReport,
+    ChildRun,
+    OverfitResult,
+    ProcessInfo,
+    StopReason,
+    UserException,
+)
 from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
 from ._replay import ChildRunner
 from .rules import Context, judge_all
 
 DEFAULT_TIMEOUT_S = 300.0
-"""Wall-clock limit per probed child (script run, then overfit run): a small script's bounded run
-takes seconds, a slow data pipeline minutes."""
+"""Wall-clock budget of the whole check (script run, then overfit run, sharing what is left): a
+small script's bounded run takes seconds, a slow data pipeline minutes."""
+
+SCRIPT_SHARE = 0.6
+"""Share of the budget the script run may use when the overfit test follows: a bounded run
+usually ends far sooner, and the overfit run gets everything left."""
+
+MIN_PHASE_S = 2.0
+"""Below this much time left, the overfit run is not started (it could not even import torch)."""
 
 SOFT_STOP_SHARE = 0.8
 """The probe stops the script itself at this share of the timeout, so the evidence is complete
@@ -59,12 +76,30 @@ def _src_root() -> str:
     return str(Path(dlpilot.__file__).resolve().parents[1])
 
 
-def _split_argv(
-    argv: list[str], cwd: Path, guard: PathGuard | None = None
-) -> tuple[str, list[str]]:
-    """(interpreter, script part): see :func:`~dlpilot.tools.checks._command.parse_command`."""
-    command = parse_command(argv, cwd, guard=guard)
-    return command.python, command.rest
+def repo_root(cwd: Path, guard: PathGuard | None = None) -> Path:
+    """The project's repository root: the nearest directory at or above ``cwd`` holding
+    ``.git``, else ``cwd``; with a ``guard``, only a root it allows."""
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / ".git").exists():
+            if guard is not None:
+                try:
+                    guard(candidate)
+                except PathNotAllowed:
+                    return cwd
+            return candidate
+    return cwd
+
+
+@dataclass
+class _Job:
+    """What runs, where, with which variables: shared by the script and the overfit runs."""
+
+    command: Command
+    cwd: Path
+    root: Path
+    env: dict[str, str]
+    env_allow: tuple[str, ...]
+    no_network: bool = False
 
 
 def _check_int(name: str, value: int, lo: int, hi: int) -> None:
@@ -83,7 +118,12 @@ class _Progress:
     """Turns the growing event file into ``control.progress`` calls."""
 
     def __init__(
-        self, control: Control, reader: EventReader, offset: int, total: int, label: str
+        self,
+        control: Control,
+        reader: EventReader | DirReader,
+        offset: int,
+        total: int,
+        label: str,
     ) -> None:
         self.control, self.reader = control, reader
         self.offset, self.total, self.label = offset, total, label
@@ -100,9 +140,7 @@ class _Progress:
 
 
 def _run_probe(
-    python: str,
-    script: list[str],
-    cwd: Path,
+    job: _Job,
     *,
     mode: str,
     bounds: dict[str, int | float],
@@ -110,40 +148,61 @@ def _run_probe(
     control: Control,
     progress_offset: int,
     progress_total: int,
-    no_network: bool = False,
     runner: ChildRunner = run_child,
-) -> tuple[ProbeRun, ChildResult]:
+) -> tuple[ProbeRun, ChildResult, list[ProcessInfo]]:
     tmp = owned_tempdir("probe")
-    try:
-        events = tmp / "events.jsonl"
-        argv = [python, "-m", _PROBE_MODULE, "--out", str(events), "--mode", mode]
-        for key, value in bounds.items():
-            argv += [f"--{key.replace('_', '-')}", str(value)]
-        argv += ["--", *script]
-        pythonpath = os.pathsep.join(
+    command = job.command
+    bounds = {**bounds, "soft_deadline": round(time.time() + timeout_s * SOFT_STOP_SHARE, 3)}
+    base = {
+        "PYTHONPATH": os.pathsep.join(
             p for p in (_src_root(), os.environ.get("PYTHONPATH", "")) if p
-        )
+        ),
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+    }
+    user_env = {**command.env, **job.env}
+    if "PYTHONPATH" in user_env:
+        base["PYTHONPATH"] = os.pathsep.join((base["PYTHONPATH"], user_env.pop("PYTHONPATH")))
+    try:
+        reader: EventReader | DirReader
+        if command.launcher is None:
+            events = tmp / "events.jsonl"
+            argv = [command.python, "-m", _PROBE_MODULE, "--out", str(events), "--mode", mode]
+            for key, value in bounds.items():
+                argv += [f"--{key.replace('_', '-')}", str(value)]
+            argv += ["--root", str(job.root), "--", *command.rest]
+            env = {**base, **user_env}
+            reader = EventReader(events)
+        else:
+            argv = list(command.rest)
+            env = launch_env(command, tmp, mode, bounds, [str(job.root)], {**base, **user_env})
+            reader = DirReader(tmp)
         spec = ChildSpec(
             argv=argv,
-            cwd=cwd,
-            env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+            cwd=job.cwd,
+            env=env,
+            env_allow=job.env_allow,
             timeout_s=timeout_s,
             output_limit_bytes=OUTPUT_LIMIT_BYTES,
-            no_network=no_network,
+            no_network=job.no_network,
         )
-        reader = EventReader(events)
         label = "checking the script" if mode == "script" else "overfit test"
         prog = _Progress(control, reader, progress_offset, progress_total, label)
         result = runner(spec, cancel=control.cancel, on_tick=prog.tick)
-        run = reader.finish()
+        processes: list[ProcessInfo] = []
+        if isinstance(reader, DirReader):
+            run, processes = merge(reader.finish())
+        else:
+            run = reader.finish()
     finally:
         release_tempdir(tmp)
     if result.cause == "cancelled":
         raise SandboxError(
             "the check was cancelled", output_tail=result.output_tail, exit_code=result.exit_code
         )
-    if not run.started:
+    if not run.started and command.launcher is None:
         # The probe never got going: the interpreter, torch or the probe's arguments failed.
+        # (Under a launcher, no process importing torch is a run without a training step.)
         if result.cause == "ok":
             raise ChildCrashed(
                 f"the probe did not start: {result.describe()}",
@@ -151,7 +210,7 @@ def _run_probe(
                 exit_code=result.exit_code,
             )
         raise_for_cause(result)
-    return run, result
+    return run, result, processes
 
 
 def _child_run(mode: str, run: ProbeRun, result: ChildResult) -> ChildRun:
@@ -189,15 +248,15 @@ def _user_exception(run: ProbeRun, ctx: Context) -> UserException | None:
     )
 
 
-def _static_findings(files: list[str], cwd: Path, control: Control) -> tuple[list[Finding], bool]:
-    """The static rules on the files the script executed."""
+def _static_findings(files: list[str], root: Path, control: Control) -> tuple[list[Finding], bool]:
+    """The static rules on the files the script executed under the repository root."""
     try:
         from dlpilot.tools.inspect import inspect_files
     except ImportError:  # static inspection not installed in this build
         return [], False
     if not files:
         return [], True
-    report = inspect_files(cwd, files, control=Control(cancel=control.cancel))
+    report = inspect_files(root, files, control=Control(cancel=control.cancel))
     return list(report.findings), True
 
 
@@ -220,11 +279,30 @@ def _bounds(
     }
 
 
+def _job(
+    argv: list[str],
+    cwd: Path | str,
+    guard: PathGuard | None,
+    env: dict[str, str] | None,
+    pass_env: list[str] | None,
+    no_network: bool,
+) -> _Job:
+    where = _check_cwd(cwd)
+    command = parse_command(argv, where, guard=guard)
+    given, allow = child_env(env, pass_env)
+    return _Job(command, where, repo_root(where, guard), given, allow, no_network)
+
+
+def _check_timeout(timeout_s: float) -> None:
+    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
+        raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")
+
+
 def check_script(
     argv: list[str],
     *,
     cwd: Path,
-    steps: int = DEFAULT_TRAIN_BATCHES,
+    steps: int | None = None,
     overfit: bool = True,
     overfit_steps: int = DEFAULT_OVERFIT_STEPS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -236,86 +314,109 @@ def check_script(
     no_network: bool = False,
     guard: PathGuard | None = None,
     runner: ChildRunner = run_child,
+    env: dict[str, str] | None = None,
+    pass_env: list[str] | None = None,
 ) -> CheckReport:
-    """Run ``argv`` (``[python] train.py args`` or ``[python] -m module args``) in ``cwd`` under the
-    probe, bounded to ``epochs`` epochs of ``steps`` training and ``val_steps`` validation batches
-    (or ``max_steps`` optimizer steps without a DataLoader), then, if ``overfit``, run the
-    single-batch overfit test for ``overfit_steps`` steps. Returns the merged findings (runtime,
-    the exception's explanation, and the static rules on the files the script ran), the overfit
-    verdict and how each child ended.
+    """Run ``argv`` (``[python] train.py args``, ``[python] -m module args``, or a launcher:
+    ``torchrun ...``, ``accelerate launch ...``, ``bash run.sh``, ``make train``, maybe after
+    ``env NAME=VALUE``) in ``cwd`` under the probe, bounded to ``epochs`` epochs of ``steps``
+    training and ``val_steps`` validation batches (without a DataLoader: ``max_steps`` optimizer
+    steps, else ``epochs * steps`` when ``steps`` is given, else :data:`DEFAULT_MAX_STEPS`), then,
+    if ``overfit``, run the single-batch overfit test for ``overfit_steps`` steps. Returns the
+    merged findings (runtime, the exception's explanation, and the static rules on the files the
+    command ran under the repository root), the overfit verdict and how each child ended.
 
-    ``timeout_s`` limits each child; ``no_network`` has the sandbox refuse the script's
-    connections to anything but this machine (see ``dlpilot.sandbox``); ``guard`` (the server's
-    roots) must allow the script or the ``-m`` module's file. Raises
-    :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script, and a
-    :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
-    cancelled; a script that fails is diagnosed, not raised. ``runner`` starts each child (the
-    sandbox's ``run_child``; ``RecordedRunner`` replays a recorded run instead).
+    ``timeout_s`` is the whole check's budget (the runs share it); ``env`` sets variables and
+    ``pass_env`` passes more of this process's variables than the sandbox's allow-list;
+    ``no_network`` has the sandbox refuse the script's connections to anything but this machine
+    (see ``dlpilot.sandbox``); ``guard`` (the server's roots) must allow the files the command
+    runs. Raises :class:`~dlpilot.errors.InvalidArgument` for bad arguments or a missing script,
+    and a :class:`~dlpilot.errors.SandboxError` when the probe could not start or the check was
+    cancelled; a script that fails is diagnosed, not raised ``runner`` starts each
+    child (the sandbox's ``run_child``; ``RecordedRunner`` replays a recorded run instead).
     """
     control = control or Control()
-    cwd = _check_cwd(cwd)
-    python, script = _split_argv(argv, cwd, guard)
-    _check_int("steps", steps, 1, MAX_BATCHES)
+    job = _job(argv, cwd, guard, env, pass_env, no_network)
+    batches = DEFAULT_TRAIN_BATCHES if steps is None else steps
+    _check_int("steps", batches, 1, MAX_BATCHES)
     _check_int("val_steps", val_steps, 1, MAX_BATCHES)
     _check_int("epochs", epochs, 1, 100)
     _check_int("overfit_steps", overfit_steps, 1, MAX_OVERFIT_STEPS)
-    bound = max_steps if max_steps is not None else max(DEFAULT_MAX_STEPS, (epochs + 1) * steps)
+    if max_steps is not None:
+        bound = max_steps
+    elif steps is not None:
+        bound = epochs * steps
+    else:
+        bound = max(DEFAULT_MAX_STEPS, (epochs + 1) * batches)
     _check_int("max_steps", bound, 1, 10 * MAX_BATCHES)
-    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
-        raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")
+    _check_timeout(timeout_s)
     started = time.monotonic()
-    total = epochs * steps + (overfit_steps if overfit else 0)
-    run, result = _run_probe(
-        python,
-        script,
-        cwd,
+    deadline = started + timeout_s
+    total = epochs * batches + (overfit_steps if overfit else 0)
+    script_budget = timeout_s * (SCRIPT_SHARE if overfit else 1.0)
+    run, result, processes = _run_probe(
+        job,
         mode="script",
-        bounds=_bounds("script", steps, val_steps, epochs, bound, overfit_steps, timeout_s),
-        timeout_s=timeout_s,
+        bounds=_bounds("script", batches, val_steps, epochs, bound, overfit_steps, script_budget),
+        timeout_s=script_budget,
         control=control,
         progress_offset=0,
         progress_total=total,
-        no_network=no_network,
         runner=runner,
     )
-    ctx = Context(root=cwd)
+    ctx = Context(root=job.root)
     child = _child_run("script", run, result)
     exc = _user_exception(run, ctx)
     findings = judge_all(run, ctx)
+    who = describe(processes)
+    if who is not None:
+        for f in findings:
+            for ev in f.evidence:
+                if ev.how == "runtime":
+                    ev.detail.setdefault("process", who)
     if exc is not None:
         explained = explain(exc, file=exc.file, line=exc.line)
         if explained is not None:
             findings.extend(only_declared(explain, [explained]))
+    dropped = (
+        dropped_variables(
+            exc.type, exc.message, exc.traceback_tail, {**job.command.env, **job.env}, job.env_allow
+        )
+        if exc is not None
+        else []
+    )
     files = [ctx.rel(f) or f for f in (run.end.get("user_files", []) if run.end else [])]
     static_checked = False
     if static:
-        extra, static_checked = _static_findings(files, cwd, control)
+        extra, static_checked = _static_findings(files, job.root, control)
         findings.extend(extra)
     not_checked = _never_trained(run, result, child, exc)
+    if not_checked is not None and dropped:
+        not_checked = f"{not_checked}; {dropped_hint(dropped)}"
     over: OverfitResult | None = None
     if overfit:
-        if not_checked is not None:
+        left = deadline - time.monotonic()
+        if not_checked is not None or left < MIN_PHASE_S:
             over = OverfitResult(
                 verdict="inconclusive",
-                reason="skipped: the script never reached a training step",
+                reason="skipped: the script never reached a training step"
+                if not_checked is not None
+                else f"skipped: no time left of the {timeout_s:g} s budget",
                 steps=0,
                 step_budget=overfit_steps,
                 classification=False,
             )
         else:
             over = _overfit(
-                python,
-                script,
-                cwd,
-                steps=steps,
+                job,
+                steps=batches,
                 epochs=epochs,
                 max_steps=bound,
                 overfit_steps=overfit_steps,
-                timeout_s=timeout_s,
+                timeout_s=left,
                 control=control,
-                offset=epochs * steps,
+                offset=epochs * batches,
                 total=total,
-                no_network=no_network,
                 runner=runner,
             )
             if over.finding is not None:
@@ -327,7 +428,7 @@ def check_script(
     ]
     return CheckReport(
         argv=list(argv),
-        cwd=str(cwd),
+        cwd=str(job.cwd),
         findings=merge_findings(findings),
         overfit=over,
         run=child,
@@ -341,6 +442,9 @@ def check_script(
         static_checked=static_checked,
         duration_s=round(time.monotonic() - started, 3),
         not_checked=not_checked,
+        launcher=job.command.launcher,
+        processes=processes,
+        dropped_env=dropped,
     )
 
 
@@ -380,9 +484,7 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 
 def _overfit(
-    python: str,
-    script: list[str],
-    cwd: Path,
+    job: _Job,
     *,
     steps: int,
     epochs: int,
@@ -392,13 +494,10 @@ def _overfit(
     control: Control,
     offset: int,
     total: int,
-    no_network: bool = False,
     runner: ChildRunner = run_child,
 ) -> OverfitResult:
-    run, result = _run_probe(
-        python,
-        script,
-        cwd,
+    run, result, _ = _run_probe(
+        job,
         mode="overfit",
         bounds=_bounds(
             "overfit", steps, 1, epochs, max(max_steps, overfit_steps), overfit_steps, timeout_s
@@ -407,10 +506,36 @@ def _overfit(
         control=control,
         progress_offset=offset,
         progress_total=total,
-        no_network=no_network,
         runner=runner,
     )
-    return verdict(run, overfit_steps, _child_run("overfit", run, result))
+    over = verdict(run, overfit_steps, _child_run("overfit", run, result))
+    note = accumulation_note(run, over)
+    if note is not None:
+        over.reason = f"{over.reason}; {note}"
+    return over
+
+
+ACCUMULATION_MIN = 2
+"""Backward passes per optimizer step from which a script counts as accumulating gradients."""
+
+
+def accumulation_note(run: ProbeRun, over: OverfitResult) -> str | None:
+    """Why an overfit run without a verdict made so few optimizer steps, when the script
+    accumulates gradients (nanoGPT: 40 backward passes per step): its time went on micro-steps."""
+    end = run.end
+    steps = int(end.get("steps") or 0) if end else 0
+    backwards = int(end.get("backwards") or 0) if end else 0
+    stopped = over.run.stopped_by if over.run is not None else None
+    if over.verdict != "inconclusive" or steps <= 0 or stopped not in ("time", "killed"):
+        return None
+    per_step = backwards / steps
+    if per_step < ACCUMULATION_MIN:
+        return None
+    return (
+        f"the script accumulates gradients over ~{per_step:.0f} backward passes per optimizer "
+        f"step, so the time allowed only {steps} optimizer steps of the {over.step_budget}: give "
+        "the check more time (--timeout) or fewer accumulation steps for the check"
+    )
 
 
 def overfit_test(
@@ -422,18 +547,16 @@ def overfit_test(
     control: Control | None = None,
     guard: PathGuard | None = None,
     runner: ChildRunner = run_child,
+    env: dict[str, str] | None = None,
+    pass_env: list[str] | None = None,
 ) -> OverfitResult:
     """Only the single-batch overfit test of ``argv`` (see :func:`check_script`)."""
     control = control or Control()
-    cwd = _check_cwd(cwd)
-    python, script = _split_argv(argv, cwd, guard)
+    job = _job(argv, cwd, guard, env, pass_env, False)
     _check_int("overfit_steps", overfit_steps, 1, MAX_OVERFIT_STEPS)
-    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or timeout_s <= 0:
-        raise InvalidArgument(f"timeout_s must be a number > 0, got {timeout_s!r}")
+    _check_timeout(timeout_s)
     result = _overfit(
-        python,
-        script,
-        cwd,
+        job,
         steps=DEFAULT_TRAIN_BATCHES,
         epochs=DEFAULT_EPOCHS,
         max_steps=DEFAULT_MAX_STEPS,
@@ -454,6 +577,8 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "DEFAULT_TRAIN_BATCHES",
     "DEFAULT_VAL_BATCHES",
+    "accumulation_note",
     "check_script",
     "overfit_test",
+    "repo_root",
 ]

@@ -56,19 +56,21 @@ def check_project(
     no_network: bool = False,
     control: Control | None = None,
     guard: PathGuard | None = None,
+    env: dict[str, str] | None = None,
+    pass_env: list[str] | None = None,
 ) -> ProjectCheck:
     """Run the script (``argv``) under the probe and, when ``entry`` is not False and ``cwd`` has a
     ``[tool.dlpilot]`` table, the entry-point checks. ``entry=True`` requires the table.
 
     The single-batch overfit test runs once: on the real script when there is one, otherwise
-    through the entry factories. ``None`` means the default of the part that runs."""
+    through the entry factories. ``None`` means the default of the part that runs; ``env`` and
+    ``pass_env`` reach the script (see :func:`~dlpilot.tools.checks.check_script`)."""
     from dlpilot.tools.checks._overfit import DEFAULT_OVERFIT_STEPS
-    from dlpilot.tools.checks._run import DEFAULT_TIMEOUT_S, DEFAULT_TRAIN_BATCHES, check_script
+    from dlpilot.tools.checks._run import DEFAULT_TIMEOUT_S, check_script
     from dlpilot.tools.checks.entry._api import run_entry_checks
     from dlpilot.tools.checks.entry._config import find_table
 
     control = control or Control()
-    steps = DEFAULT_TRAIN_BATCHES if steps is None else steps
     overfit_steps = DEFAULT_OVERFIT_STEPS if overfit_steps is None else overfit_steps
     timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     cwd = Path(cwd)
@@ -98,6 +100,8 @@ def check_project(
             no_network=no_network,
             control=control,
             guard=guard,
+            env=env,
+            pass_env=pass_env,
         )
     entry_report = None
     if has_table and entry is not False:
@@ -122,6 +126,8 @@ def check_project(
     ):
         what = "the script was not checked" if entry_report is not None else "nothing was checked"
         error = f"{what}: {script.not_checked}"
+    elif script is not None and script.not_checked is not None:
+        notes.append(f"no runtime checks: {script.not_checked}")
     return ProjectCheck(
         cwd=str(cwd),
         findings=findings,
