@@ -10,7 +10,7 @@ one :class:`Launcher` (:class:`ProcessLauncher` for real, :class:`FakeLauncher` 
 from __future__ import annotations
 
 from dlpilot.rounds._cli import add_parsers, round_command, runbook_command
-from dlpilot.rounds._drive import Agent, RoundOutcome, RulesAgent, choose_agent, walk_round
+from dlpilot.rounds._drive import Agent, RoundOutcome, RulesAgent, build_agent, walk_round
 from dlpilot.rounds._launcher import FakeLauncher, Launcher, ProcessLauncher
 from dlpilot.rounds._report import RoundSummary, write_outputs
 
@@ -23,7 +23,7 @@ __all__ = [
     "RoundSummary",
     "RulesAgent",
     "add_parsers",
-    "choose_agent",
+    "build_agent",
     "round_command",
     "runbook_command",
     "walk_round",
