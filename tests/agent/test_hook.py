@@ -8,8 +8,8 @@ import pytest
 
 from dlpilot.agent import ClaudeAgent, claude_agent, drive_round
 from dlpilot.runbook import Runbook, RunbookError
-from tests.agent._answers import ALL, STUDY, TRIALS, answer
 from tests.agent._fake import Body, ScriptedClaude, end_turn, tool_calls
+from tests.helpers.answers import ALL, STUDY, TRIALS, answer
 
 
 def test_the_agent_answers_one_step_at_a_time_in_one_conversation(project):
