@@ -1,6 +1,8 @@
 """The import rules of the design, enforced: only ``server`` imports mcp; only the in-child
 probe imports torch; ``sandbox`` knows only the standard library and ``dlpilot.errors``;
-``runbook`` starts no processes; and the server and CLI processes never load torch."""
+``runbook`` starts no processes; the server and the CLI use only the public facades of the other
+packages, and start no threads of their own outside the one path of ``server/_adapt``; and the
+server and CLI processes never load torch."""
 
 from __future__ import annotations
 
@@ -23,6 +25,20 @@ def _imports(path: Path) -> list[tuple[str, int]]:
             found += [(a.name, node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.module, node.lineno))
+    return found
+
+
+def _imported_names(path: Path) -> list[tuple[str, int]]:
+    """Every module an absolute import reaches, ``from a import b`` giving both ``a`` and
+    ``a.b`` (``b`` may be a module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module, node.lineno))
+            found += [(f"{node.module}.{a.name}", node.lineno) for a in node.names]
     return found
 
 
@@ -81,6 +97,62 @@ def test_the_runbook_starts_no_processes():
             for name, line in _imports(path):
                 if name.split(".")[0] in {"subprocess", "multiprocessing"} or name.startswith(
                     "dlpilot.sandbox"
+                ):
+                    bad.append(f"{rel}:{line} imports {name}")
+    assert bad == []
+
+
+BOUNDARIES = {
+    "server/": "dlpilot.server",
+    "cli.py": "dlpilot._cli_trials",
+    "_cli_trials.py": "dlpilot._cli_trials",
+}
+"""The modules at the edge of dlpilot, each with the private modules it owns."""
+
+
+def test_the_server_and_the_cli_use_only_public_facades():
+    bad = []
+    for rel, path in _modules():
+        own = next((v for k, v in BOUNDARIES.items() if rel.startswith(k)), None)
+        if own is None:
+            continue
+        for name, line in _imported_names(path):
+            parts = name.split(".")
+            if parts[0] != "dlpilot" or name == own or name.startswith(own + "."):
+                continue
+            if any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
+                bad.append(f"{rel}:{line} imports {name}")
+    assert bad == []
+
+
+def test_the_public_facades_export_what_the_server_and_the_cli_import():
+    import importlib
+
+    missing = []
+    for rel, path in _modules():
+        if not any(rel.startswith(k) for k in BOUNDARIES):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").startswith("dlpilot.tools")
+            ):
+                facade = importlib.import_module(node.module)
+                for a in node.names:
+                    if a.name not in getattr(facade, "__all__", ()):
+                        missing.append(f"{rel}:{node.lineno} {node.module}.{a.name}")
+    assert missing == []
+
+
+def test_server_handlers_leave_the_event_loop_only_through_run_tool():
+    bad = []
+    for rel, path in _modules():
+        if rel.startswith("server/") and rel != "server/_adapt.py":
+            for name, line in _imported_names(path):
+                if name in {"asyncio", "threading", "concurrent.futures"} or name.startswith(
+                    ("anyio.to_thread", "asyncio.to_thread")
                 ):
                     bad.append(f"{rel}:{line} imports {name}")
     assert bad == []

@@ -59,23 +59,23 @@ def _run(args: argparse.Namespace) -> int:
     from dlpilot.tools.trials import load_round
 
     if getattr(args, "detach", False):
-        from dlpilot.tools.trials._control import start_detached
+        from dlpilot.tools.trials import start_detached
 
         started = start_detached(args.round_file, storage=args.storage)
         print(f"study {started.study}: runner pid {started.pid}, log {started.log}")
         return EXIT_OK
-    from dlpilot.tools.trials._runner import Runner
+    from dlpilot.tools.trials import Runner, render_summary
 
     round_ = load_round(args.round_file)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
-        display = _Display(round_.name)
+        display = _Display()
         summary = Runner(round_, storage=args.storage, stop=stop, on_progress=display).run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(_ranked(summary.model_dump(mode="json")))
+    print(render_summary(summary))
     if stop.is_set():
         print(f"stopped; `dlpilot trials run {args.round_file}` continues the round")
         return EXIT_NOT_FINISHED
@@ -85,95 +85,42 @@ def _run(args: argparse.Namespace) -> int:
 class _Display:
     """Prints the progress when it changes: counts and best, then a line per running trial."""
 
-    def __init__(self, study: str) -> None:
-        self.study = study
+    def __init__(self) -> None:
         self.last = ""
 
     def __call__(self, progress: Any) -> None:
-        best = (
-            f"best {progress.best_value:.6g} (#{progress.best_number})"
-            if progress.best_value is not None
-            else "best -"
-        )
-        lines = [
-            f"[{self.study}] done {progress.done}  pruned {progress.pruned}  "
-            f"failed {progress.failed}  of {progress.target}  {best}"
-        ]
-        for r in progress.running:
-            params = " ".join(f"{k}={_short(v)}" for k, v in r.params.items())
-            step = f"step {r.last_step}" if r.last_step is not None else "starting"
-            lines.append(f"  #{r.number} {r.slot} {step}  {params}")
-        text = "\n".join(lines)
+        from dlpilot.tools.trials import render_progress
+
+        text = render_progress(progress)
         if text != self.last:
             self.last = text
             print(text, flush=True)
 
 
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _ranked(summary: dict[str, Any], limit: int = 20) -> str:
-    sign = 1.0 if summary["direction"] == "minimize" else -1.0
-    trials = summary["trials"]
-    scored = sorted(
-        (t for t in trials if t["value"] is not None),
-        key=lambda t: (t["state"] != "complete", sign * t["value"]),
-    )
-    rest = [t for t in trials if t["value"] is None]
-    lines = [f"study {summary['study']}: {summary['metric']} ({summary['direction']})"]
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items()))
-    lines.append(f"trials: {counts or 'none'}")
-    lines.append(f"{'#':>5}  {'state':9} {'value':>12}  {'step':>6}  {'cause':11} params")
-    for t in (scored + rest)[:limit]:
-        value = f"{t['value']:.6g}" if t["value"] is not None else "-"
-        step = t["last_step"] if t["last_step"] is not None else "-"
-        params = " ".join(f"{k}={_short(v)}" for k, v in t["params"].items())
-        lines.append(
-            f"{t['number']:>5}  {t['state']:9} {value:>12}  {step!s:>6}  "
-            f"{t['exit_cause'] or '-':11} {params}"
-        )
-    if len(trials) > limit:
-        lines.append(f"... {len(trials) - limit} more (--json for all)")
-    if summary.get("best"):
-        b = summary["best"]
-        lines.append(f"best: #{b['number']} {b['value']:.6g} {b['params']}")
-    for f in summary.get("findings") or []:
-        lines.append(f"{f['severity']}: {f['id']}: {f['message']}")
-    return "\n".join(lines)
-
-
 def _status(args: argparse.Namespace) -> int:
-    from dlpilot.tools.trials._control import all_status, study_status
+    from dlpilot.tools.trials import all_status, render_status, study_status
 
     statuses = [study_status(args.name, args.dir)] if args.name else all_status(args.dir)
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in statuses], indent=1))
-        return EXIT_OK
-    if not statuses:
-        print(f"no studies under {args.dir.resolve() / '.dlpilot' / 'trials'}")
-    for s in statuses:
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(s.counts.items())) or "no trials"
-        best = f", best {s.best_value:.6g} (#{s.best_trial})" if s.best_value is not None else ""
-        who = f"running ({', '.join(s.runners)})" if s.active else "idle"
-        print(f"{s.study}: {who}; {counts} of {s.trials}{best}; storage {s.storage}")
+    else:
+        print(render_status(statuses, args.dir))
     return EXIT_OK
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from dlpilot.tools.trials._summary import study_summary
+    from dlpilot.tools.trials import render_summary, study_summary
 
     summary = study_summary(args.name, args.dir)
     if args.json:
         print(summary.model_dump_json(indent=1))
     else:
-        print(_ranked(summary.model_dump(mode="json")))
+        print(render_summary(summary))
     return EXIT_OK
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from dlpilot.tools.trials._plots import render_round_plots
-    from dlpilot.tools.trials._summary import study_round, study_summary, trial_curves
+    from dlpilot.tools.trials import render_round_plots, study_round, study_summary, trial_curves
 
     round_ = study_round(args.name, args.dir)
     records = study_summary(args.name, args.dir).trials
@@ -184,7 +131,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from dlpilot.tools.trials._control import stop_study
+    from dlpilot.tools.trials import stop_study
 
     result = stop_study(args.name, args.dir)
     who = ", ".join(map(str, result.signalled)) or "no runner on this machine"

@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--target-error", type=float, default=None, help="human-level/baseline error")
     _cli_trials.add_parser(sub)
 
-    from dlpilot.rounds._cli import add_parsers as add_runbook_parsers
+    from dlpilot.rounds import add_parsers as add_runbook_parsers
 
     add_runbook_parsers(sub)  # runbook status|propose|answer|revise|history|evidence, round
     return p
@@ -174,13 +174,13 @@ def _failure_message(exc: DlpilotError | OSError) -> str:
 
 
 def _runbook(args: argparse.Namespace) -> int:
-    from dlpilot.rounds._cli import runbook_command
+    from dlpilot.rounds import runbook_command
 
     return runbook_command(args)
 
 
 def _round(args: argparse.Namespace) -> int:
-    from dlpilot.rounds._cli import round_command
+    from dlpilot.rounds import round_command
 
     return round_command(args)
 
@@ -240,7 +240,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from dlpilot.sandbox import clean_dead_owners, install_shutdown_handler
-    from dlpilot.tools.checks.project import check_project
+    from dlpilot.tools.checks import check_project, render_check
 
     clean_dead_owners()
     install_shutdown_handler()  # SIGTERM: the probe and what it started stop with us
@@ -268,55 +268,15 @@ def _check(args: argparse.Namespace) -> int:
         from dlpilot.tools.checks import plot_overfit
 
         args.plot.write_bytes(plot_overfit(report.overfit))
-    print(report.model_dump_json(indent=2) if args.json else _check_text(report))
+    print(report.model_dump_json(indent=2) if args.json else render_check(report))
     if report.error is not None:
         print(f"dlpilot: {report.error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     return _exit_for(report.findings)
 
 
-def _check_text(report: Any) -> str:
-    from dlpilot.findings import render_findings
-
-    lines = [f"dlpilot check in {report.cwd}"]
-    if report.script is not None:
-        s = report.script
-        lines.append(f"  script: {' '.join(s.argv)}: {s.run.summary}")
-        lines.append(
-            f"      {s.steps_observed} steps over {s.epochs_observed} epoch(s) observed"
-            + (f", static pass over {len(s.inspected_files)} file(s)" if s.static_checked else "")
-        )
-        if s.processes:
-            shown = ", ".join(
-                f"{'rank ' + str(p.rank) if p.rank is not None else 'pid ' + str(p.pid)}"
-                f" ({p.steps} steps{', judged' if p.primary else ''})"
-                for p in s.processes
-            )
-            lines.append(f"      {s.launcher} processes that imported torch: {shown}")
-        if s.exception is not None:
-            where = f" at {s.exception.file}:{s.exception.line}" if s.exception.file else ""
-            lines.append(
-                f"      the script raised {s.exception.type}: {s.exception.message}{where}"
-            )
-        lines += _overfit_line(s.overfit, "")
-    if report.entry is not None:
-        e = report.entry
-        lines.append(f"  entry points ({e.config_source}): {len(e.findings)} finding(s)")
-        lines += _overfit_line(e.overfit, " (entry)")
-    lines += [f"  note: {n}" for n in report.notes]
-    lines += render_findings(report.findings)
-    return "\n".join(lines) + "\n"
-
-
-def _overfit_line(result: Any, where: str) -> list[str]:
-    """The overfit verdict of either mode, one line (none when the test did not run)."""
-    if result is None:
-        return []
-    return [f"  overfit test{where}: {result.verdict}: {result.reason}"]
-
-
 def _init(args: argparse.Namespace) -> int:
-    from dlpilot.tools.checks.entry._propose import propose_entry_table, write_entry_table
+    from dlpilot.tools.checks.entry import propose_entry_table, write_entry_table
 
     root = Path(args.path)
     if args.write:
@@ -328,7 +288,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _lr_range(args: argparse.Namespace) -> int:
-    from dlpilot.tools.checks.entry import lr_range_test, plot_lr_range
+    from dlpilot.tools.checks.entry import lr_range_test, plot_lr_range, render_lr_range
 
     result = lr_range_test(
         Path(args.path), lr_min=args.lr_min, lr_max=args.lr_max, steps=args.steps
@@ -338,41 +298,24 @@ def _lr_range(args: argparse.Namespace) -> int:
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
-        print(
-            f"LR range test over {len(result.lrs)} steps ({result.lr_min:g} .. {result.lr_max:g})"
-            + (f", stopped: {result.stopped}" if result.stopped else "")
-        )
-        print(f"  suggestion (steepest descent): {result.suggestion}")
-        print(
-            f"  lr at the loss minimum / 10:   "
-            f"{result.min_loss_lr / 10 if result.min_loss_lr else None}"
-        )
-        if result.note:
-            print(f"  note: {result.note}")
+        print(render_lr_range(result), end="")
     return EXIT_OK
 
 
 def _batch_size(args: argparse.Namespace) -> int:
-    from dlpilot.tools.checks.entry import find_batch_size
+    from dlpilot.tools.checks.entry import find_batch_size, render_batch_size
 
     options = {} if args.max_batch_size is None else {"max_batch_size": args.max_batch_size}
     result = find_batch_size(Path(args.path), **options)
     if args.json:
         print(result.model_dump_json(indent=2))
         return EXIT_OK
-    print(f"batch-size finder on {result.device} ({result.device_name})")
-    if result.note:
-        print(f"  note: {result.note}")
-    for t in result.trials:
-        speed = f"{t.samples_per_s:.0f} samples/s" if t.samples_per_s else (t.error or "")
-        peak = f", peak {t.peak_memory_bytes / 2**30:.2f} GiB" if t.peak_memory_bytes else ""
-        print(f"  batch {t.batch_size:>6}: {'fits' if t.ok else 'fails'}  {speed}{peak}")
-    print(f"  recommended: {result.recommended}  (throughput knee: {result.throughput_knee})")
+    print(render_batch_size(result), end="")
     return EXIT_OK
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from dlpilot.tools.curves import diagnose_runs, read_runs
+    from dlpilot.tools.curves import diagnose_runs, read_runs, render_diagnosis
 
     runs = read_runs(Path(args.path))
     diagnosis = diagnose_runs(runs, target_error=args.target_error)
@@ -380,47 +323,10 @@ def _curves(args: argparse.Namespace) -> int:
         from dlpilot.tools.curves import plot_runs
 
         args.plot.write_bytes(plot_runs(runs))
-    print(diagnosis.model_dump_json(indent=2) if args.json else _curves_text(args.path, diagnosis))
+    print(
+        diagnosis.model_dump_json(indent=2) if args.json else render_diagnosis(args.path, diagnosis)
+    )
     return _exit_for(diagnosis.findings)
-
-
-def _curves_text(path: str, d: Any) -> str:
-    from dlpilot.findings import render_findings
-
-    multi = len(d.runs) > 1
-    if not multi:
-        lines = [f"dlpilot curves of {path}: 1 run, verdict: {d.verdict}"]
-    else:
-        lines = [f"dlpilot curves of {path}: {len(d.runs)} runs"]
-        c = d.comparison
-        if c is not None:
-            order = "lowest" if c.goal == "min" else "highest"
-            lines.append(f"ranked by their best {c.metric} ({order} first):")
-            lines += [
-                f"  {r.rank}. {r.run}: best {r.best_value:.4g} at step {r.best_step}, "
-                f"last {r.last_value:.4g} at step {r.last_step}"
-                for r in c.ranking
-            ]
-            if c.missing:
-                lines.append(f"  not ranked (no finite {c.metric}): {', '.join(c.missing)}")
-        lines.append(f"verdict of run {d.primary_run!r}: {d.verdict}")
-    for run in d.runs:
-        metrics = ", ".join(f"{m.name} ({m.points})" for m in run.summary.metrics)
-        lines += ["", f"run {run.run} [{run.summary.format}]: {metrics}"]
-        if multi:
-            lines[-1] += f"; verdict: {run.verdict}"
-        lines.append(f"    {run.breakdown.explanation}")
-        lines += [f"    warning: {w}" for w in run.summary.warnings]
-        if multi:
-            lines += ["  " + ln if ln else ln for ln in render_findings(run.findings)]
-    if d.missing:
-        lines += ["", "missing for a full verdict: " + "; ".join(d.missing)]
-    if not multi:
-        lines += render_findings(d.findings)
-    if d.next_actions:
-        head = "Next actions" + (f" (run {d.primary_run!r})" if multi else "")
-        lines += ["", head] + [f"  - {a}" for a in d.next_actions]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

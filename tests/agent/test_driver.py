@@ -14,8 +14,8 @@ from dlpilot.agent import DEFAULT_MODEL, AgentError, MissingApiKey, drive_round
 from dlpilot.errors import InvalidArgument
 from dlpilot.runbook import OPS, Runbook
 from dlpilot.tools.trials import load_round
-from tests.agent._answers import ALL, CURVES_EVIDENCE, METRIC, answer
 from tests.agent._fake import Body, HttpError, ScriptedClaude, end_turn, tool_calls
+from tests.helpers.answers import ALL, CURVES_EVIDENCE, METRIC, answer
 
 STATUS = ("runbook_status", {})
 

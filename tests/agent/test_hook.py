@@ -8,8 +8,8 @@ import pytest
 
 from dlpilot.agent import ClaudeAgent, claude_agent, drive_round
 from dlpilot.runbook import Runbook, RunbookError
-from tests.agent._answers import ALL, STUDY, TRIALS, answer
 from tests.agent._fake import Body, ScriptedClaude, end_turn, tool_calls
+from tests.helpers.answers import ALL, STUDY, TRIALS, answer
 
 
 def test_the_agent_answers_one_step_at_a_time_in_one_conversation(project):
@@ -104,6 +104,12 @@ def test_dlpilot_round_walks_a_whole_round_with_the_claude_agent(project):
 
     assert outcome.agent == "claude" and outcome.launched
     assert outcome.reason == "round 1 closed; round 2 starts at step 4"
+    # the model accepted the rules' proposals: the answers are its own, not the rules'
+    answers = Runbook(project).state().rounds[0].answers
+    assert sorted(answers) == list(range(1, 10))
+    assert all(
+        a.by == "agent" and "accepted the rules' proposal" in a.why for a in answers.values()
+    )
     summary = agent.summary()
     assert summary is not None and summary["answered"] == list(range(1, 10))
     assert summary["turns"] == len(fake.requests) == 9

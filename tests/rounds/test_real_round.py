@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parent / "_plain_train.py"
+from tests.helpers import TRAIN_MLP
+
+SCRIPT = TRAIN_MLP
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 
 from dlpilot.runbook import STEPS, Runbook, RunbookError, dependents
 from dlpilot.tools.trials import load_round
-from tests.runbook._answers import ALL, BOTTLENECK, GOAL, METRIC, STUDY
+from tests.helpers.answers import ALL, BOTTLENECK, GOAL, METRIC, STUDY
 
 
 @pytest.fixture

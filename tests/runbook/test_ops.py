@@ -41,3 +41,17 @@ def test_an_answer_given_through_the_registry_is_recorded_with_its_why(tmp_path)
     assert result.next_step == 2
     record = rb.state().current.answers[1]
     assert record.why == "the README says so" and record.by == "agent"
+
+
+def test_an_agent_that_accepts_the_proposal_is_recorded_as_the_agent_with_the_rules_why(tmp_path):
+    rb = Runbook(tmp_path)
+    proposal = rb.propose(1)
+    call(rb, "runbook_answer", {"step": 1, "accept_proposal": True})
+    record = rb.state().current.answers[1]
+    assert record.by == "agent"
+    assert record.answer.items() >= proposal.answer.items()
+    assert record.why == f"accepted the rules' proposal: {proposal.why}"
+    (tmp_path / "other").mkdir()
+    other = Runbook(tmp_path / "other")
+    call(other, "runbook_answer", {"step": 1, "accept_proposal": True, "why": "the README agrees"})
+    assert other.state().current.answers[1].why == "the README agrees"

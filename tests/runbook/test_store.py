@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dlpilot.runbook import Runbook, StateFileError
-from tests.runbook._answers import ALL
+from tests.helpers.answers import ALL
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

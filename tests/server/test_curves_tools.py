@@ -73,3 +73,13 @@ async def test_a_path_with_no_metrics_is_a_tool_error_naming_it(runs_dir):
         result = await client.call_tool("diagnose_curves", {"path": "empty"})
     assert result.is_error
     assert "empty" in result.content[0].text
+
+
+async def test_diagnose_curves_reads_as_the_cli_prints_it(runs_dir):
+    from dlpilot.tools.curves import CurveDiagnosis, render_diagnosis
+
+    async with Client(build_server([runs_dir])) as client:
+        result = await client.call_tool("diagnose_curves", {"path": "runs/overfit"})
+    diagnosis = CurveDiagnosis.model_validate(result.structured_content)
+    assert result.content[0].text == render_diagnosis("runs/overfit", diagnosis)
+    assert "[curve.overfitting]" in result.content[0].text

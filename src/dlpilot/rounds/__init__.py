@@ -9,7 +9,8 @@ one :class:`Launcher` (:class:`ProcessLauncher` for real, :class:`FakeLauncher` 
 
 from __future__ import annotations
 
-from dlpilot.rounds._drive import Agent, RoundOutcome, RulesAgent, choose_agent, walk_round
+from dlpilot.rounds._cli import add_parsers, round_command, runbook_command
+from dlpilot.rounds._drive import Agent, RoundOutcome, RulesAgent, build_agent, walk_round
 from dlpilot.rounds._launcher import FakeLauncher, Launcher, ProcessLauncher
 from dlpilot.rounds._report import RoundSummary, write_outputs
 
@@ -21,7 +22,10 @@ __all__ = [
     "RoundOutcome",
     "RoundSummary",
     "RulesAgent",
-    "choose_agent",
+    "add_parsers",
+    "build_agent",
+    "round_command",
+    "runbook_command",
     "walk_round",
     "write_outputs",
 ]

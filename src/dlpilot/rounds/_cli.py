@@ -145,7 +145,7 @@ def _history_text(history: Any) -> str:
 
 
 def round_command(args: argparse.Namespace) -> int:
-    from dlpilot.rounds._drive import choose_agent, walk_round
+    from dlpilot.rounds._drive import build_agent, walk_round
     from dlpilot.rounds._launcher import FakeLauncher, Launcher, ProcessLauncher
     from dlpilot.rounds._report import write_outputs
     from dlpilot.runbook import Runbook
@@ -153,7 +153,7 @@ def round_command(args: argparse.Namespace) -> int:
     project = args.path.resolve()
     if not project.is_dir():
         raise InvalidArgument(f"project {str(args.path)!r} is not a directory")
-    agent, line = choose_agent(args.agent)
+    agent, line = build_agent(args.agent)
     print(line, file=sys.stderr)
     launcher: Launcher = FakeLauncher() if args.dry_run else ProcessLauncher(project)
     outcome = walk_round(

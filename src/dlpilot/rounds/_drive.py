@@ -10,24 +10,16 @@ continues where it stopped when run again.
 
 from __future__ import annotations
 
-import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from dlpilot.errors import DlpilotError, InvalidArgument, SandboxError
 from dlpilot.rounds._launcher import Launcher
 from dlpilot.runbook import Runbook, RunbookError
 from dlpilot.runbook._rules._evidence import curves_evidence
 from dlpilot.tools.trials import fill, load_round
-
-AgentName = Literal["rules", "claude", "auto"]
-API_KEY_ENV = "ANTHROPIC_API_KEY"
-
-
-class NoApiKey(InvalidArgument):
-    """``--agent claude`` without an API key."""
 
 
 class Agent(Protocol):
@@ -53,20 +45,19 @@ class RulesAgent:
         runbook.answer(step, answer, by="rules", why=why, evidence=proposal.evidence)
 
 
-def choose_agent(name: AgentName) -> tuple[Agent, str]:
-    """The agent for ``name`` and a line saying which was used and why."""
-    has_key = bool(os.environ.get(API_KEY_ENV))
-    if name == "rules" or (name == "auto" and not has_key):
-        why = "" if name == "rules" else f" ({API_KEY_ENV} is not set)"
+def build_agent(requested: str) -> tuple[Agent, str]:
+    """The agent for ``--agent requested`` and a line saying which was used and why. Which one is
+    :func:`dlpilot.agent.choose_agent`'s decision (``MissingApiKey`` for ``claude`` without a
+    key); this builds it."""
+    from dlpilot.agent import API_KEY_ENV, choose_agent
+
+    chosen, _ = choose_agent(requested)
+    if chosen == "rules":
+        why = f" ({API_KEY_ENV} is not set)" if requested == "auto" else ""
         return RulesAgent(), f"agent: rules{why}"
-    if not has_key:
-        raise NoApiKey(
-            f"--agent claude needs {API_KEY_ENV} in the environment; set it, or use --agent rules "
-            "(deterministic, no language model) or --agent auto"
-        )
     agent = _claude_agent()
     if agent is None:
-        if name == "auto":
+        if requested == "auto":
             return RulesAgent(), "agent: rules (the Claude driver is not available in this build)"
         raise InvalidArgument("--agent claude: the Claude driver (dlpilot.agent) is not available")
     return agent, "agent: claude"
@@ -210,5 +201,4 @@ def _launch(
     outcome.launched = True
 
 
-__all__ = ["API_KEY_ENV", "Agent", "NoApiKey", "RoundOutcome", "RulesAgent", "choose_agent",
-           "walk_round"]  # fmt: skip
+__all__ = ["Agent", "RoundOutcome", "RulesAgent", "build_agent", "walk_round"]

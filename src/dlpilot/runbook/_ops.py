@@ -114,9 +114,9 @@ def _answer(rb: Runbook, args: AnswerInput) -> AnswerResult:
         if args.answer is not None:
             raise RunbookError("give either answer or accept_proposal, not both")
         proposal = rb.propose(args.step)
-        return rb.answer(
-            args.step, proposal.answer, by="rules", why=proposal.why, evidence=proposal.evidence
-        )
+        why = args.why or f"accepted the rules' proposal: {proposal.why}"
+        return rb.answer(args.step, proposal.answer, by="agent", why=why,
+                         evidence=proposal.evidence)  # fmt: skip
     if args.answer is None:
         raise RunbookError(f"step {args.step}: field 'answer' is missing (or accept_proposal)")
     return rb.answer(args.step, args.answer, by="agent", why=args.why)

@@ -4,18 +4,18 @@ entry-point tools (checks, LR range test, batch-size finder, drafting the table)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, StrictBool
 
 from dlpilot.server._adapt import run_tool, tool_errors
-from dlpilot.server._content import findings_summary, with_image
+from dlpilot.server._content import with_image
 from dlpilot.server._state import ServerState
-from dlpilot.tools.checks._models import OverfitResult
-from dlpilot.tools.checks.entry._results import BatchSizeResult, EntryReport, LrRangeResult
-from dlpilot.tools.checks.project import ProjectCheck
+from dlpilot.tools.checks import OverfitResult, ProjectCheck
+from dlpilot.tools.checks.entry import BatchSizeResult, EntryReport, LrRangeResult
+from dlpilot.tools.control import Control
 
 RUNS_USER_CODE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
@@ -39,7 +39,7 @@ def register(server: MCPServer, state: ServerState) -> None:
     def _project(project: str) -> Path:
         """A project directory inside the roots whose table files (read in this process) are
         inside the roots too, links resolved."""
-        from dlpilot.tools.checks.entry._config import DLPILOT_TOML, PYPROJECT
+        from dlpilot.tools.checks.entry import DLPILOT_TOML, PYPROJECT
 
         root = state.roots.resolve(project)
         for name in (PYPROJECT, DLPILOT_TOML):
@@ -85,11 +85,8 @@ def register(server: MCPServer, state: ServerState) -> None:
             Field(description="names of the server's variables to pass (dropped by default)"),
         ] = None,
     ) -> Annotated[CallToolResult, ProjectCheck]:
-        from dlpilot.tools.checks import plot_overfit
-        from dlpilot.tools.checks.project import check_project
-
         root = _cwd_and_script(command, cwd)
-        options = {
+        options: dict[str, Any] = {
             k: v
             for k, v in (
                 ("steps", steps),
@@ -98,23 +95,28 @@ def register(server: MCPServer, state: ServerState) -> None:
             )
             if v is not None
         }
-        report = await run_tool(
-            ctx,
-            check_project,
-            command,
-            cwd=root,
-            overfit=overfit,
-            entry=entry,
-            no_network=no_network,
-            guard=state.roots.guard,
-            env=env,
-            pass_env=pass_env,
-            **options,
-        )
+
+        def work(control: Control) -> tuple[ProjectCheck, bytes | None, str]:
+            from dlpilot.tools.checks import check_project, plot_overfit, render_check
+
+            report = check_project(
+                command,
+                cwd=root,
+                overfit=overfit,
+                entry=entry,
+                no_network=no_network,
+                guard=state.roots.guard,
+                control=control,
+                env=env,
+                pass_env=pass_env,
+                **options,
+            )
+            over = report.overfit
+            png = plot_overfit(over) if over and over.losses else None
+            return report, png, render_check(report)
+
+        report, png, summary = await run_tool(ctx, work)
         state.last["check"] = report
-        overfit_result = report.overfit
-        png = plot_overfit(overfit_result) if overfit_result and overfit_result.losses else None
-        summary = findings_summary(f"dlpilot check in {root}", report.findings)
         if report.error is not None:
             summary = f"NOT CHECKED: {report.error}\n{summary}"
         return with_image(report, png, summary, error=report.error is not None)
@@ -133,21 +135,32 @@ def register(server: MCPServer, state: ServerState) -> None:
         command: Annotated[list[str], Field(min_length=1)],
         cwd: str = ".",
         overfit_steps: Annotated[int | None, Field(ge=1, le=5_000)] = None,
+        env: Annotated[
+            dict[str, str] | None, Field(description="variables to set for the command")
+        ] = None,
+        pass_env: Annotated[
+            list[str] | None,
+            Field(description="names of the server's variables to pass (dropped by default)"),
+        ] = None,
     ) -> Annotated[CallToolResult, OverfitResult]:
-        from dlpilot.tools.checks import overfit_test as run_overfit
-        from dlpilot.tools.checks import plot_overfit
-
         root = _cwd_and_script(command, cwd)
-        options = {} if overfit_steps is None else {"overfit_steps": overfit_steps}
-        result = await run_tool(
-            ctx, run_overfit, command, cwd=root, guard=state.roots.guard, **options
-        )
-        png = plot_overfit(result) if result.losses else None
+        options: dict[str, Any] = {"env": env, "pass_env": pass_env}
+        if overfit_steps is not None:
+            options["overfit_steps"] = overfit_steps
+
+        def work(control: Control) -> tuple[OverfitResult, bytes | None, str | None]:
+            from dlpilot.tools.checks import overfit_line, plot_overfit
+            from dlpilot.tools.checks import overfit_test as run_overfit
+
+            result = run_overfit(command, cwd=root, guard=state.roots.guard, control=control,
+                                 **options)  # fmt: skip
+            return result, plot_overfit(result) if result.losses else None, overfit_line(result)
+
+        result, png, summary = await run_tool(ctx, work)
         never = result.steps == 0 and result.run is not None and result.run.cause != "ok"
-        summary = f"overfit test: {result.verdict}: {result.reason}"
         if never and result.run is not None:
             summary = f"NOT CHECKED: the script never reached a training step: {result.run.summary}"
-        return with_image(result, png, summary, error=never)
+        return with_image(result, png, summary or "", error=never)
 
     @server.tool(
         name="check_entry_points",
@@ -161,16 +174,19 @@ def register(server: MCPServer, state: ServerState) -> None:
     async def check_entry_points(
         ctx: Context, project: str = ".", overfit: bool = True
     ) -> Annotated[CallToolResult, EntryReport]:
-        from dlpilot.tools.checks import plot_overfit
-        from dlpilot.tools.checks.entry import run_entry_checks
-
         root = _project(project)
-        report = await run_tool(ctx, run_entry_checks, root, overfit=overfit)
-        over = report.overfit
-        png = plot_overfit(over) if over is not None and over.losses else None
-        return with_image(
-            report, png, findings_summary(f"dlpilot entry checks in {root}", report.findings)
-        )
+
+        def work(control: Control) -> tuple[EntryReport, bytes | None, str]:
+            from dlpilot.tools.checks import plot_overfit, render_entry
+            from dlpilot.tools.checks.entry import run_entry_checks
+
+            report = run_entry_checks(root, overfit=overfit, control=control)
+            over = report.overfit
+            png = plot_overfit(over) if over is not None and over.losses else None
+            return report, png, render_entry(report)
+
+        report, png, summary = await run_tool(ctx, work)
+        return with_image(report, png, summary)
 
     @server.tool(
         name="lr_range_test",
@@ -188,13 +204,17 @@ def register(server: MCPServer, state: ServerState) -> None:
         lr_max: Annotated[float, Field(gt=0)] = 10.0,
         steps: Annotated[int, Field(ge=10, le=10_000)] = 100,
     ) -> Annotated[CallToolResult, LrRangeResult]:
-        from dlpilot.tools.checks.entry import lr_range_test as run_lr_range
-        from dlpilot.tools.checks.entry import plot_lr_range
-
         root = _project(project)
-        result = await run_tool(ctx, run_lr_range, root, lr_min=lr_min, lr_max=lr_max, steps=steps)
-        summary = f"LR range test of {root}: suggestion {result.suggestion}"
-        return with_image(result, plot_lr_range(result), summary)
+
+        def work(control: Control) -> tuple[LrRangeResult, bytes, str]:
+            from dlpilot.tools.checks.entry import lr_range_test as run_lr_range
+            from dlpilot.tools.checks.entry import plot_lr_range, render_lr_range
+
+            result = run_lr_range(root, lr_min=lr_min, lr_max=lr_max, steps=steps, control=control)
+            return result, plot_lr_range(result), render_lr_range(result)
+
+        result, png, summary = await run_tool(ctx, work)
+        return with_image(result, png, summary)
 
     @server.tool(
         name="find_batch_size",
@@ -230,16 +250,21 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     @tool_errors
     async def propose_entry_table(
-        project: str = ".", write: StrictBool = False, force: StrictBool = False
+        ctx: Context, project: str = ".", write: StrictBool = False, force: StrictBool = False
     ) -> EntryTable:
-        from dlpilot.tools.checks.entry._propose import propose_entry_table as propose
-        from dlpilot.tools.checks.entry._propose import write_entry_table
-
         root = state.roots.resolve(project)
         guard = state.roots.guard
-        toml = propose(root, guard=guard)
-        written = str(write_entry_table(root, force=force, guard=guard)) if write else None
-        return EntryTable(project=str(root), toml=toml, written_to=written)
+
+        def work(control: Control) -> EntryTable:
+            from dlpilot.tools.checks.entry import propose_entry_table as propose
+            from dlpilot.tools.checks.entry import write_entry_table
+
+            control.progress(0, None, f"reading {root}")
+            toml = propose(root, guard=guard)
+            written = str(write_entry_table(root, force=force, guard=guard)) if write else None
+            return EntryTable(project=str(root), toml=toml, written_to=written)
+
+        return await run_tool(ctx, work)
 
 
 __all__ = ["EntryTable", "register"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import BaseModel
@@ -27,17 +26,4 @@ def with_image(
     )
 
 
-def findings_summary(title: str, findings: Sequence[object]) -> str:
-    """One line per finding, most severe first: what a model reads before the structured data."""
-    lines = [title]
-    for f in findings:
-        sev = getattr(f, "severity", "")
-        fid = getattr(f, "id", "")
-        msg = getattr(f, "message", "")
-        lines.append(f"- [{sev}] {fid}: {msg}")
-    if len(lines) == 1:
-        lines.append("- no findings")
-    return "\n".join(lines)
-
-
-__all__ = ["findings_summary", "with_image"]
+__all__ = ["with_image"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
@@ -14,6 +14,9 @@ from dlpilot.server._inspect_tools import READ_ONLY
 from dlpilot.server._state import ServerState
 from dlpilot.tools.control import Control
 from dlpilot.tools.curves import CurveDiagnosis, RunComparison, RunSummary, RunsView
+
+if TYPE_CHECKING:
+    from dlpilot.tools.curves import Run
 
 
 class CurvesRead(BaseModel):
@@ -35,7 +38,7 @@ class CurvesPlot(BaseModel):
 
 
 def register(server: MCPServer, state: ServerState) -> None:
-    def _read(path: str, control: Control):  # type: ignore[no-untyped-def]
+    def _read(path: str, control: Control) -> list[Run]:
         from dlpilot.tools.curves import read_runs
 
         control.progress(0, None, f"reading {path}")
@@ -56,11 +59,14 @@ def register(server: MCPServer, state: ServerState) -> None:
         path: str,
         points: Annotated[int | None, Field(ge=2, le=5000)] = None,
     ) -> CurvesRead:
-        from dlpilot.tools.curves import summarize_run, summarize_runs
+        def work(control: Control) -> CurvesRead:
+            from dlpilot.tools.curves import summarize_run, summarize_runs
 
-        runs = await run_tool(ctx, _read, path)
-        view = summarize_runs(runs, points=points) if points else None
-        return CurvesRead(path=path, runs=[summarize_run(r) for r in runs], view=view)
+            runs = _read(path, control)
+            view = summarize_runs(runs, points=points) if points else None
+            return CurvesRead(path=path, runs=[summarize_run(r) for r in runs], view=view)
+
+        return await run_tool(ctx, work)
 
     @server.tool(
         name="diagnose_curves",
@@ -77,13 +83,18 @@ def register(server: MCPServer, state: ServerState) -> None:
         target_error: Annotated[float | None, Field(ge=0, le=1e6)] = None,
         metric: str | None = None,
         goal: Literal["min", "max"] | None = None,
-    ) -> CurveDiagnosis:
-        from dlpilot.tools.curves import diagnose_runs
+    ) -> Annotated[CallToolResult, CurveDiagnosis]:
+        def work(control: Control) -> tuple[CurveDiagnosis, str]:
+            from dlpilot.tools.curves import diagnose_runs, render_diagnosis
 
-        runs = await run_tool(ctx, _read, path)
-        diagnosis = diagnose_runs(runs, target_error=target_error, metric=metric, goal=goal)
+            runs = _read(path, control)
+            control.progress(0, None, f"diagnosing {len(runs)} run(s)")
+            diagnosis = diagnose_runs(runs, target_error=target_error, metric=metric, goal=goal)
+            return diagnosis, render_diagnosis(path, diagnosis)
+
+        diagnosis, text = await run_tool(ctx, work)
         state.last["curves"] = diagnosis
-        return diagnosis
+        return with_image(diagnosis, None, text)
 
     @server.tool(
         name="compare_runs",
@@ -94,10 +105,14 @@ def register(server: MCPServer, state: ServerState) -> None:
     async def compare_runs(
         ctx: Context, path: str, metric: str = "val/loss", goal: Literal["min", "max"] | None = None
     ) -> RunComparison:
-        from dlpilot.tools.curves import compare_runs as rank
+        def work(control: Control) -> RunComparison:
+            from dlpilot.tools.curves import compare_runs as rank
 
-        runs = await run_tool(ctx, _read, path)
-        return rank(runs, metric, goal)
+            runs = _read(path, control)
+            control.progress(0, None, f"ranking {len(runs)} run(s)")
+            return rank(runs, metric, goal)
+
+        return await run_tool(ctx, work)
 
     @server.tool(
         name="plot_curves",
@@ -114,16 +129,20 @@ def register(server: MCPServer, state: ServerState) -> None:
         metrics: list[str] | None = None,
         log_y: bool | None = None,
     ) -> Annotated[CallToolResult, CurvesPlot]:
-        from dlpilot.tools.curves import plot_data, render_png
+        def work(control: Control) -> tuple[CurvesPlot, bytes]:
+            from dlpilot.tools.curves import plot_data, render_png
 
-        runs = await run_tool(ctx, _read, path)
-        data = plot_data(runs, metrics=metrics, log_y=log_y)
-        png = render_png(data)
-        result = CurvesPlot(
-            path=path, runs=[r.name for r in runs], panels=[p.title for p in data.panels]
-        )
+            runs = _read(path, control)
+            data = plot_data(runs, metrics=metrics, log_y=log_y)
+            control.progress(0, None, f"drawing {len(data.panels)} panel(s)")
+            result = CurvesPlot(
+                path=path, runs=[r.name for r in runs], panels=[p.title for p in data.panels]
+            )
+            return result, render_png(data)
+
+        result, png = await run_tool(ctx, work)
         return with_image(
-            result, png, f"{len(data.panels)} panels for {len(runs)} run(s) of {path}"
+            result, png, f"{len(result.panels)} panels for {len(result.runs)} run(s) of {path}"
         )
 
 

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from dlpilot.server._adapt import run_tool, tool_errors
 from dlpilot.server._state import ServerState
-from dlpilot.tools.inspect._report import InspectionReport
+from dlpilot.tools.control import Control
+from dlpilot.tools.inspect import InspectionReport
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -52,15 +53,20 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     @tool_errors
     async def gap_report(ctx: Context, path: str = ".") -> GapReport:
-        from dlpilot.tools.inspect import inspect_repo as run_inspection
-        from dlpilot.tools.inspect.gap import gap_report_markdown
-
         root = state.roots.resolve(path)
-        report = await run_tool(ctx, run_inspection, root)
+
+        def work(control: Control) -> tuple[InspectionReport, str]:
+            from dlpilot.tools.inspect import gap_report_markdown
+            from dlpilot.tools.inspect import inspect_repo as run_inspection
+
+            report = run_inspection(root, control=control)
+            return report, gap_report_markdown(report)
+
+        report, markdown = await run_tool(ctx, work)
         state.last["inspection"] = report
         return GapReport(
             root=str(root),
-            markdown=gap_report_markdown(report),
+            markdown=markdown,
             errors=sum(1 for f in report.findings if f.severity == "error"),
             warnings=sum(1 for f in report.findings if f.severity == "warning"),
         )

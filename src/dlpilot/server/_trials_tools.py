@@ -3,19 +3,18 @@ with progress, its summary, its plots as PNG images, stop it."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from dlpilot.server._adapt import tool_errors
+from dlpilot.server._adapt import run_tool, tool_errors
 from dlpilot.server._content import with_image
 from dlpilot.server._inspect_tools import READ_ONLY
 from dlpilot.server._state import ServerState
-from dlpilot.tools.trials import StudySummary
-from dlpilot.tools.trials._control import DetachedRound, StopResult, StudyStatus
+from dlpilot.tools.control import Control
+from dlpilot.tools.trials import DetachedRound, StopResult, StudyStatus, StudySummary
 
 STARTS_PROCESSES = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False
@@ -59,12 +58,15 @@ def register(server: MCPServer, state: ServerState) -> None:
             str | None, Field(description="a database URL; default: the round's")
         ] = None,
     ) -> DetachedRound:
-        from dlpilot.tools.trials import load_round
-        from dlpilot.tools.trials._control import start_detached
+        def work(control: Control) -> DetachedRound:
+            from dlpilot.tools.trials import load_round, start_detached
 
-        path = state.roots.resolve(round_file)
-        state.roots.resolve(str(load_round(path).work_dir))  # trials write under it
-        return start_detached(path, storage=storage)
+            path = state.roots.resolve(round_file)
+            state.roots.resolve(str(load_round(path).work_dir))  # trials write under it
+            control.progress(0, None, f"starting {path}")
+            return start_detached(path, storage=storage)
+
+        return await run_tool(ctx, work)
 
     @server.tool(
         name="trials_status",
@@ -78,14 +80,18 @@ def register(server: MCPServer, state: ServerState) -> None:
     async def trials_status(
         ctx: Context, name: str | None = None, project: str = "."
     ) -> TrialsStatus:
-        from dlpilot.tools.trials._control import all_status, study_status
-
         where = _project(project)
-        studies = [study_status(name, where)] if name else all_status(where)
-        for s in studies:
-            done = sum(n for k, n in s.counts.items() if k not in ("running", "waiting"))
-            await ctx.report_progress(done, s.trials, f"{s.study}: {done} of {s.trials} done")
-        return TrialsStatus(studies=studies)
+
+        def work(control: Control) -> TrialsStatus:
+            from dlpilot.tools.trials import all_status, study_status
+
+            studies = [study_status(name, where)] if name else all_status(where)
+            for s in studies:
+                done = sum(n for k, n in s.counts.items() if k not in ("running", "waiting"))
+                control.progress(done, s.trials, f"{s.study}: {done} of {s.trials} done")
+            return TrialsStatus(studies=studies)
+
+        return await run_tool(ctx, work)
 
     @server.tool(
         name="trials_summary",
@@ -97,9 +103,15 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     @tool_errors
     async def trials_summary(ctx: Context, name: str, project: str = ".") -> StudySummary:
-        from dlpilot.tools.trials._summary import study_summary
+        where = _project(project)
 
-        return study_summary(name, _project(project))
+        def work(control: Control) -> StudySummary:
+            from dlpilot.tools.trials import study_summary
+
+            control.progress(0, None, f"reading study {name}")
+            return study_summary(name, where)
+
+        return await run_tool(ctx, work)
 
     @server.tool(
         name="trials_plot",
@@ -119,17 +131,23 @@ def register(server: MCPServer, state: ServerState) -> None:
     ) -> Annotated[CallToolResult, TrialsPlot]:
         where = _project(project)
 
-        def draw() -> dict[str, bytes]:
-            from dlpilot.tools.trials._plots import plot_round_data, render_round_pngs
-            from dlpilot.tools.trials._summary import study_round, study_summary, trial_curves
+        def draw(control: Control) -> dict[str, bytes]:
+            from dlpilot.tools.trials import (
+                plot_round_data,
+                render_round_pngs,
+                study_round,
+                study_summary,
+                trial_curves,
+            )
 
             round_ = study_round(name, where)
             records = study_summary(name, where).trials
+            control.progress(0, None, f"drawing the plots of study {name}")
             return render_round_pngs(
                 plot_round_data(round_, records, trial_curves(round_, records))
             )
 
-        pngs = await asyncio.to_thread(draw)  # matplotlib off the server's event loop
+        pngs = await run_tool(ctx, draw)
         result = TrialsPlot(study=name, plot=plot, available=sorted(pngs))
         png = pngs.get(plot)
         if png is None:
@@ -149,9 +167,14 @@ def register(server: MCPServer, state: ServerState) -> None:
     )
     @tool_errors
     async def stop_trials(ctx: Context, name: str, project: str = ".") -> StopResult:
-        from dlpilot.tools.trials._control import stop_study
+        where = _project(project)
 
-        return stop_study(name, _project(project))
+        def work(control: Control) -> StopResult:
+            from dlpilot.tools.trials import stop_study
+
+            return stop_study(name, where)
+
+        return await run_tool(ctx, work)
 
 
 __all__ = ["TrialsStatus", "register"]

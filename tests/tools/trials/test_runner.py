@@ -12,6 +12,7 @@ import pytest
 from dlpilot.tools.trials import RoundFile, RoundFileError
 from dlpilot.tools.trials._runner import Progress, run_round
 from dlpilot.tools.trials._summary import study_summary
+from tests.helpers import TRAIN_MLP
 
 from .conftest import PY, SCRIPTS, cpu_slots
 
@@ -125,7 +126,7 @@ def test_a_hopeless_trial_is_pruned_from_its_live_curve_and_stopped_at_once(
 def test_a_round_of_a_real_torch_training_tunes_its_learning_rate(
     write_round: Callable[..., RoundFile], tmp_path: Path
 ) -> None:
-    script = SCRIPTS / "train_mlp.py"
+    script = TRAIN_MLP
     round_ = write_round(
         name="mlp",
         command=f"{PY} {script} --lr {{lr}} --width {{width}} --seed {{seed}} --out {{trial_dir}}",

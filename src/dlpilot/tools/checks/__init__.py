@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from dlpilot.tools._lazy import lazy_exports
 from dlpilot.tools.checks._models import CheckReport, ChildRun, OverfitResult, UserException
+from dlpilot.tools.checks.project import ProjectCheck
 
 if TYPE_CHECKING:
     from dlpilot.tools.checks._command import Command, parse_command
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
         check_script,
         overfit_test,
     )
+    from dlpilot.tools.checks._text import overfit_line, render_check, render_entry
+    from dlpilot.tools.checks.project import check_project
     from dlpilot.tools.checks.rules import RULES, Context, RuntimeCheck, judge_all
 
 __getattr__ = lazy_exports(
@@ -62,6 +65,10 @@ __getattr__ = lazy_exports(
         "DEFAULT_VAL_BATCHES": "_run",
         "check_script": "_run",
         "overfit_test": "_run",
+        "overfit_line": "_text",
+        "render_check": "_text",
+        "render_entry": "_text",
+        "check_project": "project",
     },
 )
 
@@ -79,18 +86,23 @@ __all__ = [
     "OverfitPlot",
     "OverfitResult",
     "ProbeRun",
+    "ProjectCheck",
     "RecordedRunner",
     "RecordingRunner",
     "RuntimeCheck",
     "UserException",
+    "check_project",
     "check_script",
     "judge_all",
     "judge_curve",
+    "overfit_line",
     "overfit_test",
     "parse_command",
     "parse_env_options",
     "plot_data",
     "plot_overfit",
     "read_events",
+    "render_check",
+    "render_entry",
     "verdict",
 ]

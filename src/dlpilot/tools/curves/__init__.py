@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dlpilot.tools.curves._model import Run, Series
     from dlpilot.tools.curves._plot import Line, Panel, PlotData, plot_data, plot_runs, render_png
     from dlpilot.tools.curves._summary import compare_runs, summarize_run, summarize_runs
+    from dlpilot.tools.curves._text import render_diagnosis
     from dlpilot.tools.curves.readers import read_run, read_runs
 
 __getattr__ = lazy_exports(
@@ -47,6 +48,7 @@ __getattr__ = lazy_exports(
         "compare_runs": "_summary",
         "summarize_run": "_summary",
         "summarize_runs": "_summary",
+        "render_diagnosis": "_text",
         "read_run": "readers",
         "read_runs": "readers",
     },
@@ -73,6 +75,7 @@ __all__ = [
     "plot_runs",
     "read_run",
     "read_runs",
+    "render_diagnosis",
     "render_png",
     "summarize_run",
     "summarize_runs",

@@ -61,8 +61,14 @@ if TYPE_CHECKING:
         render_round_plots,
         render_round_pngs,
     )
-    from dlpilot.tools.trials._runner import run_round
-    from dlpilot.tools.trials._summary import build_summary, study_summary
+    from dlpilot.tools.trials._runner import Progress, Runner, run_round
+    from dlpilot.tools.trials._summary import (
+        build_summary,
+        study_round,
+        study_summary,
+        trial_curves,
+    )
+    from dlpilot.tools.trials._text import render_progress, render_status, render_summary
 
 __getattr__ = lazy_exports(
     __name__,
@@ -77,8 +83,15 @@ __getattr__ = lazy_exports(
         "plot_round_data": "_plots",
         "render_round_plots": "_plots",
         "render_round_pngs": "_plots",
+        "Progress": "_runner",
+        "Runner": "_runner",
         "run_round": "_runner",
+        "study_round": "_summary",
         "study_summary": "_summary",
+        "trial_curves": "_summary",
+        "render_progress": "_text",
+        "render_status": "_text",
+        "render_summary": "_text",
         "build_summary": "_summary",
         "start_detached": "_control",
         "study_status": "_control",
@@ -98,11 +111,13 @@ __all__ = [
     "IntParam",
     "Objective",
     "Param",
+    "Progress",
     "Pruner",
     "RoundAnswer",
     "RoundFile",
     "RoundFileError",
     "RoundPlotData",
+    "Runner",
     "Seeds",
     "StopResult",
     "StudyStatus",
@@ -120,15 +135,20 @@ __all__ = [
     "parse_round",
     "placeholders",
     "plot_round_data",
+    "render_progress",
     "render_round_plots",
     "render_round_pngs",
+    "render_status",
+    "render_summary",
     "round_answer",
     "round_from_table",
     "run_round",
     "seed_spread",
     "start_detached",
     "stop_study",
+    "study_round",
     "study_status",
     "study_summary",
     "target_grid",
+    "trial_curves",
 ]

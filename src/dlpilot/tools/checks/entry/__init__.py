@@ -27,9 +27,15 @@ if TYPE_CHECKING:
         probe_device,
         run_entry_checks,
     )
-    from dlpilot.tools.checks.entry._config import EntryConfig, load_entry_config
+    from dlpilot.tools.checks.entry._config import (
+        DLPILOT_TOML,
+        PYPROJECT,
+        EntryConfig,
+        load_entry_config,
+    )
     from dlpilot.tools.checks.entry._plot import LrPlotData, lr_plot_data, plot_lr_range
     from dlpilot.tools.checks.entry._propose import propose_entry_table, write_entry_table
+    from dlpilot.tools.checks.entry._text import render_batch_size, render_lr_range
 
 __getattr__ = lazy_exports(
     __name__,
@@ -38,6 +44,8 @@ __getattr__ = lazy_exports(
         "lr_range_test": "_api",
         "probe_device": "_api",
         "run_entry_checks": "_api",
+        "DLPILOT_TOML": "_config",
+        "PYPROJECT": "_config",
         "EntryConfig": "_config",
         "load_entry_config": "_config",
         "LrPlotData": "_plot",
@@ -45,10 +53,14 @@ __getattr__ = lazy_exports(
         "plot_lr_range": "_plot",
         "propose_entry_table": "_propose",
         "write_entry_table": "_propose",
+        "render_batch_size": "_text",
+        "render_lr_range": "_text",
     },
 )
 
 __all__ = [
+    "DLPILOT_TOML",
+    "PYPROJECT",
     "BatchSizeResult",
     "BatchTrial",
     "DeviceInfo",
@@ -63,6 +75,8 @@ __all__ = [
     "plot_lr_range",
     "probe_device",
     "propose_entry_table",
+    "render_batch_size",
+    "render_lr_range",
     "run_entry_checks",
     "write_entry_table",
 ]
