@@ -11,8 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileIndex, Scope
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     dotted,
     is_model_name,
@@ -22,6 +21,7 @@ from dlpilot.tools.inspect.code.training._names import (
     root,
     unwrap_device,
 )
+from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileIndex, Scope
 
 _MAX_DEPTH = 3  # how deep summaries follow calls; deeper helpers are rare in training scripts
 MODE_ROLES = frozenset({"train", "eval", "mode?"})

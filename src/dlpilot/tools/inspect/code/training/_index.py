@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     const_bool,
     dotted,

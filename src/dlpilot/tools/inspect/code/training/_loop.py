@@ -9,6 +9,14 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code._names import (
+    call_attr,
+    dotted,
+    is_non_stepping_call,
+    is_optimizer_class,
+    is_optimizer_name,
+    last,
+)
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
     branch_compatible,
@@ -19,14 +27,6 @@ from dlpilot.tools.inspect.code.training._flow import (
     scope_effects,
 )
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
-from dlpilot.tools.inspect.code.training._names import (
-    call_attr,
-    dotted,
-    is_non_stepping_call,
-    is_optimizer_class,
-    is_optimizer_name,
-    last,
-)
 
 _ZERO_TEXT = re.compile(r"zero_grad|grad\s*=\s*None|grad(?:\.data)?\.zero_\(|set_to_none")
 _STEP_ARG = re.compile(r"\s*\(\s*([A-Za-z_][\w.]*)")

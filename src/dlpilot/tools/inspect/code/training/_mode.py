@@ -12,6 +12,7 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code._names import is_model_name, last, root
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
     assigned_roots,
@@ -34,7 +35,6 @@ from dlpilot.tools.inspect.code.training._index import (
     mode_text,
 )
 from dlpilot.tools.inspect.code.training._modescope import ModeFacts, ModeScope, mode_facts
-from dlpilot.tools.inspect.code.training._names import is_model_name, last, root
 from dlpilot.tools.inspect.code.training._order import steps_during_eval
 
 _EVAL_NAME = re.compile(

@@ -7,11 +7,13 @@ import ast
 import re
 from typing import Literal
 
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     base_name,
     const_str,
     dotted,
     last_name,
+    names_progress,
+    state_component,
 )
 from dlpilot.tools.inspect.code.setup.facts._context import (
     Scope,
@@ -23,15 +25,7 @@ _SCHEDULER_IN_FILE = re.compile(
     r"lr_scheduler|Scheduler\b|get_\w*schedule\w*\(|OneCycleLR|StepLR|CosineAnnealing|LambdaLR"
     r"|ReduceLROnPlateau"
 )
-_PROGRESS_WORD = re.compile(r"(?i)epoch|step|iter|\bit\b|batch_idx|n_iter|update|global")
 _SAVE_HELPER = re.compile(r"(?i)checkpoint|ckpt|snapshot")
-_MODEL_WORD = re.compile(
-    r"(?i)model|state_dict|\bnet|net\b|weights|params|encoder|decoder|generator|discriminator|ema"
-    r"|module|backbone|policy|\bactor|critic|unet|vae"
-)
-# optimizer, optim_g, opt, opt_d, d_opt, and a GAN's optG / optD / opt1 (capital or digit suffix)
-_OPT_WORD = re.compile(r"(?i:optim|^opt$|^opt_|_opt$|_opt_)|^opt(?:[A-Z]|\d)")
-_SCHED_WORD = re.compile(r"(?i)sched")
 # Context managers whose files are deleted when the block ends.
 TEMPORARY = frozenset(
     {"TemporaryDirectory", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile"}
@@ -117,7 +111,7 @@ class CheckpointFacts(WalkContext):
             for arg in [*call.args[1:], *(kw.value for kw in call.keywords)]:
                 names = {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
                 names |= {n.attr for n in ast.walk(arg) if isinstance(n, ast.Attribute)}
-                if any(_PROGRESS_WORD.search(n) for n in names):
+                if any(names_progress(n) for n in names):
                     return True
         return False
 
@@ -128,7 +122,7 @@ class CheckpointFacts(WalkContext):
         if isinstance(node, ast.Call):
             name = last_name(node.func)
             if name == "state_dict" and isinstance(node.func, ast.Attribute):
-                return {_component(last_name(node.func.value)) or "model"}
+                return {state_component(last_name(node.func.value)) or "model"}
             if name == "dict" and node.keywords:
                 return _merge(
                     _key_component(kw.arg, kw.value) if kw.arg else None for kw in node.keywords
@@ -142,7 +136,7 @@ class CheckpointFacts(WalkContext):
         if isinstance(node, ast.JoinedStr | ast.BinOp):
             # a file name built from the epoch / step keeps the progress
             names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            return {"progress"} if any(_PROGRESS_WORD.search(n) for n in names) else set()
+            return {"progress"} if any(names_progress(n) for n in names) else set()
         if isinstance(node, ast.Name | ast.Attribute):
             value = self._lookup(node, sc, line)
             if value is not None and not isinstance(value, ast.Name | ast.Attribute):
@@ -151,7 +145,7 @@ class CheckpointFacts(WalkContext):
                     got |= self._extra_keys(node.id, sc)
                 return got
             key = node.id if isinstance(node, ast.Name) else node.attr
-            comp = _component(key)
+            comp = state_component(key)
             if comp in ("model", "optimizer", "scheduler"):
                 return {comp}
             if comp == "progress":
@@ -195,28 +189,14 @@ def _mentions_any(call: ast.Call, names: set[str]) -> bool:
     return False
 
 
-def _component(name: str) -> str | None:
-    if not name:
-        return None
-    if _SCHED_WORD.search(name):
-        return "scheduler"
-    if _OPT_WORD.search(name):
-        return "optimizer"
-    if _PROGRESS_WORD.search(name):
-        return "progress"
-    if _MODEL_WORD.search(name):
-        return "model"
-    return None
-
-
 def _key_component(key: str | None, value: ast.expr) -> set[str] | None:
-    comp = _component(key or "")
+    comp = state_component(key or "")
     if comp is None and isinstance(value, ast.Call) and last_name(value.func) == "state_dict":
         func = value.func
         assert isinstance(func, ast.Attribute)
-        comp = _component(last_name(func.value)) or "model"
+        comp = state_component(last_name(func.value)) or "model"
     if comp is None and isinstance(value, ast.Name | ast.Attribute):
-        comp = _component(value.id if isinstance(value, ast.Name) else value.attr)
+        comp = state_component(value.id if isinstance(value, ast.Name) else value.attr)
     return {comp} if comp else set()
 
 

@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass, field
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     Role,
     base_name,
     const_str,

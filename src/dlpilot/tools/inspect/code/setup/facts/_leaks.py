@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     Role,
     base_name,
     dotted,

@@ -8,7 +8,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     Role,
     base_name,
     const_str,

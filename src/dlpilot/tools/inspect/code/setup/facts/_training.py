@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Literal
 
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     const_str,
     dotted,
     is_false,

@@ -14,7 +14,7 @@ import bisect
 import re
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code.setup._names import (
+from dlpilot.tools.inspect.code._names import (
     const_str,
     is_test_path,
     last_name,
