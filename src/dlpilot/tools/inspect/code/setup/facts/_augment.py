@@ -6,18 +6,8 @@ from __future__ import annotations
 
 import ast
 
-from dlpilot.tools.inspect.code._names import (
-    const_str,
-    dotted,
-    kwarg,
-    last_name,
-    role,
-)
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    Assign,
-    Scope,
-    WalkContext,
-)
+from dlpilot.tools.inspect.code._names import const_str, dotted, kwarg, last_name, role
+from dlpilot.tools.inspect.code.setup.facts._context import Assign, Scope, WalkContext
 
 _RANDOM_NOT_AUG = frozenset({"RandomSampler", "RandomState", "Random", "RandomDataset"})
 _AUG_OPS = frozenset(

@@ -15,10 +15,7 @@ from dlpilot.tools.inspect.code._names import (
     names_progress,
     state_component,
 )
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    Scope,
-    WalkContext,
-)
+from dlpilot.tools.inspect.code.setup.facts._context import Scope, WalkContext
 
 _OPTIMIZER_IN_FILE = re.compile(r"optim|Optimizer|\.step\(")
 _SCHEDULER_IN_FILE = re.compile(

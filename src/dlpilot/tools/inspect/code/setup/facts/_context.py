@@ -7,13 +7,7 @@ import ast
 from dataclasses import dataclass, field
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code._names import (
-    Role,
-    base_name,
-    const_str,
-    last_name,
-    role,
-)
+from dlpilot.tools.inspect.code._names import Role, base_name, const_str, last_name, role
 from dlpilot.tools.inspect.code.setup.facts._file import FileFacts
 from dlpilot.tools.inspect.code.setup.facts._gates import Needs
 

@@ -16,11 +16,7 @@ from dlpilot.tools.inspect.code._names import (
     last_name,
     role,
 )
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    Scope,
-    WalkContext,
-    pairs,
-)
+from dlpilot.tools.inspect.code.setup.facts._context import Scope, WalkContext, pairs
 
 _MODULE_ALIASES = frozenset({"np", "numpy", "torch", "th", "pd", "pandas", "F", "math"})
 _DATASET_IGNORED_KW = frozenset(

@@ -18,11 +18,7 @@ from dlpilot.tools.inspect.code._names import (
     kwarg,
     last_name,
 )
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    Scope,
-    WalkContext,
-    expr_role,
-)
+from dlpilot.tools.inspect.code.setup.facts._context import Scope, WalkContext, expr_role
 
 _SHUFFLE_ELSEWHERE = re.compile(
     r"(?<![\w=])shuffle\(|IterableDataset|streaming\s*=\s*True|webdataset|\bwds\."

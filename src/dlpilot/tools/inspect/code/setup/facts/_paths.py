@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    WalkContext,
-)
+from dlpilot.tools.inspect.code.setup.facts._context import WalkContext
 
 # Absolute, machine-specific locations: a user's home (Linux, macOS, Windows, root), a Windows
 # drive, cluster file systems and Colab's Google Drive. System and shared locations (/tmp, /dev,

@@ -4,19 +4,10 @@ framework Trainer, and the framework defaults its arguments switch off."""
 from __future__ import annotations
 
 import ast
-from typing import Literal
 
-from dlpilot.tools.inspect.code._names import (
-    const_str,
-    dotted,
-    is_false,
-    kwarg,
-)
-from dlpilot.tools.inspect.code.setup.facts._context import (
-    WalkContext,
-)
-
-Framework = Literal["hf", "lightning"]
+from dlpilot.tools.inspect.code._names import const_str, dotted, is_false, kwarg
+from dlpilot.tools.inspect.code.setup.facts._context import WalkContext
+from dlpilot.tools.inspect.code.setup.facts._file import Framework
 
 
 class TrainingFacts(WalkContext):

@@ -14,12 +14,7 @@ import bisect
 import re
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code._names import (
-    const_str,
-    is_test_path,
-    last_name,
-    target_names,
-)
+from dlpilot.tools.inspect.code._names import const_str, is_test_path, last_name, target_names
 from dlpilot.tools.inspect.code.setup.facts._augment import AugmentFacts
 from dlpilot.tools.inspect.code.setup.facts._checkpoints import TEMPORARY, CheckpointFacts
 from dlpilot.tools.inspect.code.setup.facts._context import Assign, Scope
