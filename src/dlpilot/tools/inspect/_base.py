@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import ast
 from abc import ABC
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from dlpilot.findings import Finding
+
+_T = TypeVar("_T")
 
 TEST_DIRS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "integration_tests"})
 
@@ -44,6 +46,20 @@ class SourceFile:
     path: Path
     text: str
     tree: ast.Module
+    # what rules derived from this file once (indexes, facts), keyed by the function that builds it
+    _memo: dict[Callable[[SourceFile], object], object] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def memo(self, build: Callable[[SourceFile], _T]) -> _T:
+        """``build(self)``, computed once however many rules ask. Per-file indexes and facts live
+        on the file, so they go when the runner drops it."""
+        try:
+            return self._memo[build]  # type: ignore[return-value]
+        except KeyError:
+            value = build(self)
+            self._memo[build] = value
+            return value
 
     def line(self, lineno: int) -> str:
         lines = self.text.splitlines()

@@ -18,7 +18,7 @@ from pydantic import JsonValue
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code.setup._facts import FileFacts, facts_for
+from dlpilot.tools.inspect.code.setup.facts import FileFacts, facts_for
 
 _MAX_SITES = 20  # partial checkpoint sites kept between files (bounded memory)
 _MAX_REPORTED = 3  # partial checkpoint sites reported for a project

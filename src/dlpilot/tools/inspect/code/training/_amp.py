@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code._names import const_bool, dotted
 from dlpilot.tools.inspect.code.training._index import index_of
-from dlpilot.tools.inspect.code.training._names import const_bool, dotted
 
 # Text that shows loss scaling is handled: a scaler, apex, or a framework that scales for the user.
 _SCALING = ("GradScaler", "scale_loss", "loss_scale", "Accelerator", "deepspeed", "Fabric")

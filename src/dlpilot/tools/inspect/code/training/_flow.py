@@ -11,8 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileIndex, Scope
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     dotted,
     is_model_name,
@@ -22,6 +21,7 @@ from dlpilot.tools.inspect.code.training._names import (
     root,
     unwrap_device,
 )
+from dlpilot.tools.inspect.code.training._index import ClassInfo, Event, FileIndex, Scope
 
 _MAX_DEPTH = 3  # how deep summaries follow calls; deeper helpers are rare in training scripts
 MODE_ROLES = frozenset({"train", "eval", "mode?"})
@@ -219,6 +219,17 @@ def optimizer_names(ix: FileIndex) -> dict[str, set[str]]:
     return out
 
 
+def scope_effects(ix: FileIndex, scope: Scope) -> list[Effect]:
+    """The effects of a whole scope's events, computed once per scope however many rules ask."""
+    key = ("effects", id(scope))
+    cached = ix.memo.get(key)
+    if isinstance(cached, list):
+        return cached
+    found = effects(ix, scope, scope.events)
+    ix.memo[key] = found
+    return found
+
+
 def is_optimizer(ix: FileIndex, name: str) -> bool:
     return is_optimizer_name(name, frozenset(optimizer_names(ix)))
 
@@ -397,6 +408,7 @@ __all__ = [
     "module_names",
     "optimizer_names",
     "resolve",
+    "scope_effects",
     "summary",
     "touches",
     "trained_modules",

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import ast
 import re
-import weakref
 from dataclasses import dataclass, field
 
 from dlpilot.tools.inspect._base import SourceFile
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     const_bool,
     dotted,
@@ -156,18 +155,14 @@ def worth_indexing(text: str) -> bool:
     )
 
 
-_CACHE: weakref.WeakKeyDictionary[SourceFile, FileIndex | None] = weakref.WeakKeyDictionary()
-
-
 def index_of(f: SourceFile) -> FileIndex | None:
-    """The file's index, built on first request; None when the file cannot matter."""
-    try:
-        return _CACHE[f]
-    except KeyError:
-        pass
-    ix = _Builder(f).build() if worth_indexing(f.text) else None
-    _CACHE[f] = ix
-    return ix
+    """The file's index, built on first request (kept on the file); None when the file cannot
+    matter."""
+    return f.memo(_build)
+
+
+def _build(f: SourceFile) -> FileIndex | None:
+    return _Builder(f).build() if worth_indexing(f.text) else None
 
 
 def _grad_context(expr: ast.expr) -> str:

@@ -15,14 +15,14 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code.training._index import index_of
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     const_bool,
     dotted,
     is_model_name,
     last,
 )
+from dlpilot.tools.inspect.code.training._index import index_of
 from dlpilot.tools.inspect.code.training._resolve import class_of
 
 _DROPOUTS = frozenset(

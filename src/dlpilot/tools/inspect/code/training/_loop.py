@@ -9,17 +9,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code.training._flow import (
-    Effect,
-    branch_compatible,
-    dominates,
-    effects,
-    is_optimizer,
-    optimizer_names,
-    resolve,
-)
-from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
-from dlpilot.tools.inspect.code.training._names import (
+from dlpilot.tools.inspect.code._names import (
     call_attr,
     dotted,
     is_non_stepping_call,
@@ -27,6 +17,16 @@ from dlpilot.tools.inspect.code.training._names import (
     is_optimizer_name,
     last,
 )
+from dlpilot.tools.inspect.code.training._flow import (
+    Effect,
+    branch_compatible,
+    dominates,
+    is_optimizer,
+    optimizer_names,
+    resolve,
+    scope_effects,
+)
+from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
 
 _ZERO_TEXT = re.compile(r"zero_grad|grad\s*=\s*None|grad(?:\.data)?\.zero_\(|set_to_none")
 _STEP_ARG = re.compile(r"\s*\(\s*([A-Za-z_][\w.]*)")
@@ -65,16 +65,6 @@ def _words_around(text: str, needle: str) -> set[str]:
 
 
 _DETACHING = frozenset({"item", "detach", "tolist", "numpy", "data", "cpu"})
-
-
-def _scope_effects(ix: FileIndex, scope: Scope) -> list[Effect]:
-    key = ("effects", id(scope))
-    cached = ix.memo.get(key)
-    if isinstance(cached, list):
-        return cached
-    found = effects(ix, scope, scope.events)
-    ix.memo[key] = found
-    return found
 
 
 def _innermost_training_loops(scope: Scope, effs: list[Effect]) -> dict[int, list[Effect]]:
@@ -130,7 +120,7 @@ class ZeroGradRule(Rule):
             return []
         out: list[Finding] = []
         for scope in ix.scopes:
-            effs = _scope_effects(ix, scope)
+            effs = scope_effects(ix, scope)
             if not any(e.kind == "backward" for e in effs):
                 continue
             out.extend(self._missing(ix, scope, effs, f.rel))

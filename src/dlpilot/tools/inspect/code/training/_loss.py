@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code._names import call_attr, dotted, last, root, unwrap_device
 from dlpilot.tools.inspect.code.training._flow import enclosing_class, latest_assign
 from dlpilot.tools.inspect.code.training._index import (
     ClassInfo,
@@ -28,7 +29,6 @@ from dlpilot.tools.inspect.code.training._index import (
     index_of,
     loss_text,
 )
-from dlpilot.tools.inspect.code.training._names import call_attr, dotted, last, root, unwrap_device
 
 _LOSS_CLASSES = {
     "CrossEntropyLoss": "ce",

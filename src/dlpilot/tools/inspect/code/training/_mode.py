@@ -12,15 +12,16 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code._names import is_model_name, last, root
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
     assigned_roots,
     call_argument,
-    effects,
     enclosing_class,
     map_name,
     module_names,
     resolve,
+    scope_effects,
     summary,
     touches,
     trained_modules,
@@ -33,7 +34,7 @@ from dlpilot.tools.inspect.code.training._index import (
     index_of,
     mode_text,
 )
-from dlpilot.tools.inspect.code.training._names import is_model_name, last, root
+from dlpilot.tools.inspect.code.training._modescope import ModeFacts, ModeScope, mode_facts
 from dlpilot.tools.inspect.code.training._order import steps_during_eval
 
 _EVAL_NAME = re.compile(
@@ -68,35 +69,6 @@ def _calls_after_grad_off(text: str) -> set[str]:
     return out
 
 
-# Text that means some module may behave differently in train and eval mode: a mode-dependent
-# layer, code reading ``self.training``, or a model built by a library (zoo models have batch-norm
-# or dropout). A project that defines its own modules and holds none of these anywhere trains a
-# model whose train and eval modes compute the same thing, so mode findings would be moot.
-_MODE_SENSITIVE = (
-    "ropout",
-    "BatchNorm",
-    "batch_norm",
-    "InstanceNorm",
-    "instance_norm",
-    ".training",
-    "DropPath",
-    "drop_path",
-    "StochasticDepth",
-    "RReLU",
-    "rrelu",
-    "torchvision.models",
-    "import models",
-    "timm",
-    "from_pretrained",
-    "hub.load",
-    "transformers",
-    "segmentation_models",
-    "monai",
-    "lightning",
-)
-_DEFINES_MODULE = re.compile(r"^\s*class\s+\w+\s*\([^)]*\bModule\b", re.MULTILINE)
-
-
 _EVAL_DATA = re.compile(r"(?:^|_)(?:val(?!ue)|valid|test|eval|dev(?:_|$|set|loader|data))")
 
 
@@ -115,16 +87,6 @@ def _lightning(scope: Scope) -> bool:
 
 def _covers(parent: str, module: str) -> bool:
     return bool(parent) and (module == parent or module.startswith(parent + "."))
-
-
-def _scope_effects(ix: FileIndex, scope: Scope) -> list[Effect]:
-    key = ("effects", id(scope))
-    cached = ix.memo.get(key)
-    if isinstance(cached, list):
-        return cached
-    found = effects(ix, scope, scope.events)
-    ix.memo[key] = found
-    return found
 
 
 def _forwards(ix: FileIndex, events: Iterable[Event]) -> list[Event]:
@@ -157,7 +119,7 @@ class ModeRule(Rule):
         self._pending_mode: list[Finding] = []
         # per file: some module there may compute differently in train / eval; it defines its
         # own nn.Module classes; the modules it imports (judged per sub-project in finish)
-        self._files: dict[str, _ModeFacts] = {}
+        self._files: dict[str, ModeFacts] = {}
         # module-level functions that leave a parameter in eval mode: name -> [(file, params,
         # the parameters left in eval mode)]; and calls to functions of other files made inside
         # a training loop, judged against them in finish
@@ -167,11 +129,7 @@ class ModeRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        self._files[f.rel] = _ModeFacts(
-            sensitive=any(tok in text for tok in _MODE_SENSITIVE),
-            defines_module="Module" in text and _DEFINES_MODULE.search(text) is not None,
-            imports=_IMPORTED.findall(text) if "import" in text else [],
-        )
+        self._files[f.rel] = mode_facts(text)
         if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
@@ -221,7 +179,7 @@ class ModeRule(Rule):
         out = [item for name, item in self._pending_grad if name not in self._called_without_grad]
         # Mode findings stand unless every model the finding's code can reach is the project's
         # own and none of them has a layer that behaves differently in train and eval mode.
-        matters = _ModeScope(self._files)
+        matters = ModeScope(self._files)
         kept = [i for i in self._pending_mode if matters(i.evidence[0].file)]
         out[:0] = kept
         found = {(i.id, i.evidence[0].file, i.evidence[0].line) for i in kept}
@@ -230,68 +188,6 @@ class ModeRule(Rule):
             if key not in found and matters(item.evidence[0].file):
                 out.append(item)
         return out
-
-
-@dataclass(frozen=True)
-class _ModeFacts:
-    sensitive: bool
-    defines_module: bool
-    imports: list[tuple[str, str]]
-
-
-_IMPORTED = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import|import\s+([\w.]+))", re.MULTILINE)
-
-
-class _ModeScope:
-    """Whether train / eval mode can matter for the code of one file: judged on the files it can
-    reach (its own directory and everything below it, plus the repository modules it imports,
-    transitively), so one example of a repository of many with dropout does not make every other
-    example's missing ``model.eval()`` an error."""
-
-    def __init__(self, files: dict[str, _ModeFacts]) -> None:
-        self.files = files
-        self.memo: dict[str, bool] = {}
-
-    def __call__(self, rel: str | None) -> bool:
-        if rel is None or rel not in self.files:
-            return True
-        if rel not in self.memo:
-            reach = self._reach(rel)
-            facts = [self.files[r] for r in reach]
-            self.memo[rel] = any(f.sensitive for f in facts) or not any(
-                f.defines_module for f in facts
-            )
-        return self.memo[rel]
-
-    def _reach(self, rel: str) -> set[str]:
-        todo, seen = [rel], set()
-        while todo:
-            cur = todo.pop()
-            if cur in seen:
-                continue
-            seen.add(cur)
-            folder = cur.rsplit("/", 1)[0] + "/" if "/" in cur else ""
-            if cur == rel:
-                todo.extend(r for r in self.files if r.startswith(folder))
-            for spec in self.files[cur].imports:
-                todo.extend(self._module_files(spec, folder))
-        return seen
-
-    def _module_files(self, spec: tuple[str, str], folder: str) -> list[str]:
-        """The repository files an import may load, as Python finds them: next to the importing
-        file first (a script's directory is first on ``sys.path``), then from the repository
-        root, then anywhere that ends in the module's path (a package under ``src/``)."""
-        name = (spec[0] or spec[1]).lstrip(".")
-        if not name:  # from . import x
-            depth = folder.count("/")
-            return [r for r in self.files if r.startswith(folder) and r.count("/") == depth]
-        tail = name.replace(".", "/")
-        for base in (folder, ""):
-            hits = [b for b in (f"{base}{tail}.py", f"{base}{tail}/__init__.py") if b in self.files]
-            if hits:
-                return hits
-        ends = (f"/{tail}.py", f"/{tail}/__init__.py")
-        return [r for r in self.files if r.endswith(ends)]
 
 
 def _restores(effs: Iterable[Effect], module: str) -> bool:
@@ -307,7 +203,7 @@ def _restores(effs: Iterable[Effect], module: str) -> bool:
 def _eval_during_training(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
     if not scope.loops:
         return []
-    effs = _scope_effects(ix, scope)
+    effs = scope_effects(ix, scope)
     if not any(e.kind == "eval" for e in effs) or not any(e.kind == "step" for e in effs):
         return []
     trained = trained_modules(ix) | {e.recv for e in effs if e.kind == "train" and e.recv}
@@ -394,7 +290,7 @@ def _foreign_calls(ix: FileIndex, scope: Scope, rel: str) -> list[_ForeignCall]:
     ]
     if not calls:
         return []
-    effs = _scope_effects(ix, scope)
+    effs = scope_effects(ix, scope)
     stepping = {lid for e in effs if e.kind == "step" for lid in e.event.loops}
     if not stepping:
         return []
@@ -468,7 +364,7 @@ def _train_during_eval(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
         return []
     fw = forwards[0]
     model = fw.name
-    effs = _scope_effects(ix, scope)
+    effs = scope_effects(ix, scope)
     if any(
         e.kind in {"eval", "mode?", "step", "backward"}
         or (e.kind == "opaque" and touches(e.recv, model))
@@ -493,7 +389,7 @@ def _train_during_eval(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
 def _mode_at_call(ix: FileIndex, caller: Scope, call: Event, module: str | None) -> str:
     """``train`` when the module is surely in train mode at the call; else ``unknown`` or
     ``eval``."""
-    effs = _scope_effects(ix, caller)
+    effs = scope_effects(ix, caller)
     before = [e for e in effs if e.order < call.order]
     verdict = _latest_mode(before, module)
     if verdict or not call.loops:
@@ -557,7 +453,7 @@ def _eval_grad_enabled(ix: FileIndex, scope: Scope, rel: str) -> list[Finding]:
     if scope.no_grad or scope.grad_managed or not scope.loops:
         return []
     eval_fn = is_eval_function(scope)
-    effs = _scope_effects(ix, scope)
+    effs = scope_effects(ix, scope)
     out: list[Finding] = []
     flagged: set[int] = set()
     for lid, loop in scope.loops.items():

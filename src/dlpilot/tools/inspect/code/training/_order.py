@@ -11,9 +11,9 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code._names import call_attr, const_bool, dotted, last
 from dlpilot.tools.inspect.code.training._flow import optimizer_names
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
-from dlpilot.tools.inspect.code.training._names import call_attr, const_bool, dotted, last
 from dlpilot.tools.inspect.code.training._resolve import note_defaults, param_values
 
 _CLIP = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value"})

@@ -12,10 +12,10 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code._names import dotted, is_model_name, last
 from dlpilot.tools.inspect.code.training._flow import resolve
 from dlpilot.tools.inspect.code.training._index import FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._mode import is_eval_function
-from dlpilot.tools.inspect.code.training._names import dotted, is_model_name, last
 from dlpilot.tools.inspect.code.training._resolve import call_sites, param_values, value_of
 
 _PREPROCESS = re.compile(

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import ast
 
+from dlpilot.tools.inspect.code._names import dotted, unwrap_device
 from dlpilot.tools.inspect.code.training._flow import call_argument, resolve
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope
-from dlpilot.tools.inspect.code.training._names import dotted, unwrap_device
 
 _MAX_HOPS = 3  # parameter -> caller hops followed; training code rarely passes a model deeper
 

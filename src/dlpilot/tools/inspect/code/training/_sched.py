@@ -14,8 +14,8 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code._names import call_attr, dotted, last
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope, index_of
-from dlpilot.tools.inspect.code.training._names import call_attr, dotted, last
 from dlpilot.tools.inspect.code.training._resolve import value_of
 
 # scheduler -> the argument measured in epochs (name, position after the optimizer)

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
-from dlpilot.tools.inspect.code.training._names import call_attr, dotted, last
+from dlpilot.tools.inspect.code._names import call_attr, dotted, last
 
 _HELD_OUT = re.compile(r"val|valid|test|eval|dev|holdout|score", re.IGNORECASE)
 _BEST = re.compile(r"best|lowest|min_loss|max_acc|highest", re.IGNORECASE)

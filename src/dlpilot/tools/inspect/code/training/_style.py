@@ -8,9 +8,9 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect.code._names import is_model_name
 from dlpilot.tools.inspect.code.training._flow import enclosing_class
 from dlpilot.tools.inspect.code.training._index import bare_mode_text, index_of
-from dlpilot.tools.inspect.code.training._names import is_model_name
 
 _CALLER_NAMES = ("forward", "_forward", "__call__", "_call_impl")
 
