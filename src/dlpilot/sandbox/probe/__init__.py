@@ -2,9 +2,10 @@
 
 Run as ``python -m dlpilot.sandbox.probe --out EVENTS.jsonl [bounds] -- script.py args...``. This
 package is the only place in dlpilot that imports torch, and only its ``__main__`` and private
-modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`
-the option names and the bound defaults without torch. The evidence's contract (the summary's
-keys and types) is in ``_schema``, standard library only.
+modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`,
+the option names and the bound defaults without torch. The evidence's contract (the events' and
+the summary's keys and types) is :mod:`schema` (``from dlpilot.sandbox.probe import schema``;
+``schema.Summary``, ``schema.BucketSummary``, ...), standard library only.
 
 The event file is JSON lines, written and flushed as the run goes, so a crash still leaves the
 evidence up to it. Its size is bounded however long the script would train: per-step events are
@@ -23,6 +24,7 @@ capped, everything else is a fixed-size aggregate in the ``summary`` events (wri
 
 from __future__ import annotations
 
+from . import _schema as schema
 from ._schema import (
     DEFAULT_EPOCHS,
     DEFAULT_MAX_EVENT_BYTES,
@@ -50,4 +52,5 @@ __all__ = [
     "DEFAULT_VAL_BATCHES",
     "MODES",
     "PROBE_VERSION",
+    "schema",
 ]
