@@ -145,6 +145,7 @@ def test_the_checker_catches_a_renamed_a_missing_and_a_mistyped_key() -> None:
 
 
 def _probe(tmp_path: Path, mode: str) -> ProbeRun:
+    """Probe :data:`SCRIPT`; the probe's own errors (``probe-error`` events) fail the test."""
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     events = tmp_path / f"{mode}.jsonl"
@@ -153,6 +154,8 @@ def _probe(tmp_path: Path, mode: str) -> ProbeRun:
     argv = [sys.executable, "-m", "dlpilot.sandbox.probe", "--out", str(events), "--mode", mode]
     argv += ["--train-batches", "6", "--val-batches", "2", "--overfit-steps", "30", "--"]
     subprocess.run([*argv, str(script)], cwd=tmp_path, env=env, check=True, timeout=PROBE_TIMEOUT_S)
+    errors = [line for line in events.read_text().splitlines() if '"ev":"probe-error"' in line]
+    assert errors == []
     return read_events(events)
 
 

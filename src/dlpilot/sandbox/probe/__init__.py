@@ -2,9 +2,10 @@
 
 Run as ``python -m dlpilot.sandbox.probe --out EVENTS.jsonl [bounds] -- script.py args...``. This
 package is the only place in dlpilot that imports torch, and only its ``__main__`` and private
-modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`
-the option names and the bound defaults without torch. The evidence's contract (the summary's
-keys and types) is in ``_schema``, standard library only.
+modules do; importing the package itself stays light, so the parent may read :data:`PROBE_VERSION`,
+the option names and the bound defaults without torch. The evidence's contract (the events' and
+the summary's keys and types) is :mod:`schema` (``from dlpilot.sandbox.probe import schema``;
+``schema.Summary``, ``schema.BucketSummary``, ...), standard library only.
 
 The event file is JSON lines, written and flushed as the run goes, so a crash still leaves the
 evidence up to it. Its size is bounded however long the script would train: per-step events are
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import _schema as schema
 from ._schema import (
     DEFAULT_EPOCHS,
     DEFAULT_MAX_EVENT_BYTES,
@@ -65,4 +67,5 @@ __all__ = [
     "SITE_CONFIG_VAR",
     "SITE_DIR",
     "SITE_DIR_VAR",
+    "schema",
 ]

@@ -147,7 +147,7 @@ def _install() -> None:
             sys.stderr.flush()
             os._exit(0)
         if os.getpid() == pid and not done:
-            rec.active = False
+            rec.ctx.active = False
             rec.record_exception(exc)
             finish("exception", 1)
         previous(kind, exc, tb)

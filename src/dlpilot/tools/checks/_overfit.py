@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 from dlpilot.findings import finding
+from dlpilot.sandbox.probe import DEFAULT_OVERFIT_STEPS
 from dlpilot.tools._contract import reports
 
 from ._evidence import ProbeRun, num
@@ -80,9 +81,6 @@ CUT_SHORT_FALLING = 0.95
 """A run that ended before the step budget (the script itself stopped) gets no failure while its
 final window's mean is still below this share of the window before it (5% a window): the loss was
 still going down when the script stopped, so the budget, not the model, ran out."""
-
-DEFAULT_OVERFIT_STEPS = 200
-"""Seed 004 says 200-500 steps; 200 keeps a small CPU model within seconds."""
 
 
 @reports("overfit.single-batch-failed")
