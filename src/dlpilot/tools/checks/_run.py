@@ -30,6 +30,7 @@ from dlpilot.sandbox.probe import (
 )
 from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
+from dlpilot.tools.inspect import repository_root
 
 from ._command import Command, parse_command
 from ._envvars import child_env, dropped_hint, dropped_variables
@@ -79,15 +80,13 @@ def _src_root() -> str:
 def repo_root(cwd: Path, guard: PathGuard | None = None) -> Path:
     """The project's repository root: the nearest directory at or above ``cwd`` holding
     ``.git``, else ``cwd``; with a ``guard``, only a root it allows."""
-    for candidate in (cwd, *cwd.parents):
-        if (candidate / ".git").exists():
-            if guard is not None:
-                try:
-                    guard(candidate)
-                except PathNotAllowed:
-                    return cwd
-            return candidate
-    return cwd
+    candidate = repository_root(cwd)
+    if candidate != cwd and guard is not None:
+        try:
+            guard(candidate)
+        except PathNotAllowed:
+            return cwd
+    return candidate
 
 
 @dataclass
