@@ -110,3 +110,22 @@ def test_a_variable_the_sandbox_dropped_is_named_with_the_option_that_passes_it(
         )
         assert passed.error is None, options
         assert passed.script is not None and passed.script.steps_observed == 30
+
+
+DEFAULTED = """\
+import os
+import torch
+
+root = os.environ.get("TRAIN_DATA_ROOT")
+x = torch.load(os.path.join(root, "x.pt"))
+"""
+
+
+def test_a_dropped_variable_read_with_a_default_is_named_when_the_script_then_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "train.py").write_text(DEFAULTED)
+    monkeypatch.setenv("TRAIN_DATA_ROOT", str(tmp_path))
+    report = check_project(["python", "train.py"], cwd=tmp_path, entry=False, overfit=False)
+    assert report.script is not None and report.script.dropped_env == ["TRAIN_DATA_ROOT"]
+    assert report.error is not None and "--pass-env TRAIN_DATA_ROOT" in report.error
