@@ -90,3 +90,14 @@ def test_a_short_run_that_fell_then_levelled_off_still_fails():
     ]  # down to ~2.3 of its 4.3 start by step 40, flat after
     result = judge_curve(curve, None, budget=200)
     assert result.verdict == "failed" and result.finding is not None
+
+
+def test_a_run_stopped_before_half_its_budget_gets_no_failure_even_on_a_plateau():
+    # a slow starter: near its start, noisy and level, when the time ran out at 79 of 200 steps
+    import random
+
+    rng = random.Random(5)
+    curve: list[float | None] = [5.0 + rng.gauss(0.0, 0.06) for _ in range(79)]
+    result = judge_curve(curve, None, budget=200)
+    assert result.verdict == "inconclusive" and result.finding is None
+    assert "79 of the 200" in result.reason and "--timeout" in result.reason

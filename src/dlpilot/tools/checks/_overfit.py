@@ -61,6 +61,12 @@ FINAL_WINDOW_MIN = 5
 MIN_STEPS = 50
 """Fewer steps than this (the script ended first) give no verdict unless the loss already passed."""
 
+MIN_BUDGET_SHARE = 0.5
+"""A run that ended (the script stopped, or the time ran out) before this share of the step budget
+gets no failure: its curve is too short to tell a model that cannot fit from a slow start (an
+LSTM language model at lr 20 sits within 10% of its start for its first ~100 steps, then falls
+to ~0)."""
+
 STILL_FALLING = 0.8
 """The curve is still falling when the final window's mean is below this share of the mean of
 the window before it: more steps would likely help."""
@@ -173,6 +179,15 @@ def judge_curve(
             update={
                 "reason": f"the run ended after {steps} steps, fewer than the {MIN_STEPS} a "
                 "verdict needs"
+            }
+        )
+    if steps < MIN_BUDGET_SHARE * budget:
+        return result.model_copy(
+            update={
+                "reason": f"the run ended after {steps} of the {budget} steps the test asks for, "
+                f"fewer than {MIN_BUDGET_SHARE:.0%} of them: too few to tell a slow start from a "
+                f"model that cannot fit ({initial:.3g} -> {final:.3g}); give the check more time "
+                "(--timeout) or run the script longer for a verdict"
             }
         )
     if steps < budget and (_window_ratio(losses, window) < CUT_SHORT_FALLING or trend.declining):
