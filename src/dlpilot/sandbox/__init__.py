@@ -1,6 +1,7 @@
 """Runs user code in child processes with limits.
 
-The process runner (:func:`run_child`) knows only the standard library and :mod:`dlpilot.errors`.
+The process runner (:func:`run_child`; its spec and result in ``_spec``) knows only the
+standard library and :mod:`dlpilot.errors`.
 No child outlives its owner: see :mod:`dlpilot.sandbox._tree` (every descendant is found) and
 :mod:`dlpilot.sandbox._owner` (shutdown, owned temporary directories, leftovers of dead owners);
 the in-child probe, which imports torch, lives in ``dlpilot.sandbox.probe`` and is not
@@ -14,7 +15,8 @@ from ._owner import (
     release_tempdir,
     stop_children,
 )
-from ._process import (
+from ._process import run_child
+from ._spec import (
     DEFAULT_ENV_ALLOW,
     DEFAULT_TIMEOUT_S,
     KILL_GRACE_S,
@@ -25,7 +27,6 @@ from ._process import (
     python_executable,
     python_module_argv,
     raise_for_cause,
-    run_child,
 )
 
 __all__ = [

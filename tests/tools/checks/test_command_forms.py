@@ -8,7 +8,7 @@ import pytest
 
 from dlpilot.errors import InvalidArgument, PathNotAllowed
 from dlpilot.tools.checks import parse_command, parse_env_options
-from dlpilot.tools.checks._envvars import dropped_variables
+from dlpilot.tools.checks._envvars import defaulted_reads, dropped_variables
 
 
 def _project(tmp_path):
@@ -172,3 +172,20 @@ def test_when_nothing_trained_the_crashed_ranks_exception_says_why(tmp_path):
     )
     main, _ = merge([rank0, rank1])
     assert main.exception is not None and main.exception["type"] == "KeyError"
+
+
+def test_reads_with_a_default_of_dropped_variables_are_named_from_the_files_that_ran(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DATA_ROOT", "/data")
+    monkeypatch.setenv("RUN_NAME", "a")
+    monkeypatch.setenv("SEEN_ELSEWHERE", "x")
+    (tmp_path / "train.py").write_text(
+        "import os\nroot = os.environ.get('DATA_ROOT')\nname = os.getenv(\"RUN_NAME\", 'r')\n"
+        "home = os.environ.get('NOT_SET_ANYWHERE_Y')\n"
+    )
+    (tmp_path / "unrun.py").write_text("import os\nos.getenv('SEEN_ELSEWHERE')\n")
+    read = defaulted_reads(tmp_path, ["train.py", "missing.py"], {}, ("PATH",))
+    assert read == ["DATA_ROOT", "RUN_NAME"]  # not one unset here, nor one of a file not run
+    assert defaulted_reads(tmp_path, ["train.py"], {"DATA_ROOT": "/d"}, ("RUN_*",)) == []
+    assert defaulted_reads(tmp_path, [str(tmp_path / "train.py")], {}, ()) == []

@@ -3,6 +3,7 @@ with the probe in every Python process it starts: real launchers, real child pro
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -110,3 +111,68 @@ def test_a_variable_the_sandbox_dropped_is_named_with_the_option_that_passes_it(
         )
         assert passed.error is None, options
         assert passed.script is not None and passed.script.steps_observed == 30
+
+
+DEFAULTED = """\
+import os
+import torch
+
+root = os.environ.get("TRAIN_DATA_ROOT")
+x = torch.load(os.path.join(root, "x.pt"))
+"""
+
+
+def test_a_dropped_variable_read_with_a_default_is_named_when_the_script_then_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "train.py").write_text(DEFAULTED)
+    monkeypatch.setenv("TRAIN_DATA_ROOT", str(tmp_path))
+    report = check_project(["python", "train.py"], cwd=tmp_path, entry=False, overfit=False)
+    assert report.script is not None and report.script.dropped_env == ["TRAIN_DATA_ROOT"]
+    assert report.error is not None and "--pass-env TRAIN_DATA_ROOT" in report.error
+
+
+FAKE_ACCELERATE = '''\
+#!{python}
+"""Stands in for `accelerate launch` (not installed here) the way its one-process launcher runs:
+the launcher imports torch, then runs the script in a child Python and exits with its status."""
+import subprocess
+import sys
+
+import torch  # noqa: F401
+
+args = sys.argv[1:]
+assert args[0] == "launch", args
+args = args[1:]
+while args and args[0].startswith("--"):
+    args = args[1:]
+sys.exit(subprocess.call([sys.executable, *args]))
+'''
+
+
+def test_accelerate_launch_runs_as_typed_with_the_probe_in_the_script_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "accelerate"
+    fake.write_text(FAKE_ACCELERATE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "train.py").write_text(PLAIN.replace("    opt.zero_grad()\n", ""))
+    report = check_project(
+        ["accelerate", "launch", "--num_processes=1", "train.py"],
+        cwd=tmp_path,
+        env={"TRAIN_LR": "0.1"},
+        entry=False,
+        overfit=False,
+        timeout_s=90,
+    )
+    assert report.error is None, report.error
+    script = report.script
+    assert script is not None and script.launcher == "accelerate"
+    assert script.steps_observed == 30
+    assert [p.steps for p in script.processes if p.primary] == [30]
+    assert len(script.processes) == 2  # the launcher imported torch too, and took no step
+    found = [f for f in report.findings if f.id == "loop.zero-grad-missing"]
+    assert found and any(e.how == "runtime" for e in found[0].evidence)

@@ -245,3 +245,53 @@ def test_inspect_repo_reads_git_facts_of_a_real_repository(tmp_path: Path) -> No
     report = inspect_repo(root)
     assert report.is_git is True
     assert report.files_scanned == 1
+
+
+_NO_ZERO_GRAD = """\
+import torch
+
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for step in range(10):
+    x = torch.randn(8, 4)
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_subdirectory_of_a_repository_gives_paths_from_the_repository_root(
+    tmp_path: Path,
+) -> None:
+    root = make_repo(
+        tmp_path / "r",
+        {
+            "README.md": "pip install\n",
+            "projects/adder/train.py": _NO_ZERO_GRAD,
+            "projects/adder/broken.py": "def f(:\n",
+            "other/train.py": _NO_ZERO_GRAD,
+        },
+    )
+    report = inspect_repo(root / "projects" / "adder")
+    assert report.root == str(root.resolve())
+    assert report.scope == "projects/adder"
+    files = {e.file for f in report.by_id("loop.zero-grad-missing") for e in f.evidence}
+    assert files == {"projects/adder/train.py"}  # other/ is outside the inspected directory
+    assert set(_skipped(report)) == {"projects/adder/broken.py"}
+    assert "only projects/adder/" in render_text(report)
+    whole = inspect_repo(root)
+    assert whole.scope == ""
+    assert {e.file for f in whole.by_id("loop.zero-grad-missing") for e in f.evidence} == {
+        "other/train.py",
+        "projects/adder/train.py",
+    }
+
+
+def test_a_directory_outside_any_repository_is_its_own_root(tmp_path: Path) -> None:
+    write(tmp_path / "proj", {"sub/train.py": _NO_ZERO_GRAD})
+    report = inspect_repo(tmp_path / "proj" / "sub")
+    assert report.root == str((tmp_path / "proj" / "sub").resolve())
+    assert report.scope == ""
+    assert {e.file for f in report.by_id("loop.zero-grad-missing") for e in f.evidence} == {
+        "train.py"
+    }

@@ -17,7 +17,8 @@ from dlpilot.runbook._rules._evidence import (
     project_evidence,
 )
 from dlpilot.runbook._rules._project import ProjectScan, scan_project
-from dlpilot.runbook._rules._propose import command_line, param_name, propose
+from dlpilot.runbook._rules._propose import param_name, propose
+from dlpilot.runbook._rules._roundfile import command_line
 
 
 def gather(runbook: Runbook, kinds: list[str], *, curves: Path | None = None) -> GatherResult:

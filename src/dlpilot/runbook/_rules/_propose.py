@@ -1,5 +1,6 @@
 """The deterministic rules: an answer for every step, with why (the evidence and the seed section).
 
+Steps 1 to 6 are here; step 7 (the round file) is in ``_roundfile``, steps 8 and 9 in ``_after``.
 Each ``_stepN`` function reads the state's evidence (recording the static evidence it needs on the
 way) and returns ``(answer, why, evidence ids)``. A rule that lacks what it needs raises
 :class:`RunbookError` saying what to gather, instead of guessing.
@@ -213,6 +214,8 @@ SEED_DEFAULT_ARCH = {"classification": "ResNet-18 (images) or BERT-base (text): 
 
 
 def _step3(ctx: Ctx) -> tuple[dict[str, Any], str, list[str]]:
+    from dlpilot.runbook._rules._roundfile import command_line  # it imports this module
+
     scan, eid = ctx.scan()
     task = ctx.answer(1)["task_type"]
     if scan.entry and scan.tunable:
@@ -516,7 +519,7 @@ def _widen_previous_hits(ctx: Ctx, params: dict[str, Any]) -> None:
 def _two_stage(ctx: Ctx, answer: dict[str, Any], tunable: dict[str, Any]) -> str:
     """Seed 001 §5.1: a compute-bound project tunes with short runs, then re-runs the best near
     full length."""
-    seconds = _baseline_seconds(ctx.state)
+    seconds = baseline_seconds(ctx.state)
     length = next((d for d, f in tunable.items() if kind_of(f) == "length"), None)
     if seconds is None or length is None:
         return "Not compute-bound as far as known (no baseline run time recorded)."
@@ -548,7 +551,7 @@ def _two_stage(ctx: Ctx, answer: dict[str, Any], tunable: dict[str, Any]) -> str
     )
 
 
-def _baseline_seconds(state: RunbookState) -> float | None:
+def baseline_seconds(state: RunbookState) -> float | None:
     for record in reversed(state.evidence):
         if record.kind == "curves" and isinstance(record.data.get("seconds"), int | float):
             seconds: Any = record.data["seconds"]
@@ -556,103 +559,19 @@ def _baseline_seconds(state: RunbookState) -> float | None:
     return None
 
 
-# --- step 7 ---------------------------------------------------------------------------------------
-
-
-def command_line(scan: ProjectScan, params: dict[str, Any]) -> str:
-    """The training command with every parameter, the seed and the output directory as
-    placeholders (``{trial_dir}`` is the run's own directory)."""
-    if scan.entry is None:
-        raise RunbookError("no training entry point: the rules cannot write a command")
-    parts = ["python", Path(scan.entry).name]
-    for dest in params:
-        flag = scan.flag(dest) or next(
-            (f for f in scan.flags if param_name(f.dest) == dest), None
-        )  # fmt: skip
-        if flag is None:
-            raise RunbookError(f"parameter {dest!r} is not a flag of {scan.entry}")
-        parts.append(_flag_text(flag.option, "{" + param_name(flag.dest) + "}"))
-    if scan.seed_flag:
-        seed = scan.flag(scan.seed_flag)
-        assert seed is not None
-        parts.append(_flag_text(seed.option, "{seed}"))
-    if scan.output_flag:
-        out = scan.flag(scan.output_flag)
-        assert out is not None
-        parts.append(_flag_text(out.option, "{trial_dir}"))
-    return " ".join(parts)
-
-
-def _flag_text(option: str, value: str) -> str:
-    return f"{option}{value}" if option.endswith("=") else f"{option} {value}"
-
-
-def _step7(ctx: Ctx) -> tuple[dict[str, Any], str, list[str]]:
-    scan, eid = ctx.scan()
-    study = ctx.answer(6)
-    goal = ctx.answer(5)
-    if not scan.output_flag:
-        raise RunbookError(
-            f"step 7 (trials): {scan.entry} has no output-directory flag, so trials would write "
-            "over each other; add one (e.g. --out) or write the round file yourself"
-        )
-    params = study["params"]
-    command = command_line(scan, params)
-    metrics = scan.metrics or "{trial_dir}"
-    varied = {n for n, p in params.items() if p.get("role") != "fixed"}
-    config = ctx.answer(3).get("config") or {}
-    baseline = {n: config[n] for n in varied if n in config and _inside(params[n], config[n])}
-    name = f"{_slug(Path(scan.root).name)}-r{ctx.rnd.number}-{goal['kind']}"
-    seconds = _baseline_seconds(ctx.state)
-    workdir = str(Path(scan.entry or ".").parent)
-    round_data: dict[str, Any] = {
-        "name": name[:100],
-        "command": command,
-        "workdir": workdir,
-        "metrics": metrics,
-        "objective": {**study["objective"], "take": "best"},
-        "params": params,
-        "trials": study["trials"],
-        "sampler": study["sampler"],
-        "seed": ctx.rnd.number,
-        "seeds": {"top": 1, "runs": max(2, int(study.get("seed_reruns") or 2))},
-    }
-    if baseline:
-        round_data["baseline"] = baseline
-    if seconds is not None:
-        round_data["trial_timeout_s"] = max(600.0, round(seconds * 4))
-    why = (
-        f"the command runs {scan.entry} with every parameter as a placeholder, {{seed}} and "
-        f"{{trial_dir}} for --{scan.output_flag}; metrics at {metrics} ({scan.metrics_reason}) "
-        f"[{eid}]; the baseline is enqueued first (seed 001 §7.7, §3.4)"
-    )
-    return {"round": round_data}, why, [eid]
-
-
-def _inside(param: dict[str, Any], value: Any) -> bool:
-    if "low" in param:
-        return isinstance(value, int | float) and param["low"] <= value <= param["high"]
-    if "choices" in param:
-        return value in param["choices"]
-    return False
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._") or "project"
-
-
 def _rules() -> dict[int, Rule]:
     from dlpilot.runbook._rules._after import step8, step9
+    from dlpilot.runbook._rules._roundfile import step7
 
-    return {1: _step1, 2: _step2, 3: _step3, 4: _step4, 5: _step5, 6: _step6, 7: _step7,
+    return {1: _step1, 2: _step2, 3: _step3, 4: _step4, 5: _step5, 6: _step6, 7: step7,
             8: step8, 9: step9}  # fmt: skip
 
 
 __all__ = [
     "COMPUTE_BUDGET_S",
     "Ctx",
+    "baseline_seconds",
     "bottleneck_of",
-    "command_line",
     "param_name",
     "propose",
     "summary_of",

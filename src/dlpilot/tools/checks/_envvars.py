@@ -4,7 +4,9 @@
 The sandbox passes only an allow-list of dlpilot's environment (no API keys, no cloud
 credentials), so a script that reads ``os.environ["TRAIN_LR"]`` set in the user's shell fails
 with a bare ``KeyError``. When it does, :func:`dropped_variables` names the variables it read that
-dlpilot's environment has but the child did not get, for a hint to pass them.
+dlpilot's environment has but the child did not get, for a hint to pass them. A read with a
+default (``os.environ.get("X")``, ``os.getenv("X")``) does not fail where it is made, so when the
+script fails anyhow :func:`defaulted_reads` also names the dropped ones its files read that way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from dlpilot.errors import InvalidArgument
 from dlpilot.sandbox import DEFAULT_ENV_ALLOW
@@ -21,6 +24,13 @@ _READS = re.compile(
     r"""(?:environ\s*\[\s*|environ\.get\(\s*|getenv\(\s*|environ\.pop\(\s*)['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
 )
 """``os.environ["X"]``, ``os.environ.get("X")``, ``os.getenv("X")`` in a traceback's code lines."""
+
+_DEFAULTED = re.compile(r"""(?:environ\.get\(\s*|getenv\(\s*)['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+"""``os.environ.get("X")`` and ``os.getenv("X")`` in a source file: reads that give the default."""
+
+MAX_SOURCE_BYTES = 1_000_000
+"""A file the script ran is searched for such reads only up to this size: a generated module is
+not where a script reads its settings, and reading it would only cost time."""
 
 
 def _check_name(name: object, option: str) -> str:
@@ -78,6 +88,33 @@ def dropped_variables(
         if _NAME.match(key):
             candidates.append(key)
     candidates += _READS.findall(traceback)
+    return _dropped(candidates, given, allow)
+
+
+def defaulted_reads(
+    root: Path, files: Iterable[str], given: Mapping[str, str], allow: Sequence[str]
+) -> list[str]:
+    """Variables that the files the script ran (paths relative to ``root``; others are not read)
+    read with ``os.environ.get`` / ``os.getenv``, which dlpilot's environment has but the child
+    lacked: the script got None or its default instead of the user's value."""
+    candidates: list[str] = []
+    for rel in files:
+        path = root / rel
+        if Path(rel).is_absolute() or not path.is_file():
+            continue
+        try:
+            if path.stat().st_size > MAX_SOURCE_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        candidates += _DEFAULTED.findall(text)
+    return _dropped(candidates, given, allow)
+
+
+def _dropped(
+    candidates: Iterable[str], given: Mapping[str, str], allow: Sequence[str]
+) -> list[str]:
     out: list[str] = []
     for name in candidates:
         passed = (
@@ -99,4 +136,11 @@ def dropped_hint(names: Sequence[str]) -> str:
     )
 
 
-__all__ = ["child_env", "dropped_hint", "dropped_variables", "parse_env_options"]
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "child_env",
+    "defaulted_reads",
+    "dropped_hint",
+    "dropped_variables",
+    "parse_env_options",
+]

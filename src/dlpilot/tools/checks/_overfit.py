@@ -61,6 +61,12 @@ FINAL_WINDOW_MIN = 5
 MIN_STEPS = 50
 """Fewer steps than this (the script ended first) give no verdict unless the loss already passed."""
 
+MIN_BUDGET_SHARE = 0.5
+"""A run that ended (the script stopped, or the time ran out) before this share of the step budget
+gets no failure: its curve is too short to tell a model that cannot fit from a slow start (an
+LSTM language model at lr 20 sits within 10% of its start for its first ~100 steps, then falls
+to ~0)."""
+
 STILL_FALLING = 0.8
 """The curve is still falling when the final window's mean is below this share of the mean of
 the window before it: more steps would likely help."""
@@ -79,8 +85,10 @@ loss falling like this is never called a failure: the budget ran out, not the mo
 
 CUT_SHORT_FALLING = 0.95
 """A run that ended before the step budget (the script itself stopped) gets no failure while its
-final window's mean is still below this share of the window before it (5% a window): the loss was
-still going down when the script stopped, so the budget, not the model, ran out."""
+final window's mean is still below this share of the window before it (5% a window), or while the
+fitted trend of its second half still declines (slope :data:`TREND_T` standard errors below zero,
+however slowly): the loss was still going down when the script stopped, so the budget, not the
+model, ran out. The test did not get its steps, so only a loss that stopped falling fails it."""
 
 
 @reports("overfit.single-batch-failed")
@@ -173,12 +181,22 @@ def judge_curve(
                 "verdict needs"
             }
         )
-    if steps < budget and _window_ratio(losses, window) < CUT_SHORT_FALLING:
+    if steps < MIN_BUDGET_SHARE * budget:
         return result.model_copy(
             update={
                 "reason": f"the run ended after {steps} of the {budget} steps the test asks for, "
+                f"fewer than {MIN_BUDGET_SHARE:.0%} of them: too few to tell a slow start from a "
+                f"model that cannot fit ({initial:.3g} -> {final:.3g}); give the check more time "
+                "(--timeout) or run the script longer for a verdict"
+            }
+        )
+    if steps < budget and (_window_ratio(losses, window) < CUT_SHORT_FALLING or trend.declining):
+        return result.model_copy(
+            update={
+                "still_falling": True,
+                "reason": f"the run ended after {steps} of the {budget} steps the test asks for, "
                 f"with the loss still falling ({initial:.3g} -> {final:.3g}); run the script "
-                "longer (more epochs or steps) for a verdict"
+                "longer (more epochs or steps) for a verdict",
             }
         )
     acc_text = (
@@ -257,6 +275,8 @@ class Trend:
     floor: float | None
     reaches: int | None = None
     """The step at which the log-linear trend reaches the target loss (None: never)."""
+    declining: bool = False
+    """The fitted slope is really below zero (:data:`TREND_T` standard errors), steady or not."""
 
 
 def _round_up(step: int) -> int:
@@ -311,7 +331,15 @@ def fit_trend(losses: list[float | None], target: float | None = None) -> Trend:
         log_end = lintercept + lslope * ts[-1]
         if lslope < 0:
             reaches = t0 + int(ts[-1] + max(log_end - math.log(target), 0.0) / -lslope) + 1
-    return Trend(falling=falling, drop=max(drop, 0.0), span=span, floor=floor, reaches=reaches)
+    declining = slope < 0 and se >= 0 and slope < -TREND_T * se
+    return Trend(
+        falling=falling,
+        drop=max(drop, 0.0),
+        span=span,
+        floor=floor,
+        reaches=reaches,
+        declining=declining,
+    )
 
 
 def _line(xs: list[float], ys: list[float]) -> tuple[float, float, float]:

@@ -30,9 +30,10 @@ from dlpilot.sandbox.probe import (
 )
 from dlpilot.tools._contract import only_declared
 from dlpilot.tools.control import Control, PathGuard
+from dlpilot.tools.inspect import repository_root
 
 from ._command import Command, parse_command
-from ._envvars import child_env, dropped_hint, dropped_variables
+from ._envvars import child_env, defaulted_reads, dropped_hint, dropped_variables
 from ._evidence import EventReader, ProbeRun
 from ._exceptions import explain
 from ._launch import DirReader, describe, launch_env, merge
@@ -79,15 +80,13 @@ def _src_root() -> str:
 def repo_root(cwd: Path, guard: PathGuard | None = None) -> Path:
     """The project's repository root: the nearest directory at or above ``cwd`` holding
     ``.git``, else ``cwd``; with a ``guard``, only a root it allows."""
-    for candidate in (cwd, *cwd.parents):
-        if (candidate / ".git").exists():
-            if guard is not None:
-                try:
-                    guard(candidate)
-                except PathNotAllowed:
-                    return cwd
-            return candidate
-    return cwd
+    candidate = repository_root(cwd)
+    if candidate != cwd and guard is not None:
+        try:
+            guard(candidate)
+        except PathNotAllowed:
+            return cwd
+    return candidate
 
 
 @dataclass
@@ -378,14 +377,13 @@ def check_script(
         explained = explain(exc, file=exc.file, line=exc.line)
         if explained is not None:
             findings.extend(only_declared(explain, [explained]))
-    dropped = (
-        dropped_variables(
-            exc.type, exc.message, exc.traceback_tail, {**job.command.env, **job.env}, job.env_allow
-        )
-        if exc is not None
-        else []
-    )
     files = [ctx.rel(f) or f for f in (run.end.get("user_files", []) if run.end else [])]
+    dropped: list[str] = []
+    if exc is not None:
+        given = {**job.command.env, **job.env}
+        dropped = dropped_variables(exc.type, exc.message, exc.traceback_tail, given, job.env_allow)
+        read = defaulted_reads(job.root, files, given, job.env_allow)
+        dropped += [n for n in read if n not in dropped]
     static_checked = False
     if static:
         extra, static_checked = _static_findings(files, job.root, control)

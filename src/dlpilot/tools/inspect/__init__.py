@@ -13,6 +13,7 @@ from dlpilot.tools.inspect._report import InspectionReport, NotChecked, SkippedF
 
 if TYPE_CHECKING:
     from dlpilot.tools.inspect._run import all_rules, inspect_files, inspect_repo
+    from dlpilot.tools.inspect._walk import repository_root
     from dlpilot.tools.inspect.gap import gap_report_markdown
 
 __getattr__ = lazy_exports(
@@ -22,6 +23,7 @@ __getattr__ = lazy_exports(
         "inspect_files": "_run",
         "inspect_repo": "_run",
         "gap_report_markdown": "gap",
+        "repository_root": "_walk",
     },
 )
 
@@ -34,4 +36,5 @@ __all__ = [
     "inspect_files",
     "inspect_repo",
     "render_text",
+    "repository_root",
 ]

@@ -31,7 +31,14 @@ class InspectionReport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    root: str = Field(description="the inspected directory, absolute")
+    root: str = Field(
+        description="the directory the evidence paths are relative to, absolute: the repository "
+        "root of the inspected directory (the nearest one holding .git), else that directory"
+    )
+    scope: str = Field(
+        default="",
+        description="the inspected directory relative to root when it is a subdirectory, else ''",
+    )
     findings: list[Finding] = Field(default_factory=list)
     files_scanned: int = Field(default=0, description="Python files read, parsed and checked")
     skipped: list[SkippedFile] = Field(default_factory=list)
@@ -66,7 +73,8 @@ def render_text(report: InspectionReport, *, max_locations: int = 5) -> str:
     """A readable terminal report: a summary line, findings grouped by severity with file:line."""
     c = report.counts
     lines = [
-        f"dlpilot inspection of {report.root}",
+        f"dlpilot inspection of {report.root}"
+        + (f" (only {report.scope}/, paths from the repository root)" if report.scope else ""),
         f"{_plural(report.files_scanned, 'Python file')} checked, "
         f"{len(report.skipped)} skipped, {'a' if report.is_git else 'not a'} git repository"
         + (" (cancelled before the end)" if report.cancelled else ""),

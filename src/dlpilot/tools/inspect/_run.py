@@ -18,7 +18,7 @@ from dlpilot.tools.inspect._report import (
     SkippedFile,
     count_by_severity,
 )
-from dlpilot.tools.inspect._walk import discover, read_python
+from dlpilot.tools.inspect._walk import discover, read_python, repository_root
 from dlpilot.tools.inspect.repo._git import GitError, open_git
 
 PROGRESS_EVERY = 200
@@ -144,8 +144,37 @@ def inspect_repo(path: str | Path, *, control: Control | None = None) -> Inspect
     project = _project(root, found.paths)
     py_paths = [p for p in found.paths if p.endswith(".py")]
     control.progress(0, len(py_paths), f"found {len(found.paths)} files")
-    return run_rules(
+    report = run_rules(
         project, py_paths, all_rules(), control=control, total=len(py_paths), skipped=skipped
+    )
+    return _from_repository_root(report, root)
+
+
+def _from_repository_root(report: InspectionReport, inspected: Path) -> InspectionReport:
+    """The rules see only the inspected directory; when it lies inside a repository, its paths
+    are given from the repository root (as ``check`` gives them) and ``scope`` names it."""
+    base = repository_root(inspected)
+    if base == inspected:
+        return report
+    scope = inspected.relative_to(base).as_posix()
+
+    def moved(file: str) -> str:
+        return file if Path(file).is_absolute() else f"{scope}/{file}"
+
+    findings = [
+        f.model_copy(
+            update={
+                "evidence": [
+                    e.model_copy(update={"file": moved(e.file)}) if e.file else e
+                    for e in f.evidence
+                ]
+            }
+        )
+        for f in report.findings
+    ]
+    skipped = [s.model_copy(update={"file": moved(s.file)}) for s in report.skipped]
+    return report.model_copy(
+        update={"root": str(base), "scope": scope, "findings": findings, "skipped": skipped}
     )
 
 

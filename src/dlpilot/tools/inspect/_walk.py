@@ -83,6 +83,16 @@ def _is_skipped_dir(entry: os.DirEntry[str]) -> bool:
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
+def repository_root(path: Path) -> Path:
+    """The repository a directory belongs to: the nearest directory at or above ``path`` that
+    holds ``.git``, else ``path`` itself. Evidence paths are relative to it, in ``inspect`` and
+    ``check`` alike."""
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return path
+
+
 def discover(
     root: Path, *, max_files: int | None = None, max_depth: int | None = None
 ) -> Discovery:
@@ -204,4 +214,5 @@ __all__ = [
     "decode_source",
     "discover",
     "read_python",
+    "repository_root",
 ]

@@ -115,7 +115,7 @@ def gap_report_markdown(
     report: InspectionReport, *, project_name: str | None = None, date: dt.date | str | None = None
 ) -> str:
     """Seed 000's gap analysis, in its exact structure, filled from ``report``."""
-    name = project_name or Path(report.root).name or report.root
+    name = project_name or Path(report.root, report.scope).name or report.root
     day = date.isoformat() if isinstance(date, dt.date) else (date or dt.date.today().isoformat())
     out = [f"## Project: {name}", f"## Date: {day}", "## Analyst: dlpilot (static inspection)", ""]
     for section, rows in GAP_ROWS.items():

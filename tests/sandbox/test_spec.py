@@ -1,4 +1,5 @@
-"""Fast, in-process tests of the runner's pieces: results, errors, capture, environment, specs."""
+"""Fast, in-process tests of the child spec and result (``_spec``): results, errors,
+environment, specs; and the bounded capture."""
 
 from __future__ import annotations
 
