@@ -24,6 +24,7 @@ The observers, each owning its state and its part of the summary (``_schema.Summ
 ``_grads``          gradient flow and norms (``grads``)
 ``_optim``          optimizers, zeroing, updates, learning rates (``optimizers``, ``params``,
                     part of ``loop``)
+``_clip``           gradient clipping against the backward of its step (``clip``)
 ``_retained``       loss graphs kept alive across steps (part of ``loop``)
 ``_overfit``        overfit mode's replay and regularization off (``overfit``)
 ==================  ==========================================================================
@@ -41,6 +42,7 @@ import torch
 from . import PROBE_VERSION
 from ._activations import ActivationObserver
 from ._backward import BackwardObserver
+from ._clip import ClipObserver
 from ._context import DENSE_STEPS, DLPILOT_DIR, Config, RunContext, StopProbe
 from ._events import EventWriter
 from ._forward import ForwardObserver
@@ -77,6 +79,9 @@ class Recorder:
         self.forward = ForwardObserver(ctx, self.modules, self.loaders, self.acts, self.replay)
         self.grads = GradientObserver(ctx, self.modules, self.forward)
         self.optim = OptimizerObserver(ctx, self.modules, self.grads, self.replay)
+        self.clip = ClipObserver(ctx)
+        self.optim.clip = self.clip
+        self.optim.first_epoch = self.loaders.first_train_epoch
         self.loss = LossObserver(ctx, self.retained, self.replay)
         self.backward = BackwardObserver(
             ctx,
@@ -103,6 +108,7 @@ class Recorder:
         ctx, cfg = self.ctx, self.cfg
         self.forward.install()
         self.optim.install()
+        self.clip.install()
         self.backward.install()
         self.loss.install()
         self.loaders.install()
@@ -241,7 +247,10 @@ class Recorder:
                 "retained_first_step": retained.retained_first_step,
                 "manual_update": backward.manual_update,
                 "steps_without_backward": optim.steps_without_backward,
+                "discarded_steps": optim.discarded_steps,
+                "discarded_first_step": optim.discarded_first_step,
             },
+            "clip": self.clip.evidence,
             "mode": backward.mode,
             "loss": self.loss.summary(),
             "labels": self.loss.labels(),

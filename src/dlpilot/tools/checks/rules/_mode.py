@@ -10,14 +10,50 @@ from dlpilot.tools.checks._evidence import ProbeRun, get
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
 
 
+def _eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
+    """Loaders back-propagated only with the model in eval mode, while another loader is
+    back-propagated with it in training mode (a shared epoch function that steps in its
+    validation pass), and the count of their backwards through eval-mode dropout / BN."""
+    rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
+    if steps == 0:
+        return [], 0
+    evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
+    trains = [r for r in rows if r[1] > r[2]]
+    if not evals or not trains:
+        return [], 0
+    return evals, sum(int(r[3]) for r in evals)
+
+
 class ModeChecks(RuntimeCheck):
-    ids = ("mode.eval-during-training", "mode.train-during-eval", "mode.eval-grad-enabled")
+    ids = (
+        "mode.eval-during-training",
+        "mode.train-during-eval",
+        "mode.eval-grad-enabled",
+        "mode.step-during-eval",
+    )
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         mode = get(run.summary, "mode", default={})
         bad = int(get(mode, "eval_backwards", default=0))
         total = int(get(mode, "train_backwards", default=0))
-        if bad:
+        steps = int(get(run.summary, "steps", default=0))
+        evals, eval_flagged = _eval_pass_loaders(mode, steps)
+        if evals:
+            n = sum(int(r[1]) for r in evals)
+            yield evidence(
+                ctx,
+                run,
+                "mode.step-during-eval",
+                f"{n} backward pass(es) ran on the batches of a loader walked with the model in "
+                "eval mode (a validation pass), with optimizer steps in the same run: the model "
+                "trains on its validation data, so validation scores are meaningless. Skip "
+                "backward() and optimizer.step() when the epoch function evaluates (and wrap "
+                "it in torch.no_grad()).",
+                step=get(mode, "eval_first_step") if eval_flagged else None,
+                detail={"backwards": n, "loaders": [int(r[0]) for r in evals]},
+            )
+            bad -= eval_flagged  # those backwards are the validation pass, not training
+        if bad > 0:
             names = get(mode, "eval_names", default=[])
             yield evidence(
                 ctx,
