@@ -293,3 +293,73 @@ CORRECT: dict[str, str] = {
     optimizer.zero_grad()""",
     ),
 }
+
+# functional dropout in the model's forward, with and without the module's training flag
+FUNCTIONAL_DROPOUT = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+torch.manual_seed(2)
+X = torch.randn(400, 16)
+y = (X[:, 0] - X[:, 1] > 0).long()
+loaders = {
+    "train": DataLoader(TensorDataset(X[:320], y[:320]), batch_size=16, shuffle=True),
+    "val": DataLoader(TensorDataset(X[320:], y[320:]), batch_size=40),
+}
+
+
+class MLP(nn.Module):
+    def __init__(self, p=0.3):
+        super().__init__()
+        self.p = p
+        self.l1 = nn.Linear(16, 64)
+        self.l2 = nn.Linear(64, 2)
+
+    def forward(self, x):
+        h = F.relu(self.l1(x))
+        h = $dropout
+        return self.l2(h)
+
+
+def evaluate(model, loader):
+    model.eval()
+    hits = 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            hits += (model(xb).argmax(-1) == yb).sum().item()
+    return hits / len(loader.dataset)
+
+
+model = MLP()
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for epoch in range(5):
+    model.train()
+    for xb, yb in loaders["train"]:
+        opt.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+    print(epoch, evaluate(model, loaders["val"]))
+"""
+
+BUGGY["functional_dropout_without_training_flag"] = (
+    FUNCTIONAL_DROPOUT.replace("$dropout", "F.dropout(h, self.p)"),
+    {"mode.dropout-always-on"},
+    set(),
+)
+BUGGY["functional_dropout_in_classifier_head"] = (
+    classifier(head="self.fc2(F.dropout(h, p=0.2))"),
+    {"mode.dropout-always-on"},
+    set(),
+)
+CORRECT["functional_dropout_with_training_flag"] = FUNCTIONAL_DROPOUT.replace(
+    "$dropout", "F.dropout(h, self.p, training=self.training)"
+)
+# MC dropout on purpose (Dropout modules switched back on after model.eval()): the validation
+# pass runs dropout in training mode, which the mode rules report; functional dropout it is not
+BUGGY["mc_dropout_modules_switched_on_in_eval"] = (
+    classifier(before_val="model.eval()\n    model.drop.train()"),
+    {"mode.train-during-eval"},
+    {"mode.dropout-always-on"},
+)

@@ -33,7 +33,6 @@ RUNTIME_IDS = {i for i, spec in CATALOGUE.items() if "runtime" in spec.ways}
 
 PENDING_RUNTIME_IDS = {
     # catalogued for the detection issue (#15); each gets its buggy program with its rule
-    "mode.dropout-always-on",
     "loss.softmax-wrong-dim",
     "loss.padding-not-ignored",
     "data.labels-misaligned",

@@ -25,6 +25,7 @@ The observers, each owning its state and its part of the summary (``_schema.Summ
 ``_optim``          optimizers, zeroing, updates, learning rates (``optimizers``, ``params``,
                     part of ``loop``)
 ``_clip``           gradient clipping against the backward of its step (``clip``)
+``_fdropout``       functional dropout left active in eval-mode forwards (``dropout``)
 ``_retained``       loss graphs kept alive across steps (part of ``loop``)
 ``_overfit``        overfit mode's replay and regularization off (``overfit``)
 ==================  ==========================================================================
@@ -45,6 +46,7 @@ from ._backward import BackwardObserver
 from ._clip import ClipObserver
 from ._context import DENSE_STEPS, DLPILOT_DIR, Config, RunContext, StopProbe
 from ._events import EventWriter
+from ._fdropout import FunctionalDropoutObserver
 from ._forward import ForwardObserver
 from ._grads import GradientObserver
 from ._loaders import LoaderObserver
@@ -77,6 +79,7 @@ class Recorder:
         self.acts = ActivationObserver(ctx, self.modules)
         self.loaders = LoaderObserver(ctx, new_batch=lambda: self.forward.reset())
         self.forward = ForwardObserver(ctx, self.modules, self.loaders, self.acts, self.replay)
+        self.fdropout = FunctionalDropoutObserver(ctx, self.forward)
         self.grads = GradientObserver(ctx, self.modules, self.forward)
         self.optim = OptimizerObserver(ctx, self.modules, self.grads, self.replay)
         self.clip = ClipObserver(ctx)
@@ -109,6 +112,7 @@ class Recorder:
         self.forward.install()
         self.optim.install()
         self.clip.install()
+        self.fdropout.install()
         self.backward.install()
         self.loss.install()
         self.loaders.install()
@@ -251,6 +255,7 @@ class Recorder:
                 "discarded_first_step": optim.discarded_first_step,
             },
             "clip": self.clip.evidence,
+            "dropout": self.fdropout.evidence,
             "mode": backward.mode,
             "loss": self.loss.summary(),
             "labels": self.loss.labels(),

@@ -235,6 +235,13 @@ class ModeEvidence(TypedDict):
     batch-norm modules left in eval mode]."""
 
 
+class DropoutEvidence(TypedDict):
+    """Functional dropout asked to be active inside a forward of a model in eval mode."""
+
+    eval_calls: int
+    eval_first_step: int | None
+
+
 class ClipEvidence(TypedDict):
     """Gradient clipping against the backward of its step (``_clip``)."""
 
@@ -380,6 +387,7 @@ class Summary(TypedDict):
     overlap: Overlap
     loop: LoopEvidence
     clip: ClipEvidence
+    dropout: DropoutEvidence
     mode: ModeEvidence
     loss: LossEvidence
     labels: Labels

@@ -30,6 +30,7 @@ class ModeChecks(RuntimeCheck):
         "mode.train-during-eval",
         "mode.eval-grad-enabled",
         "mode.step-during-eval",
+        "mode.dropout-always-on",
     )
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
@@ -37,6 +38,21 @@ class ModeChecks(RuntimeCheck):
         bad = int(get(mode, "eval_backwards", default=0))
         total = int(get(mode, "train_backwards", default=0))
         steps = int(get(run.summary, "steps", default=0))
+        drop = get(run.summary, "dropout", default={})
+        calls = int(get(drop, "eval_calls", default=0))
+        if calls:
+            yield evidence(
+                ctx,
+                run,
+                "mode.dropout-always-on",
+                f"Functional dropout ran active {calls} time(s) inside forwards of a model in "
+                "eval mode: F.dropout(x, p) defaults to training=True, so model.eval() does not "
+                "turn it off and validation is random and worse. Pass training=self.training "
+                "(or use an nn.Dropout module).",
+                step=get(drop, "eval_first_step"),
+                where="dropout_eval",
+                detail={"calls": calls},
+            )
         evals, eval_flagged = _eval_pass_loaders(mode, steps)
         if evals:
             n = sum(int(r[1]) for r in evals)
