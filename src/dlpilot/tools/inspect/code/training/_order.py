@@ -55,6 +55,10 @@ class ClipOrderRule(Rule):
                 found = _clip_before(scope, clip, clips)
                 if found is not None:
                     out.append(_clip_finding(f.rel, clip, *found))
+                    continue
+                late = _clip_after_step(scope, clip, clips)
+                if late is not None:
+                    out.append(_clip_late_finding(f.rel, clip, late))
         return out
 
 
@@ -75,6 +79,45 @@ def _clip_before(scope: Scope, clip: Event, clips: list[Event]) -> tuple[Event, 
     if any(back.order < c.order < step.order for c in clips):
         return None
     return back, step
+
+
+def _clip_after_step(scope: Scope, clip: Event, clips: list[Event]) -> Event | None:
+    """The step when ``clip`` runs after the loop's ``optimizer.step()`` with no backward or
+    step after it in the loop body, and no clip between the backward and that step: it clips
+    gradients already used, which the next iteration clears."""
+    if not clip.loops or not isinstance(clip.node, ast.Call):
+        return None
+    limits = [*clip.node.args[1:2], *(k.value for k in clip.node.keywords)]
+    if any("inf" in ast.unparse(a) for a in limits):
+        return None  # an infinite bound measures the norm (for logging); it clips nothing
+    same = [e for e in scope.events if _within(e, clip.loops)]
+    backs = [e for e in same if e.kind == "call" and e.role == "backward"]
+    steps = [e for e in same if e.kind == "call" and e.role == "step" and e.extra != "scaler"]
+    earlier = [s for s in steps if s.order < clip.order]
+    if not earlier or any(s.order > clip.order for s in steps):
+        return None
+    step = earlier[-1]
+    if any(b.order > step.order for b in backs):
+        return None  # a backward after the step (and before or after the clip): not this case
+    fed = [b for b in backs if b.order < step.order]
+    if not fed or any(fed[-1].order < c.order < step.order for c in clips):
+        return None
+    return step
+
+
+def _clip_late_finding(rel: str, clip: Event, step: Event) -> Finding:
+    name = call_attr(clip.node) if isinstance(clip.node, ast.Call) else "clip_grad_norm_"
+    return finding(
+        "loop.clip-before-backward",
+        f"`{name}` runs after `optimizer.step()` (line {step.line}), on gradients the step "
+        "already used and the next iteration clears, so no step is ever clipped; clip after "
+        "`backward()` and before `optimizer.step()` (after `scaler.unscale_(optimizer)` with "
+        "AMP).",
+        how="static",
+        file=rel,
+        line=clip.line,
+        detail={"step_line": step.line},
+    )
 
 
 def _clip_finding(rel: str, clip: Event, back: Event, step: Event) -> Finding:
