@@ -190,4 +190,4 @@ def test_the_same_trainer_stepping_per_epoch_or_sized_in_batches_is_fine():
 
     assert ids(trainer()) == []
     per_batch = trainer(batch_sched="self.sched.step()", epoch_sched="pass")
-    assert ids(per_batch.replace('"step_size": 2,', '"step_size": 2000,')) == []
+    assert ids(per_batch.replace('"step_size": 2}', '"step_size": 2000}')) == []
