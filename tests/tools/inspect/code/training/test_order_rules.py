@@ -347,3 +347,21 @@ for round in range(3):
         opt_b.step()
 """
     assert "loop.zero-grad-misplaced" not in ids(src)
+
+
+def test_a_step_after_a_batch_loop_that_calls_a_clearing_train_step_is_reported():
+    from tests.tools.checks._programs_loop import BUGGY
+
+    assert ids(BUGGY["trainer_steps_once_per_epoch"][0]) == ["loop.zero-grad-misplaced"]
+
+
+def test_a_helper_that_only_accumulates_before_a_step_per_epoch_is_fine():
+    from tests.tools.checks._programs_loop import trainer
+
+    accumulate = trainer(
+        train_step="""        loss = F.cross_entropy(self.model(xb), yb)
+        loss.backward()""",
+        epoch_sched="self.opt.step()\n            self.opt.zero_grad()",
+    )
+    assert ids(accumulate) == []
+    assert ids(trainer()) == []  # the helper steps itself

@@ -12,7 +12,7 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code._names import call_attr, const_bool, dotted, last
-from dlpilot.tools.inspect.code.training._flow import optimizer_names
+from dlpilot.tools.inspect.code.training._flow import optimizer_names, resolve, summary
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._resolve import note_defaults, param_values
 
@@ -150,6 +150,7 @@ class StepPerEpochRule(Rule):
             return []
         out: list[Finding] = []
         for scope in ix.scopes:
+            out.extend(_epoch_step_through_calls(ix, f.rel, scope))
             zeros = [z for z in _calls(scope, "zero") if z.loops]
             opts = optimizer_names(ix)
             if not zeros:
@@ -173,6 +174,43 @@ class StepPerEpochRule(Rule):
                 if later:
                     out.append(_epoch_step_finding(f.rel, scope, zero, later[0]))
         return out
+
+
+def _epoch_step_through_calls(ix: FileIndex, rel: str, scope: Scope) -> list[Finding]:
+    """The same with ``zero_grad()`` and ``backward()`` in a function the batch loop calls
+    (``self.train_step(xb, yb)``) and the step after that loop."""
+    steps = [s for s in _calls(scope, "step") if s.extra != "scaler"]
+    out: list[Finding] = []
+    for ev in scope.events:
+        if ev.kind != "call" or ev.role or not ev.loops or not steps:
+            continue
+        callee = resolve(ix, scope, ev)
+        if callee is None or callee is scope:
+            continue
+        done = summary(ix, callee)
+        if not (done.zero and done.backward) or done.step:
+            continue
+        lid = ev.loops[-1]
+        if any(lid in s.loops for s in steps):
+            continue
+        later = [s for s in steps if s.order > ev.order and s.loops == ev.loops[:-1]]
+        if later:
+            step, loop_line = later[0], scope.loops[lid].line
+            out.append(
+                finding(
+                    "loop.zero-grad-misplaced",
+                    f"`{step.recv}.step()` runs once after the batch loop (line {loop_line}), "
+                    f"but `{ev.name}()` (line {ev.line}) clears the gradients and runs "
+                    "backward() for every batch, so every batch's gradient except the last is "
+                    "cleared before any step uses it; step inside the batch loop (or in "
+                    f"`{callee.name}`).",
+                    how="static",
+                    file=rel,
+                    line=step.line,
+                    detail={"loop_line": loop_line, "call_line": ev.line},
+                )
+            )
+    return out
 
 
 def _same_parameters(opts: dict[str, set[str]], optimizer: str, cleared: str) -> bool:
