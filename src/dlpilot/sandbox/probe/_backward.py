@@ -199,11 +199,21 @@ class BackwardObserver:
         if row is None:
             if len(rows) >= MAX_LOADER_ROWS:
                 return
-            row = [lid, 0, 0, 0]
+            row = [lid, 0, 0, 0, 0]
             rows.append(row)
         row[1] += 1
         row[2] += int(top_eval)
         row[3] += int(flagged)
+
+    def note_step(self) -> None:
+        """An optimizer stepped: count it for the loader whose batch is current."""
+        current = self.loaders.current
+        if current is None:
+            return
+        for row in self.mode["loaders"]:
+            if row[0] == current.lid:
+                row[4] += 1
+                return
 
     def _after(self) -> None:
         ctx = self.ctx

@@ -94,6 +94,7 @@ class OptimizerObserver:
         self._by_id: dict[int, _Opt] = {}
         self.lr_track = LrTracker()
         self.clip: ClipObserver | None = None  # told of each step (set by the recorder)
+        self.on_step: Callable[[], None] = lambda: None  # after each step (set by the recorder)
         # whether the current batch is in the first training epoch, and that epoch's length
         self.first_epoch: Callable[[], tuple[bool, int | None]] = lambda: (False, None)
         self._bw_state: dict[int, tuple[int, int] | None] = {}
@@ -288,6 +289,7 @@ class OptimizerObserver:
         o.bw_at_step = ctx.backwards
         o.post_state = [grad_state(p) for p in o.tracked]
         ctx.steps += 1
+        self.on_step()
         if not ctx.overfit:
             first, length = self.first_epoch()
             self.lr_track.step(opt, ctx.steps, first_epoch=first, epoch_steps=length)

@@ -97,6 +97,7 @@ class Recorder:
             self.retained,
             self.replay,
         )
+        self.optim.on_step = self.backward.note_step
         self.exception: dict[str, Any] | None = None
         self._step_events = 0
         self._next_summary = 1

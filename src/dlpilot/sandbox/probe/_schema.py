@@ -232,7 +232,7 @@ class ModeEvidence(TypedDict):
     loaders: list[list[int]]
     """Per loader whose batches were back-propagated (at most 32): [lid, backwards, backwards
     with the model in eval mode (``model.training`` False), backwards through dropout /
-    batch-norm modules left in eval mode]."""
+    batch-norm modules left in eval mode, optimizer steps taken while its batch was current]."""
 
 
 class DropoutEvidence(TypedDict):

@@ -49,7 +49,7 @@ def _mode(rows: list[list[int]], eval_backwards: int = 0) -> dict[str, object]:
 def test_backwards_of_a_loader_walked_in_eval_mode_are_steps_during_eval_not_eval_training() -> (
     None
 ):
-    ids = _ids(_mode([[0, 20, 0, 0], [1, 10, 10, 10]], eval_backwards=10))
+    ids = _ids(_mode([[0, 20, 0, 0, 20], [1, 10, 10, 10, 10]], eval_backwards=10))
     assert "mode.step-during-eval" in ids
     assert "mode.eval-during-training" not in ids
 
@@ -68,6 +68,11 @@ def test_both_bugs_together_are_both_reported() -> None:
 def test_two_loaders_both_trained_in_training_mode_are_no_finding() -> None:
     ids = _ids(_mode([[0, 20, 0, 0], [1, 20, 0, 0]]))
     assert not ids & {"mode.step-during-eval", "mode.eval-during-training"}
+
+
+def test_a_saliency_pass_in_validation_that_never_steps_is_not_steps_during_eval() -> None:
+    summary = _mode([[0, 20, 0, 0, 20], [1, 10, 10, 10, 0]], eval_backwards=10)
+    assert not _ids(summary) & {"mode.step-during-eval", "mode.eval-during-training"}
 
 
 def test_eval_mode_backwards_without_any_optimizer_step_are_not_steps_during_eval() -> None:

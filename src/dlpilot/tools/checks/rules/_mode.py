@@ -11,17 +11,19 @@ from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence,
 
 
 def _eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
-    """Loaders back-propagated only with the model in eval mode, while another loader is
-    back-propagated with it in training mode (a shared epoch function that steps in its
-    validation pass), and the count of their backwards through eval-mode dropout / BN."""
+    """Loaders back-propagated only with the model in eval mode while another loader is
+    back-propagated with it in training mode (a validation pass that runs backward): those
+    stepped during (a shared epoch function that steps in its validation pass), and the count
+    of all such loaders' backwards through eval-mode dropout / BN (a validation pass, not
+    training left in eval mode)."""
     rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
-    if steps == 0:
-        return [], 0
     evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
-    trains = [r for r in rows if r[1] > r[2]]
-    if not evals or not trains:
+    if not evals or not any(r[1] > r[2] for r in rows):
         return [], 0
-    return evals, sum(int(r[3]) for r in evals)
+    flagged = sum(int(r[3]) for r in evals)
+    # a saliency / gradient pass in validation back-propagates without stepping: not a step
+    stepped = [r for r in evals if len(r) < 5 or r[4] > 0] if steps else []
+    return stepped, flagged
 
 
 class ModeChecks(RuntimeCheck):
@@ -54,6 +56,7 @@ class ModeChecks(RuntimeCheck):
                 detail={"calls": calls},
             )
         evals, eval_flagged = _eval_pass_loaders(mode, steps)
+        bad -= eval_flagged  # those backwards are a validation pass, not training
         if evals:
             n = sum(int(r[1]) for r in evals)
             yield evidence(
@@ -68,7 +71,6 @@ class ModeChecks(RuntimeCheck):
                 step=get(mode, "eval_first_step") if eval_flagged else None,
                 detail={"backwards": n, "loaders": [int(r[0]) for r in evals]},
             )
-            bad -= eval_flagged  # those backwards are the validation pass, not training
         if bad > 0:
             names = get(mode, "eval_names", default=[])
             yield evidence(
