@@ -34,9 +34,6 @@ ENGINES: dict[str, tuple[object, ...]] = {
 NOT_YET_RUNTIME = {
     # catalogued "S R" for the detection issue (#15), which adds their runtime rules; the same
     # list as PENDING_RUNTIME_IDS of tests/tools/checks/test_check_script.py
-    "loop.clip-before-backward",
-    "mode.dropout-always-on",
-    "mode.step-during-eval",
     "loss.softmax-wrong-dim",
     "loss.padding-not-ignored",
     "data.labels-misaligned",

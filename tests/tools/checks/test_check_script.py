@@ -25,6 +25,7 @@ from dlpilot.tools.checks import CheckReport, check_script, overfit_test, plot_o
 from dlpilot.tools.control import Control
 
 from ._programs import BUGGY, CANNOT_FIT, CORRECT
+from ._programs_loop import BUGGY as LOOP_BUGGY
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +33,6 @@ RUNTIME_IDS = {i for i, spec in CATALOGUE.items() if "runtime" in spec.ways}
 
 PENDING_RUNTIME_IDS = {
     # catalogued for the detection issue (#15); each gets its buggy program with its rule
-    "loop.clip-before-backward",
-    "mode.dropout-always-on",
-    "mode.step-during-eval",
     "loss.softmax-wrong-dim",
     "loss.padding-not-ignored",
     "data.labels-misaligned",
@@ -76,6 +74,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Chec
 
 def test_every_runtime_check_has_a_buggy_program() -> None:
     caught = set().union(*(ids for _, ids in BUGGY.values())) | {"overfit.single-batch-failed"}
+    caught |= set().union(*(ids for _, ids, _ in LOOP_BUGGY.values()))  # test_loop_classes
     assert RUNTIME_IDS - caught - PENDING_RUNTIME_IDS == set()
     assert caught.isdisjoint(PENDING_RUNTIME_IDS), (
         "a pending id is caught now: drop it from the list"

@@ -33,6 +33,10 @@ BACKWARDS_PER_STEP_CAP = 4
 per step bound (gradient accumulation stays far below)."""
 
 
+MAX_LOADER_ROWS = 32
+"""Loaders whose backwards are counted by mode (the loader observer's own cap)."""
+
+
 class BackwardObserver:
     """Wraps the backward and the GradScaler; owns ``mode``, ``amp`` and the backward part of
     ``loop``."""
@@ -71,7 +75,9 @@ class BackwardObserver:
             "eval_backwards": 0,
             "eval_first_step": None,
             "eval_names": [],
+            "loaders": [],
         }
+        self._lid: int | None = None  # the loader whose batch the running backward came from
         self.amp: Amp = {"fp16_backwards": 0, "fp16_first_step": None, "scaler": False}
 
     def install(self) -> None:
@@ -146,6 +152,8 @@ class BackwardObserver:
         # the forwards since the last backward, judged once this one has run (see _judge)
         self._window = self.forward.take_window()
         self._count = count
+        current = self.loaders.current
+        self._lid = current.lid if current is not None else None
         self.loaders.on_backward()
         # manual updates (no optimizer): compare the parameters with the first backward's copy
         if ctx.steps == 0 and ctx.backwards >= 1 and self._manual_snapshot is not None:
@@ -176,11 +184,36 @@ class BackwardObserver:
                 for n in flagged:
                     if n not in ev["eval_names"] and len(ev["eval_names"]) < MAX_NAMES:
                         ev["eval_names"].append(n)
+        if window and self._lid is not None:
+            top_eval = any(not fw.top.training for fw in window)
+            self._per_loader(self._lid, top_eval, bool(flagged))
         if fp16:
             self.amp["fp16_backwards"] += 1
             if self.amp["fp16_first_step"] is None:
                 self.amp["fp16_first_step"] = count
                 self.ctx.mark("fp16_backward")
+
+    def _per_loader(self, lid: int, top_eval: bool, flagged: bool) -> None:
+        rows = self.mode["loaders"]
+        row = next((r for r in rows if r[0] == lid), None)
+        if row is None:
+            if len(rows) >= MAX_LOADER_ROWS:
+                return
+            row = [lid, 0, 0, 0, 0]
+            rows.append(row)
+        row[1] += 1
+        row[2] += int(top_eval)
+        row[3] += int(flagged)
+
+    def note_step(self) -> None:
+        """An optimizer stepped: count it for the loader whose batch is current."""
+        current = self.loaders.current
+        if current is None:
+            return
+        for row in self.mode["loaders"]:
+            if row[0] == current.lid:
+                row[4] += 1
+                return
 
     def _after(self) -> None:
         ctx = self.ctx

@@ -157,6 +157,15 @@ class ForwardObserver:
         self._fw = None
         self.acts.stop()
 
+    def current_top(self) -> nn.Module | None:
+        """The model whose top-level forward is running now (None between forwards)."""
+        fw = self._fw
+        return fw.top if fw is not None else None
+
+    def innermost(self) -> nn.Module | None:
+        """The innermost module whose forward is running now."""
+        return self._stack[-1] if self._stack else None
+
     def take_window(self) -> list[Forward]:
         """The training forwards since the last backward (and a fresh window)."""
         window, self._window = self._window, []

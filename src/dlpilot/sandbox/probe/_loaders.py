@@ -28,6 +28,11 @@ ORDER_EPOCHS = 4
 """Epochs whose first batches are hashed."""
 
 MAX_LOADERS = 32
+
+FIRST_EPOCH_SHARE = 0.5
+"""Share of the first training epoch in which the learning rate's fall is measured: a schedule
+counted in batches over a one-epoch run may end near zero at the epoch's end by design, but has
+kept half its peak at mid-epoch."""
 """Loaders reported in the summary."""
 
 
@@ -44,6 +49,7 @@ class LoaderState:
     cached: Any = None
     batches: int = 0
     tensors: list[tuple[Any, ...]] = field(default_factory=list)  # arrays its dataset holds
+    length: int | None = None  # batches per epoch, unbounded
 
 
 class LoaderObserver:
@@ -103,6 +109,10 @@ class LoaderObserver:
         }
         state = LoaderState(lid=len(self.loaders), meta=meta)
         state.tensors = dataset_arrays(loader.dataset)
+        try:
+            state.length = len(loader)
+        except TypeError:
+            state.length = None
         self._states[loader] = state
         if len(self.loaders) < MAX_LOADERS:
             self.loaders.append(state)
@@ -162,6 +172,17 @@ class LoaderObserver:
         if ld.train_epoch_no is None:
             self._train_epochs += 1
             ld.train_epoch_no = self._train_epochs
+
+    def first_train_epoch(self) -> tuple[bool, int | None]:
+        """Whether the current batch lies in the first half of the first training epoch (the
+        whole of it when the loader has no length), and how many batches that epoch has
+        unbounded (``None`` when it has no length)."""
+        ld = self.current
+        if ld is None or ld.train_epoch_no != 1:
+            return False, None
+        if ld.length is not None and ld.in_epoch > ld.length * FIRST_EPOCH_SHARE:
+            return False, ld.length
+        return True, ld.length
 
     def role(self, lid: int) -> Role:
         """The role of a loader by id (``unknown`` past the loaders followed)."""

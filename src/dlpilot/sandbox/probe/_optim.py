@@ -22,6 +22,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
+from ._clip import ClipObserver
 from ._context import RunContext
 from ._grads import GradientObserver
 from ._lrtrack import LrTracker
@@ -38,6 +39,12 @@ MAX_GROUPS_REPORTED = 8
 
 MAX_TRACKED_PARAMS = 64
 """Parameters per optimizer whose gradient identity is followed step to step (zero-grad checks)."""
+
+DISCARDS_PER_STEP = 2
+"""Gradients filled by a backward and reset unused before an optimizer step, counted per step.
+A GAN's generator backward spills into the discriminator's gradients, which its next zero_grad
+drops once per step; an optimizer step dedented out of the batch loop drops every batch's
+gradient but the last (at least two per step once an epoch has three batches)."""
 
 MAX_SNAPSHOT_ELEMENTS = 2_000_000
 """Parameter elements copied on a sampled step to measure the update/weight ratio."""
@@ -59,6 +66,10 @@ class _Opt:
     # writes into the discriminator's gradients, which its next zero_grad drops unused)
     stale: bool = False
     bw_at_step: int = 0
+    # a backward since the last step wrote into these gradients; how many times they were
+    # then reset before the next backward with no step using them (one step per epoch)
+    filled: bool = False
+    discards: int = 0
     first_snapshot: Snapshot | None = None
     max_change: float | None = None
     change_checked_at: int = 0
@@ -82,6 +93,10 @@ class OptimizerObserver:
         self.opts: list[_Opt] = []
         self._by_id: dict[int, _Opt] = {}
         self.lr_track = LrTracker()
+        self.clip: ClipObserver | None = None  # told of each step (set by the recorder)
+        self.on_step: Callable[[], None] = lambda: None  # after each step (set by the recorder)
+        # whether the current batch is in the first training epoch, and that epoch's length
+        self.first_epoch: Callable[[], tuple[bool, int | None]] = lambda: (False, None)
         self._bw_state: dict[int, tuple[int, int] | None] = {}
         self._pre_states: dict[int, list[tuple[int, int] | None]] = {}
         self._snapshot: Snapshot | None = None
@@ -92,6 +107,9 @@ class OptimizerObserver:
         self.cleared = 0
         self.cleared_first_step: int | None = None
         self.steps_without_backward = 0
+        self.discarded_steps = 0
+        self.discarded_first_step: int | None = None
+        self._fill_states: dict[int, list[tuple[int, int] | None]] = {}
         self.param_nonfinite_step: int | None = None
         self.param_nonfinite_names: list[str] | None = None
         self.ratio: list[list[float | None]] = []
@@ -156,12 +174,24 @@ class OptimizerObserver:
         for o in self.opts:
             if o.stale and all(cleared(p) for p in o.tracked):
                 o.stale = False
+        # gradients a backward filled since the last step, reset before this backward unused
+        for o in self.opts:
+            if o.filled and all(cleared(p) for p in o.tracked):
+                o.discards += 1
+            o.filled = False
+        self._fill_states = {o.oid: [grad_state(p) for p in o.tracked] for o in self.opts}
         # the state of each optimizer's tracked grads before this backward
         self._pre_states = {
             o.oid: [grad_state(p) for p in o.tracked] for o in self.opts if o.post_state
         }
 
     def after_backward(self) -> None:
+        for o in self.opts:
+            pre = self._fill_states.get(o.oid)
+            if pre is not None and any(
+                grad_state(p) != pre[i] for i, p in enumerate(o.tracked) if i < len(pre)
+            ):
+                o.filled = True
         for o in self.opts:
             before = self._pre_states.get(o.oid)
             if o.post_state is None or before is None:
@@ -197,6 +227,8 @@ class OptimizerObserver:
         if ctx.overfit:
             self.replay.step_pre(opt)
             return
+        if self.clip is not None:
+            self.clip.step_pre()
         count = ctx.count()
         if o.stale:  # it steps on gradients that hold what its previous step already used
             o.stale = False
@@ -204,6 +236,13 @@ class OptimizerObserver:
             if self.not_zeroed_first_step is None:
                 self.not_zeroed_first_step = ctx.steps
                 ctx.mark("not_zeroed")
+        if o.discards >= DISCARDS_PER_STEP:
+            self.discarded_steps += 1
+            if self.discarded_first_step is None:
+                self.discarded_first_step = count
+                ctx.mark("discarded")
+        o.discards = 0
+        o.filled = False
         backward_ran = ctx.backwards > o.bw_at_step
         if not backward_ran:
             self.steps_without_backward += 1
@@ -216,8 +255,10 @@ class OptimizerObserver:
         sampled = ctx.sampled
         if sampled:
             zero = self.grads.sample(o.params)
-            if backward_ran and touched and not cleared_all and zero is not None:
-                cleared_all = zero
+            if backward_ran and touched and not cleared_all and zero:
+                # all zero: reset since the backward (the gradient tensors were written after
+                # it), or never non-zero (a non-differentiable op: no one cleared them)
+                cleared_all = any(grad_state(p) != self._bw_state.get(id(p)) for p in touched)
             self.grads.outside_optimizers()
         if backward_ran and touched and (sampled or cleared_all):
             self.step_checks += 1
@@ -248,8 +289,10 @@ class OptimizerObserver:
         o.bw_at_step = ctx.backwards
         o.post_state = [grad_state(p) for p in o.tracked]
         ctx.steps += 1
+        self.on_step()
         if not ctx.overfit:
-            self.lr_track.step(opt, ctx.steps)
+            first, length = self.first_epoch()
+            self.lr_track.step(opt, ctx.steps, first_epoch=first, epoch_steps=length)
             if self._snapshot is not None:
                 self._update_ratio()
                 self._snapshot = None

@@ -24,6 +24,8 @@ The observers, each owning its state and its part of the summary (``_schema.Summ
 ``_grads``          gradient flow and norms (``grads``)
 ``_optim``          optimizers, zeroing, updates, learning rates (``optimizers``, ``params``,
                     part of ``loop``)
+``_clip``           gradient clipping against the backward of its step (``clip``)
+``_fdropout``       functional dropout left active in eval-mode forwards (``dropout``)
 ``_retained``       loss graphs kept alive across steps (part of ``loop``)
 ``_overfit``        overfit mode's replay and regularization off (``overfit``)
 ==================  ==========================================================================
@@ -41,8 +43,10 @@ import torch
 from . import PROBE_VERSION
 from ._activations import ActivationObserver
 from ._backward import BackwardObserver
+from ._clip import ClipObserver
 from ._context import DENSE_STEPS, DLPILOT_DIR, Config, RunContext, StopProbe
 from ._events import EventWriter
+from ._fdropout import FunctionalDropoutObserver
 from ._forward import ForwardObserver
 from ._grads import GradientObserver
 from ._loaders import LoaderObserver
@@ -75,8 +79,12 @@ class Recorder:
         self.acts = ActivationObserver(ctx, self.modules)
         self.loaders = LoaderObserver(ctx, new_batch=lambda: self.forward.reset())
         self.forward = ForwardObserver(ctx, self.modules, self.loaders, self.acts, self.replay)
+        self.fdropout = FunctionalDropoutObserver(ctx, self.forward)
         self.grads = GradientObserver(ctx, self.modules, self.forward)
         self.optim = OptimizerObserver(ctx, self.modules, self.grads, self.replay)
+        self.clip = ClipObserver(ctx)
+        self.optim.clip = self.clip
+        self.optim.first_epoch = self.loaders.first_train_epoch
         self.loss = LossObserver(ctx, self.retained, self.replay)
         self.backward = BackwardObserver(
             ctx,
@@ -89,6 +97,7 @@ class Recorder:
             self.retained,
             self.replay,
         )
+        self.optim.on_step = self.backward.note_step
         self.exception: dict[str, Any] | None = None
         self._step_events = 0
         self._next_summary = 1
@@ -103,6 +112,8 @@ class Recorder:
         ctx, cfg = self.ctx, self.cfg
         self.forward.install()
         self.optim.install()
+        self.clip.install()
+        self.fdropout.install()
         self.backward.install()
         self.loss.install()
         self.loaders.install()
@@ -241,7 +252,11 @@ class Recorder:
                 "retained_first_step": retained.retained_first_step,
                 "manual_update": backward.manual_update,
                 "steps_without_backward": optim.steps_without_backward,
+                "discarded_steps": optim.discarded_steps,
+                "discarded_first_step": optim.discarded_first_step,
             },
+            "clip": self.clip.evidence,
+            "dropout": self.fdropout.evidence,
             "mode": backward.mode,
             "loss": self.loss.summary(),
             "labels": self.loss.labels(),

@@ -105,6 +105,20 @@ class LrAbovePeak(TypedDict):
     step: int
 
 
+class LrDrop(TypedDict):
+    """The step of the first half of the first training epoch where the rate used stood lowest
+    against the highest rate used before it (a rate that climbs, as in a warm-up, drops
+    nothing)."""
+
+    ratio: float
+    lr: float
+    before: float
+    group: int
+    step: int
+    epoch_steps: int | None
+    """Optimizer steps the first training epoch would take unbounded (``len`` of its loader)."""
+
+
 class OptimizerSummary(TypedDict):
     oid: int
     type: str
@@ -118,6 +132,7 @@ class OptimizerSummary(TypedDict):
     lr_built: list[float | None] | None
     """The rate of each group when the optimizer was built."""
     lr_above_peak: LrAbovePeak | None
+    lr_drop: LrDrop | None
 
 
 class LoaderMeta(TypedDict):
@@ -204,6 +219,9 @@ class LoopEvidence(TypedDict):
     retained_first_step: int | None
     manual_update: bool | None
     steps_without_backward: int
+    discarded_steps: int
+    """Optimizer steps before which at least two backwards' gradients were reset unused."""
+    discarded_first_step: int | None
 
 
 class ModeEvidence(TypedDict):
@@ -211,6 +229,27 @@ class ModeEvidence(TypedDict):
     eval_backwards: int
     eval_first_step: int | None
     eval_names: list[str]
+    loaders: list[list[int]]
+    """Per loader whose batches were back-propagated (at most 32): [lid, backwards, backwards
+    with the model in eval mode (``model.training`` False), backwards through dropout /
+    batch-norm modules left in eval mode, optimizer steps taken while its batch was current]."""
+
+
+class DropoutEvidence(TypedDict):
+    """Functional dropout asked to be active inside a forward of a model in eval mode."""
+
+    eval_calls: int
+    eval_first_step: int | None
+
+
+class ClipEvidence(TypedDict):
+    """Gradient clipping against the backward of its step (``_clip``)."""
+
+    clipped_steps: int
+    """Optimizer steps preceded by a clip call since the previous step."""
+    early_steps: int
+    """Of those, steps whose every clip call ran before the backward that filled the gradients."""
+    early_first_step: int | None
 
 
 class FirstClassLoss(TypedDict):
@@ -347,6 +386,8 @@ class Summary(TypedDict):
     buckets: list[BucketSummary]
     overlap: Overlap
     loop: LoopEvidence
+    clip: ClipEvidence
+    dropout: DropoutEvidence
     mode: ModeEvidence
     loss: LossEvidence
     labels: Labels

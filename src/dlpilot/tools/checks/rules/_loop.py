@@ -21,6 +21,16 @@ STEP_MISSING_MIN_BACKWARDS = 3
 """Backward calls with no optimizer step and no parameter change before the loop is called
 stepless: enough to pass any gradient-accumulation window of the bounded run's first steps."""
 
+DISCARDED_SHARE = 0.5
+"""Share of optimizer steps before which several backwards' gradients were reset unused. A step
+dedented out of the batch loop does it before every step; a half keeps a one-off (a saliency
+pass in validation that calls backward and zero_grad) from being called a bug."""
+
+CLIP_EARLY_SHARE = 0.5
+"""Share of clipped optimizer steps whose clip call ran before the step's backward. Clipping in
+the wrong place does it at every step; a half keeps a one-off clip (before the first backward, a
+clip in a callback) from being called a bug."""
+
 RETAINED_MIN_GRAPHS = 2
 """Loss graphs still alive :data:`RETAIN_AGE_STEPS` steps after they were made (the probe keeps the
 constant); one could be a variable holding the last loss, two means an accumulating list or sum."""
@@ -33,6 +43,7 @@ class LoopChecks(RuntimeCheck):
         "loop.step-missing",
         "loop.backward-twice",
         "loop.loss-graph-retained",
+        "loop.clip-before-backward",
     )
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
@@ -66,6 +77,37 @@ class LoopChecks(RuntimeCheck):
                 step=get(lp, "cleared_first_step"),
                 where="cleared",
                 detail={"steps_cleared": cleared, "steps_checked": checks},
+            )
+        dropped = int(get(lp, "discarded_steps", default=0))
+        if dropped and dropped >= DISCARDED_SHARE * max(steps, 1):
+            yield evidence(
+                ctx,
+                run,
+                "loop.zero-grad-misplaced",
+                f"Before {dropped} of {steps} optimizer steps, gradients that backward() had "
+                "filled were cleared again by zero_grad() before any step used them: the "
+                "optimizer steps less often than zero_grad() runs (optimizer.step() outside the "
+                "batch loop?), so only the last batch's gradient is ever used. Call step() in the "
+                "same loop as zero_grad() and backward().",
+                step=get(lp, "discarded_first_step"),
+                where="discarded",
+                detail={"steps_after_discard": dropped, "steps": steps},
+            )
+        clip = get(run.summary, "clip", default={})
+        clipped = int(get(clip, "clipped_steps", default=0))
+        early = int(get(clip, "early_steps", default=0))
+        if early and early >= CLIP_EARLY_SHARE * clipped:
+            yield evidence(
+                ctx,
+                run,
+                "loop.clip-before-backward",
+                f"In {early} of {clipped} clipped optimizer steps the gradient clipping call ran "
+                "before the backward() that filled the gradients the step used (on cleared or "
+                "already-used gradients), so it clipped nothing. Clip after loss.backward() and "
+                "before optimizer.step() (after scaler.unscale_() under a GradScaler).",
+                step=get(clip, "early_first_step"),
+                where="clip_early",
+                detail={"early_steps": early, "clipped_steps": clipped},
             )
         manual = get(lp, "manual_update")
         opts = get(run.summary, "optimizers", default=[])

@@ -10,14 +10,68 @@ from dlpilot.tools.checks._evidence import ProbeRun, get
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
 
 
+def _eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
+    """Loaders back-propagated only with the model in eval mode while another loader is
+    back-propagated with it in training mode (a validation pass that runs backward): those
+    stepped during (a shared epoch function that steps in its validation pass), and the count
+    of all such loaders' backwards through eval-mode dropout / BN (a validation pass, not
+    training left in eval mode)."""
+    rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
+    evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
+    if not evals or not any(r[1] > r[2] for r in rows):
+        return [], 0
+    flagged = sum(int(r[3]) for r in evals)
+    # a saliency / gradient pass in validation back-propagates without stepping: not a step
+    stepped = [r for r in evals if len(r) < 5 or r[4] > 0] if steps else []
+    return stepped, flagged
+
+
 class ModeChecks(RuntimeCheck):
-    ids = ("mode.eval-during-training", "mode.train-during-eval", "mode.eval-grad-enabled")
+    ids = (
+        "mode.eval-during-training",
+        "mode.train-during-eval",
+        "mode.eval-grad-enabled",
+        "mode.step-during-eval",
+        "mode.dropout-always-on",
+    )
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         mode = get(run.summary, "mode", default={})
         bad = int(get(mode, "eval_backwards", default=0))
         total = int(get(mode, "train_backwards", default=0))
-        if bad:
+        steps = int(get(run.summary, "steps", default=0))
+        drop = get(run.summary, "dropout", default={})
+        calls = int(get(drop, "eval_calls", default=0))
+        if calls:
+            yield evidence(
+                ctx,
+                run,
+                "mode.dropout-always-on",
+                f"Functional dropout ran active {calls} time(s) inside forwards of a model in "
+                "eval mode: F.dropout(x, p) defaults to training=True, so model.eval() does not "
+                "turn it off and validation is random and worse. Pass training=self.training "
+                "(or use an nn.Dropout module).",
+                step=get(drop, "eval_first_step"),
+                where="dropout_eval",
+                detail={"calls": calls},
+            )
+        evals, eval_flagged = _eval_pass_loaders(mode, steps)
+        bad -= eval_flagged  # those backwards are a validation pass, not training
+        if evals:
+            n = sum(int(r[1]) for r in evals)
+            yield evidence(
+                ctx,
+                run,
+                "mode.step-during-eval",
+                f"{n} backward pass(es) ran on the batches of a loader walked with the model in "
+                "eval mode (a validation pass), with optimizer steps in the same run: the model "
+                "trains on its validation data, so validation scores are meaningless. Skip "
+                "backward() and optimizer.step() when the epoch function evaluates (and wrap "
+                "it in torch.no_grad()).",
+                step=get(mode, "eval_first_step") if eval_flagged else None,
+                detail={"backwards": n, "loaders": [int(r[0]) for r in evals]},
+            )
+        if bad > 0:
             names = get(mode, "eval_names", default=[])
             yield evidence(
                 ctx,

@@ -184,6 +184,21 @@ def test_scoring_a_test_split_every_epoch_counts_as_validation() -> None:
         assert "train.no-validation" not in ids({"train.py": BARE_LOOP, "check.py": extra}), extra
 
 
+def test_a_held_out_pass_through_a_shared_epoch_function_counts_as_validation() -> None:
+    for extra in (
+        'for e in range(5):\n    run_epoch(loaders["train"])\n    run_epoch(loaders["val"])\n',
+        "for e in range(5):\n    run_epoch(a, training=True)\n    run_epoch(b, training=False)\n",
+        "for e in range(5):\n    fit_epoch(train_dl)\n    acc = score(model, dev_dl)\n",
+        "for e in range(5):\n    fit_epoch(train_dl)\n    score(model, holdout_loader)\n",
+    ):
+        assert "train.no-validation" not in ids({"train.py": BARE_LOOP, "check.py": extra}), extra
+
+
+def test_a_shared_epoch_function_only_ever_training_is_not_validation() -> None:
+    extra = "for e in range(5):\n    run_epoch(dl, train=True)\n    device = dev_id\n"
+    assert "train.no-validation" in ids({"train.py": BARE_LOOP, "other.py": extra})
+
+
 def test_unit_tests_and_a_test_size_argument_are_not_validation() -> None:
     for extra in (
         "class Checks:\n    def test_shapes(self):\n        pass\n",

@@ -92,6 +92,48 @@ for i, (x, y) in enumerate(loader):
         assert "loop.clip-before-backward" not in ids(src)
 
 
+_AFTER_STEP = """
+import torch
+from torch.nn.utils import clip_grad_value_
+
+for epoch in range(10):
+    for xb, yb in loader:
+        opt.zero_grad()
+        loss = crit(model(xb), yb)
+        loss.backward()
+        opt.step()
+        {clip}
+"""
+
+
+def test_clipping_after_the_step_on_gradients_already_used_is_reported():
+    text = _AFTER_STEP.format(clip="clip_grad_value_(model.parameters(), 0.5)")
+    assert ids(text) == ["loop.clip-before-backward"]
+    assert lines_of(text, "loop.clip-before-backward") == [11]
+
+
+def test_measuring_the_norm_after_the_step_with_an_infinite_bound_is_fine():
+    text = _AFTER_STEP.format(
+        clip='norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))'
+    )
+    assert ids(text) == []
+
+
+def test_a_gan_clipping_its_generator_after_the_discriminator_step_is_fine():
+    text = """
+import torch
+for real in loader:
+    d_opt.zero_grad()
+    d_loss(D, G, real).backward()
+    d_opt.step()
+    g_opt.zero_grad()
+    g_loss(D, G).backward()
+    torch.nn.utils.clip_grad_norm_(G.parameters(), 1.0)
+    g_opt.step()
+"""
+    assert ids(text) == []
+
+
 def test_a_step_dedented_out_of_the_batch_loop_is_reported():
     src = (
         HEAD
@@ -305,3 +347,21 @@ for round in range(3):
         opt_b.step()
 """
     assert "loop.zero-grad-misplaced" not in ids(src)
+
+
+def test_a_step_after_a_batch_loop_that_calls_a_clearing_train_step_is_reported():
+    from tests.tools.checks._programs_loop import BUGGY
+
+    assert ids(BUGGY["trainer_steps_once_per_epoch"][0]) == ["loop.zero-grad-misplaced"]
+
+
+def test_a_helper_that_only_accumulates_before_a_step_per_epoch_is_fine():
+    from tests.tools.checks._programs_loop import trainer
+
+    accumulate = trainer(
+        train_step="""        loss = F.cross_entropy(self.model(xb), yb)
+        loss.backward()""",
+        epoch_sched="self.opt.step()\n            self.opt.zero_grad()",
+    )
+    assert ids(accumulate) == []
+    assert ids(trainer()) == []  # the helper steps itself

@@ -176,3 +176,18 @@ def test_a_scheduler_stepped_only_on_the_last_batch_of_an_epoch_is_fine():
         "        if i == len(train_loader) - 1:\n            scheduler.step()",
     )
     assert "lr.schedule-mismatch" not in ids(src)
+
+
+def test_a_trainer_stepping_its_config_sized_scheduler_beside_a_train_step_call_is_reported():
+    from tests.tools.checks._programs_loop import BUGGY
+
+    text = BUGGY["trainer_steplr_per_batch"][0]
+    assert ids(text) == ["lr.schedule-mismatch"]
+
+
+def test_the_same_trainer_stepping_per_epoch_or_sized_in_batches_is_fine():
+    from tests.tools.checks._programs_loop import trainer
+
+    assert ids(trainer()) == []
+    per_batch = trainer(batch_sched="self.sched.step()", epoch_sched="pass")
+    assert ids(per_batch.replace('"step_size": 2}', '"step_size": 2000}')) == []

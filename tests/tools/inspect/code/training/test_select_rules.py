@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from tests.tools.inspect.code.training._support import ids, lines_of
+import pytest
+
+from tests.tools.inspect.code.training._support import ids, lines_of, run
 
 TRAIN_ONLY = """
 import torch
@@ -85,3 +87,41 @@ def test_a_comparison_that_only_logs_the_best_training_loss_is_not_reported():
         '        torch.save(model.state_dict(), "best.pt")\n', '        print("new low")\n'
     )
     assert "train.select-on-train-metric" not in ids(src)
+
+
+_CALLBACKS = """
+import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+MONITOR = {monitor!r}
+
+
+def main(model, dm):
+    stop = EarlyStopping(monitor=MONITOR, patience=3)
+    keep = ModelCheckpoint(monitor=MONITOR, mode="min")
+    L.Trainer(max_epochs=20, callbacks=[stop, keep]).fit(model, dm)
+"""
+
+
+def test_callbacks_monitoring_a_training_metric_through_a_module_constant_are_reported():
+    found = run(_CALLBACKS.format(monitor="train_loss"))
+    assert [f.id for f in found] == ["train.select-on-train-metric"] * 2
+    assert all("train_loss" in f.message for f in found)
+
+
+def test_a_callback_monitoring_a_training_metric_named_in_place_is_reported():
+    text = (
+        "from pytorch_lightning.callbacks import EarlyStopping\n"
+        'cb = EarlyStopping(monitor="train/acc", mode="max")\n'
+    )
+    assert ids(text) == ["train.select-on-train-metric"]
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "valid/acc", "val_train_gap"])
+def test_callbacks_monitoring_a_validation_metric_are_fine(monitor):
+    assert ids(_CALLBACKS.format(monitor=monitor)) == []
+
+
+def test_a_monitor_constant_rebound_later_is_not_guessed():
+    text = _CALLBACKS.format(monitor="train_loss") + 'MONITOR = "val_loss"\n'
+    assert ids(text) == []

@@ -12,7 +12,7 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code._names import call_attr, const_bool, dotted, last
-from dlpilot.tools.inspect.code.training._flow import optimizer_names
+from dlpilot.tools.inspect.code.training._flow import optimizer_names, resolve, summary
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._resolve import note_defaults, param_values
 
@@ -55,6 +55,10 @@ class ClipOrderRule(Rule):
                 found = _clip_before(scope, clip, clips)
                 if found is not None:
                     out.append(_clip_finding(f.rel, clip, *found))
+                    continue
+                late = _clip_after_step(scope, clip, clips)
+                if late is not None:
+                    out.append(_clip_late_finding(f.rel, clip, late))
         return out
 
 
@@ -75,6 +79,45 @@ def _clip_before(scope: Scope, clip: Event, clips: list[Event]) -> tuple[Event, 
     if any(back.order < c.order < step.order for c in clips):
         return None
     return back, step
+
+
+def _clip_after_step(scope: Scope, clip: Event, clips: list[Event]) -> Event | None:
+    """The step when ``clip`` runs after the loop's ``optimizer.step()`` with no backward or
+    step after it in the loop body, and no clip between the backward and that step: it clips
+    gradients already used, which the next iteration clears."""
+    if not clip.loops or not isinstance(clip.node, ast.Call):
+        return None
+    limits = [*clip.node.args[1:2], *(k.value for k in clip.node.keywords)]
+    if any("inf" in ast.unparse(a) for a in limits):
+        return None  # an infinite bound measures the norm (for logging); it clips nothing
+    same = [e for e in scope.events if _within(e, clip.loops)]
+    backs = [e for e in same if e.kind == "call" and e.role == "backward"]
+    steps = [e for e in same if e.kind == "call" and e.role == "step" and e.extra != "scaler"]
+    earlier = [s for s in steps if s.order < clip.order]
+    if not earlier or any(s.order > clip.order for s in steps):
+        return None
+    step = earlier[-1]
+    if any(b.order > step.order for b in backs):
+        return None  # a backward after the step (and before or after the clip): not this case
+    fed = [b for b in backs if b.order < step.order]
+    if not fed or any(fed[-1].order < c.order < step.order for c in clips):
+        return None
+    return step
+
+
+def _clip_late_finding(rel: str, clip: Event, step: Event) -> Finding:
+    name = call_attr(clip.node) if isinstance(clip.node, ast.Call) else "clip_grad_norm_"
+    return finding(
+        "loop.clip-before-backward",
+        f"`{name}` runs after `optimizer.step()` (line {step.line}), on gradients the step "
+        "already used and the next iteration clears, so no step is ever clipped; clip after "
+        "`backward()` and before `optimizer.step()` (after `scaler.unscale_(optimizer)` with "
+        "AMP).",
+        how="static",
+        file=rel,
+        line=clip.line,
+        detail={"step_line": step.line},
+    )
 
 
 def _clip_finding(rel: str, clip: Event, back: Event, step: Event) -> Finding:
@@ -107,6 +150,7 @@ class StepPerEpochRule(Rule):
             return []
         out: list[Finding] = []
         for scope in ix.scopes:
+            out.extend(_epoch_step_through_calls(ix, f.rel, scope))
             zeros = [z for z in _calls(scope, "zero") if z.loops]
             opts = optimizer_names(ix)
             if not zeros:
@@ -130,6 +174,43 @@ class StepPerEpochRule(Rule):
                 if later:
                     out.append(_epoch_step_finding(f.rel, scope, zero, later[0]))
         return out
+
+
+def _epoch_step_through_calls(ix: FileIndex, rel: str, scope: Scope) -> list[Finding]:
+    """The same with ``zero_grad()`` and ``backward()`` in a function the batch loop calls
+    (``self.train_step(xb, yb)``) and the step after that loop."""
+    steps = [s for s in _calls(scope, "step") if s.extra != "scaler"]
+    out: list[Finding] = []
+    for ev in scope.events:
+        if ev.kind != "call" or ev.role or not ev.loops or not steps:
+            continue
+        callee = resolve(ix, scope, ev)
+        if callee is None or callee is scope:
+            continue
+        done = summary(ix, callee)
+        if not (done.zero and done.backward) or done.step:
+            continue
+        lid = ev.loops[-1]
+        if any(lid in s.loops for s in steps):
+            continue
+        later = [s for s in steps if s.order > ev.order and s.loops == ev.loops[:-1]]
+        if later:
+            step, loop_line = later[0], scope.loops[lid].line
+            out.append(
+                finding(
+                    "loop.zero-grad-misplaced",
+                    f"`{step.recv}.step()` runs once after the batch loop (line {loop_line}), "
+                    f"but `{ev.name}()` (line {ev.line}) clears the gradients and runs "
+                    "backward() for every batch, so every batch's gradient except the last is "
+                    "cleared before any step uses it; step inside the batch loop (or in "
+                    f"`{callee.name}`).",
+                    how="static",
+                    file=rel,
+                    line=step.line,
+                    detail={"loop_line": loop_line, "call_line": ev.line},
+                )
+            )
+    return out
 
 
 def _same_parameters(opts: dict[str, set[str]], optimizer: str, cleared: str) -> bool:

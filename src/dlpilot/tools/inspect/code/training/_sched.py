@@ -15,8 +15,9 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code._names import call_attr, dotted, last
+from dlpilot.tools.inspect.code.training._flow import resolve, summary
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope, index_of
-from dlpilot.tools.inspect.code.training._resolve import value_of
+from dlpilot.tools.inspect.code.training._resolve import param_values, value_of
 
 # scheduler -> the argument measured in epochs (name, position after the optimizer)
 _EPOCH_ARGS: dict[str, tuple[str, int]] = {
@@ -54,16 +55,53 @@ def _epoch_measured(ix: FileIndex, scope: Scope, sched: str, expr: ast.expr, at:
         if value is not None and not isinstance(value, ast.Name | ast.Attribute):
             why = _epoch_measured(ix, scope, sched, value, at)
             return f"{dotted(expr)} = {why}" if why else ""
+    if isinstance(expr, ast.Subscript):
+        entry = _config_entry(ix, scope, expr, at)
+        if entry is not None:
+            why = _epoch_text(sched, entry)
+            return f"{ast.unparse(expr)} = {why}" if why else ""
     return _epoch_text(sched, expr)
 
 
-def _batch_loop(scope: Scope, ev: Event) -> Loop | None:
-    """The loop a call sits in when that loop walks batches and steps an optimizer."""
+def _config_entry(ix: FileIndex, scope: Scope, expr: ast.Subscript, at: int) -> ast.expr | None:
+    """The value a config dict holds under a constant key (``cfg["step_size"]``), the dict found
+    as a parameter's argument at every call site (one value only) or as a name's assignment
+    (the enclosing scopes')."""
+    key = expr.slice
+    if not isinstance(expr.value, ast.Name) or not isinstance(key, ast.Constant):
+        return None
+    base = expr.value.id
+    dicts = [v for _, _, v in param_values(ix, scope, base)] if base in scope.params else []
+    if not dicts:
+        # a local, a module-level dict, or a parameter whose call sites cannot be told (a class
+        # constructed with the module's config of the same name)
+        found = value_of(ix, scope, base, at)
+        dicts = [found] if found is not None else []
+    values: list[ast.expr] = []
+    for d in dicts:
+        if isinstance(d, ast.Name):
+            d = value_of(ix, ix.scopes[0], d.id) or d
+        if not isinstance(d, ast.Dict):
+            return None
+        for k, v in zip(d.keys, d.values, strict=True):
+            if isinstance(k, ast.Constant) and k.value == key.value:
+                values.append(v)
+    texts = {ast.unparse(v) for v in values}
+    return values[0] if len(texts) == 1 else None
+
+
+def _batch_loop(ix: FileIndex, scope: Scope, ev: Event) -> Loop | None:
+    """The loop a call sits in when that loop walks batches and steps an optimizer (itself, or
+    through a function it calls that surely steps one: ``self.train_step(xb, yb)``)."""
     if not ev.loops:
         return None
     loop = scope.loops[ev.loops[-1]]
     steps = [
-        e for e in scope.events if e.kind == "call" and e.role == "step" and loop.id in e.loops
+        e
+        for e in scope.events
+        if e.kind == "call"
+        and loop.id in e.loops
+        and (e.role == "step" or _steps_inside(ix, scope, e))
     ]
     # a scheduler step under a test the optimizer step is not under (``if i == len(loader) -
     # 1:``) runs on some batches only: how often it runs cannot be told from where it sits
@@ -74,6 +112,11 @@ def _batch_loop(scope: Scope, ev: Event) -> Loop | None:
         isinstance(it, ast.Call) and dotted(it.func) == "range" and loop.parent is None
     )
     return loop if walks_data or loop.parent is not None else None
+
+
+def _steps_inside(ix: FileIndex, scope: Scope, ev: Event) -> bool:
+    callee = resolve(ix, scope, ev) if not ev.role else None
+    return callee is not None and callee is not scope and summary(ix, callee).step
 
 
 class ScheduleMismatchRule(Rule):
@@ -110,7 +153,7 @@ class ScheduleMismatchRule(Rule):
             for ev in scope.events:
                 if ev.kind != "call" or ev.role != "sched_step" or last(ev.recv) not in built:
                     continue
-                loop = _batch_loop(scope, ev)
+                loop = _batch_loop(ix, scope, ev)
                 if loop is None:
                     continue
                 bscope, bev, call = built[last(ev.recv)]

@@ -130,12 +130,12 @@ class SelectOnTrainMetricRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
+        out: list[Finding] = list(_monitors(f)) if "monitor" in text else []
         if not any(w in text for w in _BEST_WORDS):
-            return []
+            return out
         lines = _compare_lines(text)
         if not lines:
-            return []
-        out: list[Finding] = []
+            return out
         for body in _bodies(f.tree):
             if not body or not any(
                 body[0].lineno <= n <= (body[-1].end_lineno or body[-1].lineno) for n in lines
@@ -163,6 +163,61 @@ class SelectOnTrainMetricRule(Rule):
                 if why:
                     out.append(_finding(f.rel, node, metric, why, does))
         return out
+
+
+_MONITORS = {"EarlyStopping": "drives early stopping", "ModelCheckpoint": "keeps the best model"}
+
+
+def _module_strings(tree: ast.Module) -> dict[str, str]:
+    """Module-level names bound once to a string (``MONITOR = "train_loss"``)."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            t = stmt.targets[0]
+            if isinstance(t, ast.Name):
+                if t.id in seen:
+                    out.pop(t.id, None)  # bound twice: cannot be told
+                    continue
+                seen.add(t.id)
+                v = stmt.value
+                if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                    out[t.id] = v.value
+    return out
+
+
+def _monitors(f: SourceFile) -> Iterable[Finding]:
+    """``EarlyStopping(monitor=...)`` / ``ModelCheckpoint(monitor=...)`` (Lightning, Keras
+    style) naming a training metric, given as a string or a module-level constant."""
+    consts: dict[str, str] | None = None
+    for node in ast.walk(f.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        does = _MONITORS.get(last(dotted(node.func)) or call_attr(node))
+        if not does:
+            continue
+        for kw in node.keywords:
+            if kw.arg != "monitor":
+                continue
+            value = kw.value
+            name = ""
+            if isinstance(value, ast.Name):
+                consts = _module_strings(f.tree) if consts is None else consts
+                name = consts.get(value.id, "")
+            elif isinstance(value, ast.Constant) and isinstance(value.value, str):
+                name = value.value
+            if name and "train" in name.lower() and not _HELD_OUT.search(name):
+                yield finding(
+                    "train.select-on-train-metric",
+                    f"{last(dotted(node.func)) or 'The callback'} at line {node.lineno} {does} "
+                    f"on the monitored metric '{name}', a training metric: it keeps improving "
+                    "while the model overfits, so the 'best' model is simply the last one and "
+                    "early stopping never fires; monitor a validation metric (e.g. 'val_loss').",
+                    how="static",
+                    file=f.rel,
+                    line=node.lineno,
+                    detail={"metric": name},
+                )
 
 
 def _finding(rel: str, node: ast.If, metric: ast.expr, why: str, does: str) -> Finding:

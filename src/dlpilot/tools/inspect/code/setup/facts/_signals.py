@@ -96,13 +96,18 @@ SIGNALS: dict[str, _Signal] = {
         ),
         # a function named for testing, or held-out data named "test..." / "testing...": scripts
         # that evaluate on their test split each epoch (``def test():`` over ``testing_loader``,
-        # a held-out ``test_input`` scored under no_grad)
+        # a held-out ``test_input`` scored under no_grad); a shared epoch function called for its
+        # held-out pass (``run_epoch(dl, train=False)``), held-out data picked by key
+        # (``loaders["val"]``) or named dev / holdout
         re.compile(
             r"\bdef\s+_?test(?:ing)?(?:_\w+)?\s*\((?!\s*self\s*[,)])"
             r"|\btest(?:ing)?_?(?:\w+_)?(?:loader|data|dataset|set|input|inputs|target|targets|x|y|X|Y|"
             r"batch|images|samples)\b"
+            r"|[(,]\s*(?:train|training|is_train|is_training|train_mode)\s*=\s*False\b"
+            r"|\[\s*['\"](?:val|valid|validation|dev|test|eval|holdout)['\"]\s*\]"
+            r"|\b(?:dev|holdout|heldout)_?(?:\w+_)?(?:loader|dl|data|dataset|set)\b"
         ),
-        ("test",),
+        ("test", "False", "['", '["', "dev", "holdout", "heldout"),
         veto=_NO_HELDOUT,
         veto_gate=_NO_HELDOUT_GATE,
     ),
