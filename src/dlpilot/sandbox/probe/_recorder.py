@@ -26,6 +26,7 @@ The observers, each owning its state and its part of the summary (``_schema.Summ
                     part of ``loop``)
 ``_retained``       loss graphs kept alive across steps (part of ``loop``)
 ``_overfit``        overfit mode's replay and regularization off (``overfit``)
+``_frameworks``     a Lightning ``Trainer`` built with the probe's bounds as its own limits
 ==================  ==========================================================================
 """
 
@@ -44,6 +45,7 @@ from ._backward import BackwardObserver
 from ._context import DENSE_STEPS, DLPILOT_DIR, Config, RunContext, StopProbe
 from ._events import EventWriter
 from ._forward import ForwardObserver
+from ._frameworks import FrameworkObserver
 from ._grads import GradientObserver
 from ._loaders import LoaderObserver
 from ._loss import LossObserver
@@ -89,6 +91,7 @@ class Recorder:
             self.retained,
             self.replay,
         )
+        self.frameworks = FrameworkObserver(ctx)
         self.exception: dict[str, Any] | None = None
         self._step_events = 0
         self._next_summary = 1
@@ -107,6 +110,7 @@ class Recorder:
         self.loss.install()
         self.loaders.install()
         self.acts.install()
+        self.frameworks.install()
         if ctx.overfit:
             self.replay.install()
         ctx.active = True
