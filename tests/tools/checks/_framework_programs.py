@@ -48,6 +48,14 @@ BUGGY_LIGHTNING: dict[str, tuple[tuple[tuple[str, str], ...], set[str]]] = {
         ),
         {"lr.schedule-mismatch"},
     ),
+    "epoch_scheduler_stepped_per_batch_through_a_constant": (
+        (
+            ("torch.manual_seed(0)\n", 'SCHEDULER_INTERVAL = "step"\ntorch.manual_seed(0)\n'),
+            ("StepLR(opt, step_size=1, gamma=0.9)", "StepLR(opt, step_size=4, gamma=0.5)"),
+            ('"interval": "epoch"', '"interval": SCHEDULER_INTERVAL'),
+        ),
+        {"lr.schedule-mismatch"},
+    ),
 }
 
 
