@@ -89,3 +89,15 @@ def test_bugs_inside_a_lightning_module_are_caught_at_runtime(
     )
     assert report.exception is None, report.exception
     assert "loss.softmax-before-ce" in {f.id for f in report.findings}
+
+
+def test_lightning_manual_optimization_counts_one_step_per_accumulated_pair(
+    tmp_path: Path,
+) -> None:
+    end, s = _probe_summary(tmp_path, (FRAMEWORKS / "lit_manual.py").read_text())
+    assert end["reason"] == "finished"
+    # 2 bounded epochs x 20 batches, manual_backward on each, a step every second batch
+    assert s["backwards"] == 40 and s["steps"] == 20
+    assert s["loop"]["steps_without_backward"] == 0
+    assert s["loop"]["not_zeroed"] == 0 and s["loop"]["cleared"] == 0
+    assert [ld["kind"] for ld in s["loaders"]].count("val") == 1
