@@ -34,3 +34,13 @@ def test_a_correct_framework_style_program_has_no_static_bug_finding(
 def test_a_bug_inside_a_lightning_module_is_found_statically(name: str, tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text(lightning_twin(name))
     assert _bug_ids(tmp_path) == BUGGY_LIGHTNING[name][1]
+
+
+def test_a_scheduler_stepped_every_epochs_worth_of_batches_is_not_a_per_batch_mismatch(
+    tmp_path: Path,
+) -> None:
+    source = lightning_twin("epoch_scheduler_stepped_per_batch").replace(
+        '"interval": "step"', '"interval": "step", "frequency": len(self.trainer.train_dataloader)'
+    )
+    (tmp_path / "train.py").write_text(source)
+    assert _bug_ids(tmp_path) == set()

@@ -56,8 +56,14 @@ def scheduler_interval(value: ast.expr | None, constants: dict[str, str]) -> str
     return None
 
 
-def stepped_per_batch(value: ast.expr | None, constants: dict[str, str]) -> bool:
-    """Whether Lightning steps the scheduler of a dict with this ``interval`` after every batch."""
+def stepped_per_batch(
+    value: ast.expr | None, constants: dict[str, str], frequency: ast.expr | None = None
+) -> bool:
+    """Whether Lightning steps the scheduler of a dict with this ``interval`` (and ``frequency``)
+    after every batch; a frequency other than 1 (``"frequency": steps_per_epoch``) steps it every
+    so many batches, which may well be once an epoch."""
+    if frequency is not None and not (isinstance(frequency, ast.Constant) and frequency.value == 1):
+        return False
     return scheduler_interval(value, constants) == "step"
 
 

@@ -176,7 +176,9 @@ def _lightning_per_step(f: SourceFile) -> list[Finding]:
             }
             interval = entries.get("interval")
             sched = entries.get("scheduler")
-            if "scheduler" not in entries or not stepped_per_batch(interval, constants):
+            if "scheduler" not in entries or not stepped_per_batch(
+                interval, constants, entries.get("frequency")
+            ):
                 continue
             if isinstance(sched, ast.Name | ast.Attribute):
                 sched = built.get(dotted(sched))
