@@ -93,6 +93,10 @@ class _ThenLoader(importlib.abc.Loader):
         self._inner.exec_module(module)
         self._then(module)
 
+    def __getattr__(self, name: str) -> Any:
+        # get_source, get_filename, is_package...: the module's real loader answers
+        return getattr(self._inner, name)
+
 
 class FrameworkObserver:
     """Bounds framework-run training loops (Lightning's ``Trainer``) in script mode."""
