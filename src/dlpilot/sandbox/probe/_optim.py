@@ -212,10 +212,22 @@ class OptimizerObserver:
 
     # --- around each step -----------------------------------------------------------------------
 
-    def _on_step_pre(self, opt: Optimizer, args: Any, kwargs: Any) -> None:
+    def _on_step_pre(self, opt: Optimizer, args: Any, kwargs: Any) -> Any:
         if not self.ctx.mine():
-            return
+            return None
         self.ctx.check()
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
+        if callable(closure):
+            # step(closure) computes the gradients inside the step (Lightning's automatic
+            # optimization, LBFGS): the checks on them run once the closure has returned
+            wrapped = _after_first_call(closure, lambda: self._pre_safely(opt))
+            if "closure" in kwargs:
+                return args, {**kwargs, "closure": wrapped}
+            return (args[0], wrapped, *args[2:]), kwargs
+        self._pre_safely(opt)
+        return None
+
+    def _pre_safely(self, opt: Optimizer) -> None:
         try:
             self._step_pre(opt)
         except Exception as exc:
@@ -364,6 +376,21 @@ class OptimizerObserver:
         if self.param_nonfinite_names is not None:
             out["nonfinite_names"] = self.param_nonfinite_names
         return out
+
+
+def _after_first_call(fn: Callable[..., Any], then: Callable[[], None]) -> Callable[..., Any]:
+    """``fn`` that runs ``then()`` after its first call returns (a closure may run many times)."""
+    done = False
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal done
+        out = fn(*args, **kwargs)
+        if not done:
+            done = True
+            then()
+        return out
+
+    return call
 
 
 __all__ = ["OptimizerObserver"]

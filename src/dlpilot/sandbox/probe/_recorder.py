@@ -28,6 +28,7 @@ The observers, each owning its state and its part of the summary (``_schema.Summ
 ``_fdropout``       functional dropout left active in eval-mode forwards (``dropout``)
 ``_retained``       loss graphs kept alive across steps (part of ``loop``)
 ``_overfit``        overfit mode's replay and regularization off (``overfit``)
+``_frameworks``     a Lightning ``Trainer`` built with the probe's bounds as its own limits
 ==================  ==========================================================================
 """
 
@@ -48,6 +49,7 @@ from ._context import DENSE_STEPS, DLPILOT_DIR, Config, RunContext, StopProbe
 from ._events import EventWriter
 from ._fdropout import FunctionalDropoutObserver
 from ._forward import ForwardObserver
+from ._frameworks import FrameworkObserver
 from ._grads import GradientObserver
 from ._loaders import LoaderObserver
 from ._loss import LossObserver
@@ -98,6 +100,7 @@ class Recorder:
             self.replay,
         )
         self.optim.on_step = self.backward.note_step
+        self.frameworks = FrameworkObserver(ctx)
         self.exception: dict[str, Any] | None = None
         self._step_events = 0
         self._next_summary = 1
@@ -118,6 +121,7 @@ class Recorder:
         self.loss.install()
         self.loaders.install()
         self.acts.install()
+        self.frameworks.install()
         if ctx.overfit:
             self.replay.install()
         ctx.active = True

@@ -17,6 +17,7 @@ from dlpilot.tools.inspect.repo._common import (
     is_artifact_file,
 )
 from dlpilot.tools.inspect.repo._git import GitError, GitFacts, open_git
+from dlpilot.tools.inspect.repo._lightning import trainer_writes
 
 LARGE_FILE_BYTES = 5 * 1024 * 1024
 """Any committed file above 5 MiB is flagged: source, configs and docs stay far below it, and
@@ -60,8 +61,8 @@ _IMPLICIT = (
         re.compile(r"\bmlflow\.(?:start_run|log_metric|log_metrics|log_param)\("),
         "mlruns/",
     ),
-    ("lightning", re.compile(r"\bTrainer\((?![^)]*default_root_dir)"), "lightning_logs/"),
 )
+# Lightning's Trainer: what it writes depends on its arguments (``_lightning.trainer_writes``)
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -151,7 +152,8 @@ class GitignoreArtifacts(RepoRule):
             for needle, pattern, cand in _IMPLICIT
             if cand not in self.written and needle in text and (hit := pattern.search(text))
         ]
-        if not literals and not implicit:
+        lightning = trainer_writes(f.tree) if "Trainer" in text and "lightning" in text else []
+        if not literals and not implicit and not lightning:
             return ()
         code = _CodeStrings(f.tree)  # the text matched comments and strings too: confirm in code
         for literal, pos in literals:
@@ -162,6 +164,8 @@ class GitignoreArtifacts(RepoRule):
             line = _line_of(text, hit.start())
             if cand not in self.written and line in code.call_lines:
                 self.written[cand] = (f.rel, line)
+        for cand, line in lightning:
+            self.written.setdefault(cand, (f.rel, line))
         return ()
 
     def _existing(self, project: Project) -> tuple[dict[str, list[str]], list[str]]:

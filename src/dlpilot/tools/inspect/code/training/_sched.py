@@ -17,6 +17,7 @@ from dlpilot.tools.inspect._base import Rule, SourceFile
 from dlpilot.tools.inspect.code._names import call_attr, dotted, last
 from dlpilot.tools.inspect.code.training._flow import resolve, summary
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Loop, Scope, index_of
+from dlpilot.tools.inspect.code.training._lightning import stepped_per_batch, string_constants
 from dlpilot.tools.inspect.code.training._resolve import param_values, value_of
 
 # scheduler -> the argument measured in epochs (name, position after the optimizer)
@@ -198,6 +199,7 @@ def _lightning_per_step(f: SourceFile) -> list[Finding]:
     """``configure_optimizers`` returning ``{"scheduler": StepLR(opt, 4), "interval": "step"}``:
     Lightning then steps the epoch-measured scheduler after every batch."""
     out: list[Finding] = []
+    constants = string_constants(f.tree) if "configure_optimizers" in f.text else {}
     for fn in ast.walk(f.tree):
         if not isinstance(fn, ast.FunctionDef) or fn.name != "configure_optimizers":
             continue
@@ -217,7 +219,9 @@ def _lightning_per_step(f: SourceFile) -> list[Finding]:
             }
             interval = entries.get("interval")
             sched = entries.get("scheduler")
-            if not (isinstance(interval, ast.Constant) and interval.value == "step"):
+            if "scheduler" not in entries or not stepped_per_batch(
+                interval, constants, entries.get("frequency")
+            ):
                 continue
             if isinstance(sched, ast.Name | ast.Attribute):
                 sched = built.get(dotted(sched))
