@@ -37,10 +37,6 @@ NOT_YET_RUNTIME = {
     "loop.clip-before-backward",
     "mode.dropout-always-on",
     "mode.step-during-eval",
-    "loss.softmax-wrong-dim",
-    "loss.padding-not-ignored",
-    "data.labels-misaligned",
-    "data.eval-preprocess-mismatch",
 }
 
 

@@ -24,6 +24,7 @@ from dlpilot.findings import CATALOGUE
 from dlpilot.tools.checks import CheckReport, check_script, overfit_test, plot_overfit
 from dlpilot.tools.control import Control
 
+from ._data_programs import BUGGY as DATA_BUGGY
 from ._programs import BUGGY, CANNOT_FIT, CORRECT
 
 pytestmark = pytest.mark.slow
@@ -35,10 +36,6 @@ PENDING_RUNTIME_IDS = {
     "loop.clip-before-backward",
     "mode.dropout-always-on",
     "mode.step-during-eval",
-    "loss.softmax-wrong-dim",
-    "loss.padding-not-ignored",
-    "data.labels-misaligned",
-    "data.eval-preprocess-mismatch",
 }
 
 
@@ -75,7 +72,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Chec
 
 
 def test_every_runtime_check_has_a_buggy_program() -> None:
-    caught = set().union(*(ids for _, ids in BUGGY.values())) | {"overfit.single-batch-failed"}
+    programs = [*BUGGY.values(), *DATA_BUGGY.values()]  # the latter run in test_data_classes
+    caught = set().union(*(ids for _, ids in programs)) | {"overfit.single-batch-failed"}
     assert RUNTIME_IDS - caught - PENDING_RUNTIME_IDS == set()
     assert caught.isdisjoint(PENDING_RUNTIME_IDS), (
         "a pending id is caught now: drop it from the list"
