@@ -56,8 +56,10 @@ def test_another_model_evaluated_on_other_inputs_is_not_compared():
 
 
 def _curve_run(losses: list[float], counts: list[int]) -> ProbeRun:
+    batch = {"top": 1, "trained": True, "role": "train", "shape": [16, 12]}
     summary = {
-        "labels": {"class_counts": counts},
+        "buckets": [batch],
+        "labels": {"class_counts": counts, "batches": [[0, 2, 0, 16.0]] * 3},
         "loss": {"first_class_loss": {"fn": "cross_entropy", "reduction": "mean"}},
     }
     steps = [{"ev": "step", "t": 0.0, "n": i + 1, "loss": v} for i, v in enumerate(losses)]
@@ -111,3 +113,10 @@ def test_the_probe_observations_map_to_their_ids():
     found = _ids({}, [softmax, padding, bce])
     assert {"loss.softmax-wrong-dim", "loss.padding-not-ignored"} <= found
     assert "loss.label-out-of-range" in found
+
+
+def test_a_language_model_at_the_unigram_entropy_is_not_misaligned():
+    # a label per token: 16 sequences of 32 tokens, 512 labels per batch of 16 inputs
+    run = _curve_run(_wiggle(math.log(3), 40), [300, 300, 300])
+    run.summary["labels"]["batches"] = [[0, 2, 0, 512.0]] * 3
+    assert judge_misaligned(run, CTX, overfit_passed=True) is None

@@ -82,6 +82,15 @@ def _scaled(b: BucketSummary) -> bool:
     )
 
 
+def _one_label_per_sample(run: ProbeRun) -> bool:
+    """Whether the class loss got one label per input sample: a label batch as long as the batch
+    of inputs the trained model saw (sequence targets have a label per token)."""
+    batches = get(run.summary, "labels", "batches", default=[])
+    numels = {int(b[3]) for b in batches if isinstance(b, list) and len(b) >= 4}
+    sizes = {int(b["shape"][0]) for b in trained_buckets(run, "train") if b.get("shape")}
+    return bool(numels & sizes)
+
+
 def prior_entropy(run: ProbeRun) -> float | None:
     """The entropy (nats) of the class frequencies among the training labels the probe saw."""
     counts = get(run.summary, "labels", "class_counts", default=None)
@@ -105,6 +114,8 @@ def judge_misaligned(run: ProbeRun, ctx: Context, overfit_passed: bool) -> Findi
         return None
     if first.get("reduction", "mean") != "mean":
         return None
+    if not _one_label_per_sample(run):
+        return None  # a language model's tokens: it reaches the unigram entropy first, honestly
     prior = prior_entropy(run)
     losses = [v for s in run.steps if (v := num(s.get("loss"))) is not None and math.isfinite(v)]
     if prior is None or prior <= 0 or len(losses) < MISALIGNED_MIN_STEPS:
