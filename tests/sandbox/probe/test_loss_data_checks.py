@@ -77,3 +77,10 @@ def test_log_probabilities_over_the_classes_and_raw_logits_are_fine():
     assert _softmax(logits) == []
     # a square batch where both sums happen to be 1 (doubly stochastic) says nothing
     assert _softmax(torch.full((4, 4), 0.25)) == []
+
+
+def test_a_segmentation_mask_with_background_at_the_borders_is_not_padding():
+    masks = torch.zeros(4, 16, 16, dtype=torch.long)
+    masks[:, 6:10, 6:10] = 1  # a small object in the middle, background all around
+    assert _padding(masks) == []
+    assert _padding(masks.view(-1)) == []

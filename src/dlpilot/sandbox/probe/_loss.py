@@ -345,7 +345,7 @@ class LossObserver:
         """Sequence targets mostly one id, in runs at the rows' ends, that the loss counts."""
         rows = t
         base = t._base  # a flattened (N, T) target is a view of it, or of the rows it slices
-        if t.dim() == 1 and isinstance(base, torch.Tensor) and base.dim() >= 2:
+        if t.dim() == 1 and isinstance(base, torch.Tensor) and base.dim() == 2:
             width = int(base.shape[-1])
             offset = t.storage_offset() - base.storage_offset()
             if (
@@ -356,9 +356,8 @@ class LossObserver:
                 and offset % width == 0
             ):
                 rows = t.view(-1, width)
-        if rows.dim() < 2 or rows.shape[-1] < PAD_MIN_TOKENS or rows.numel() < 2 * PAD_MIN_TOKENS:
-            return
-        rows = rows.reshape(-1, rows.shape[-1])
+        if rows.dim() != 2 or rows.shape[-1] < PAD_MIN_TOKENS or rows.numel() < 2 * PAD_MIN_TOKENS:
+            return  # (N, T) sequences only: a segmentation mask's background also meets the edges
         values, counts = torch.unique(rows, return_counts=True)
         top = int(counts.argmax())
         pad, n = int(values[top]), int(counts[top])
