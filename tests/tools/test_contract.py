@@ -37,6 +37,7 @@ NOT_YET_RUNTIME = {
     "loop.clip-before-backward",
     "mode.dropout-always-on",
     "mode.step-during-eval",
+    "data.labels-misaligned",  # rules/_alignment.judge_misaligned, not wired: see its tests
 }
 
 

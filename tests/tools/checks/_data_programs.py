@@ -455,14 +455,6 @@ BUGGY: dict[str, tuple[str, set[str]]] = {
         HF_STYLE.substitute(label_pad="PAD_ID"),
         {"loss.padding-not-ignored"},
     ),
-    "labels_permuted_separately_config": (
-        MISALIGNED_CONFIG.substitute(noise="", label_perm="torch.randperm(len(y))"),
-        {"data.labels-misaligned"},
-    ),
-    "labels_sorted_inputs_not": (
-        MISALIGNED_SORTED.substitute(reorder="labels, _ = labels.sort()"),
-        {"data.labels-misaligned"},
-    ),
     "evaluate_feeds_raw_values_trainer": (
         PREPROCESS_TRAINER.substitute(augment="pass", eval_input="xb"),
         {"data.eval-preprocess-mismatch"},
@@ -474,6 +466,19 @@ BUGGY: dict[str, tuple[str, set[str]]] = {
     "bce_with_three_class_targets": (
         BCE_PLAIN.substitute(targets=THREE_CLASSES),
         {"loss.label-out-of-range"},
+    ),
+}
+
+# data.labels-misaligned: judge_misaligned is not wired into check_script yet (a correct
+# frozen-backbone program sits at the label prior too); these stay for when it is.
+MISALIGNED: dict[str, tuple[str, set[str]]] = {
+    "labels_permuted_separately_config": (
+        MISALIGNED_CONFIG.substitute(noise="", label_perm="torch.randperm(len(y))"),
+        {"data.labels-misaligned"},
+    ),
+    "labels_sorted_inputs_not": (
+        MISALIGNED_SORTED.substitute(reorder="labels, _ = labels.sort()"),
+        {"data.labels-misaligned"},
     ),
 }
 

@@ -47,7 +47,6 @@ from ._models import (
 from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
 from ._replay import ChildRunner
 from .rules import Context, judge_all
-from .rules._alignment import judge_misaligned
 
 DEFAULT_TIMEOUT_S = 300.0
 """Wall-clock budget of the whole check (script run, then overfit run, sharing what is left): a
@@ -422,7 +421,6 @@ def check_script(
             )
             if over.finding is not None:
                 findings.extend(only_declared(judge_curve, [over.finding]))
-    findings.extend(_misaligned(run, ctx, over, findings))
     control.progress(float(total), float(total), "check finished")
     loaders = [
         {k: v for k, v in ld.items() if isinstance(v, str | int | bool) or v is None}
@@ -448,31 +446,6 @@ def check_script(
         processes=processes,
         dropped_env=dropped,
     )
-
-
-MISALIGNED_EXPLAINED_BY = (
-    "lr.",
-    "loop.",
-    "grad.",
-    "loss.",
-    "mode.",
-    "data.constant",
-    "data.train-not-shuffled",
-)
-"""Findings that explain a training loss flat at the label prior by themselves (a rate too low, a
-broken loop, vanishing gradients, a wrong loss): with one of them, labels-misaligned is not said."""
-
-
-def _misaligned(
-    run: ProbeRun, ctx: Context, over: OverfitResult | None, found: list[Finding]
-) -> list[Finding]:
-    """``data.labels-misaligned`` needs both runs: the overfit test passed, the training loss
-    stayed at the label prior (``rules._alignment.judge_misaligned``)."""
-    if any(f.id.startswith(MISALIGNED_EXPLAINED_BY) for f in found):
-        return []
-    passed = over is not None and over.verdict == "passed"
-    got = judge_misaligned(run, ctx, passed)
-    return list(only_declared(judge_misaligned, [got])) if got is not None else []
 
 
 TAIL_LINES_SHOWN = 5
