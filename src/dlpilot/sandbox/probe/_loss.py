@@ -37,6 +37,24 @@ CHECKED_FIRST_CALLS = 20
 OBS_PER_KIND = 3
 """``obs`` events written per kind."""
 
+PAD_SHARE = 0.35
+"""Share of a batch's sequence targets the most common id must cover to be taken for padding: a
+sequence batch padded to its longest row is rarely under a third padding."""
+
+PAD_EDGE_SHARE = 0.9
+"""Share of that id's occurrences that must sit in runs touching a row's end (or start): padding
+does, a majority class spread through the rows does not."""
+
+PAD_MIN_TOKENS = 4
+"""Time steps a target row needs before its padding is judged."""
+
+SUM_TOL = 1e-3
+"""Tolerance of "sums to 1" for (log-)probabilities along a dimension (float32 softmax sums to 1
+within about 1e-6 per class)."""
+
+ROW_SUM_OFF = 1e-2
+"""How far the class-dimension sums must stray from 1 for a softmax to be over another dimension."""
+
 ELEMENTWISE_LOSSES = (
     "mse_loss",
     "l1_loss",
@@ -190,6 +208,10 @@ class LossObserver:
             classes = int(x.shape[1]) if x.dim() >= 2 else int(x.shape[0])
             ignore = arg(args, kwargs, "ignore_index", 4, -100)
             t = tgt.detach()
+            if training:
+                self._padding_check(name, tgt, ignore)  # not detached: its view base is kept
+            if x.is_floating_point() and x.dim() == 2 and x.shape[0] > 1 and classes > 1:
+                self._softmax_dim_check(name, x)
             valid = t[t != ignore] if t.numel() else t
             if valid.numel() == 0:
                 return
@@ -279,6 +301,10 @@ class LossObserver:
                     self.ctx.mark("bcel_input")
                     ev["bcel_unit"] += 1
                     ev["bcel_example"] = {"min": mn, "max": mx, "numel": int(x.numel())}
+            if name.startswith("binary_cross_entropy") and tgt.numel():
+                lo_t, hi_t = torch.stack([tgt.detach().min(), tgt.detach().max()]).float().tolist()
+                if lo_t < 0.0 or hi_t > 1.0:
+                    self._observe("bce-target-range", fn=name, min=lo_t, max=hi_t)
             if training and tgt.is_floating_point() and tgt.numel():
                 td = tgt.detach().float()
                 fin, lo, hi, pos = torch.stack(
@@ -294,6 +320,64 @@ class LossObserver:
                 if name.startswith("binary_cross_entropy") and fin:
                     self._bin["pos"] += pos
                     self._bin["n"] += float(td.numel())
+
+    def _softmax_dim_check(self, name: str, x: torch.Tensor) -> None:
+        """(Log-)probabilities that sum to 1 over the batch (dim 0) and not over the classes."""
+        xf = x.float()
+        for p, kind in ((xf.exp(), "log_softmax"), (xf, "softmax")):
+            if kind == "softmax" and not bool(((xf >= 0) & (xf <= 1)).all()):
+                continue
+            col, row = torch.stack(
+                [(p.sum(0) - 1).abs().max(), (p.sum(1) - 1).abs().max()]
+            ).tolist()
+            if col < SUM_TOL and row > ROW_SUM_OFF:
+                self._observe(
+                    "softmax-wrong-dim",
+                    fn=name,
+                    act=kind,
+                    input_shape=list(x.shape),
+                    batch_sum_dev=col,
+                    class_sum_dev=row,
+                )
+                return
+
+    def _padding_check(self, name: str, t: torch.Tensor, ignore: Any) -> None:
+        """Sequence targets mostly one id, in runs at the rows' ends, that the loss counts."""
+        rows = t
+        base = t._base  # a flattened (N, T) target is a view of it, or of the rows it slices
+        if t.dim() == 1 and isinstance(base, torch.Tensor) and base.dim() == 2:
+            width = int(base.shape[-1])
+            offset = t.storage_offset() - base.storage_offset()
+            if (
+                width > 0
+                and base.is_contiguous()
+                and t.stride() == (1,)
+                and t.numel() % width == 0
+                and offset % width == 0
+            ):
+                rows = t.view(-1, width)
+        if rows.dim() != 2 or rows.shape[-1] < PAD_MIN_TOKENS or rows.numel() < 2 * PAD_MIN_TOKENS:
+            return  # (N, T) sequences only: a segmentation mask's background also meets the edges
+        values, counts = torch.unique(rows, return_counts=True)
+        top = int(counts.argmax())
+        pad, n = int(values[top]), int(counts[top])
+        if pad == ignore or n < PAD_SHARE * rows.numel():
+            return
+        hit = rows == pad
+        # runs touching the row's end (trailing) or its start (leading)
+        trailing = hit.flip(-1).int().cumprod(-1).sum()
+        leading = hit.int().cumprod(-1).sum()
+        edge = int(torch.maximum(trailing, leading))
+        if edge >= PAD_EDGE_SHARE * n:
+            self._observe(
+                "padding-not-ignored",
+                fn=name,
+                pad_id=pad,
+                share=n / rows.numel(),
+                edge_share=edge / n,
+                ignore_index=ignore,
+                target_shape=list(rows.shape),
+            )
 
     def note_backward_value(self, value: float, scaled: bool) -> None:
         """The value a backward started from (unscaled): the first non-finite one is noted."""

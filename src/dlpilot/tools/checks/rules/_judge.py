@@ -9,6 +9,7 @@ from dlpilot.tools.checks._evidence import ProbeRun
 from dlpilot.tools.checks._exceptions import explain
 from dlpilot.tools.checks._overfit import judge_curve
 from dlpilot.tools.checks.rules._activations import ActivationChecks
+from dlpilot.tools.checks.rules._alignment import AlignmentChecks
 from dlpilot.tools.checks.rules._amp import AmpChecks
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck
 from dlpilot.tools.checks.rules._data import DataChecks
@@ -27,11 +28,17 @@ RULES: tuple[RuntimeCheck, ...] = (
     ActivationChecks(),
     ScheduleChecks(),
     DataChecks(),
+    AlignmentChecks(),
     AmpChecks(),
 )
 """Every runtime rule, in catalogue order."""
 
-ENGINE_RULES: tuple[object, ...] = (*RULES, ENTRY_CHECKS, explain, judge_curve)
+ENGINE_RULES: tuple[object, ...] = (
+    *RULES,
+    ENTRY_CHECKS,
+    explain,
+    judge_curve,
+)
 """Every rule of the runtime engine, each declaring its ids (``dlpilot.tools._contract``): the rules
 of a probed run, the entry checks, the mapping of a user exception to a finding and the overfit
 verdict."""
@@ -54,7 +61,11 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
         ("loop.zero-grad-missing", "gradients accumulate across steps"),
         ("data.unnormalized", "the inputs are not normalized"),
     ),
-    "loss.initial-mismatch": (("data.unnormalized", "the inputs are not normalized"),),
+    "loss.initial-mismatch": (
+        ("data.unnormalized", "the inputs are not normalized"),
+        ("loss.softmax-wrong-dim", "the softmax is taken over the batch"),
+    ),
+    "loss.negative": (("loss.label-out-of-range", "the targets are outside the loss's range"),),
 }
 
 

@@ -36,6 +36,8 @@ class LossChecks(RuntimeCheck):
         "loss.initial-mismatch",
         "loss.nonfinite",
         "loss.negative",
+        "loss.softmax-wrong-dim",
+        "loss.padding-not-ignored",
     )
 
     def judge(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
@@ -160,6 +162,33 @@ class LossChecks(RuntimeCheck):
                     f"ignore_index {ob.get('ignore_index')})."
                 )
                 id_ = "loss.label-out-of-range"
+            elif kind == "bce-target-range":
+                msg = (
+                    f"{ob.get('fn')} got targets in [{ob.get('min')}, {ob.get('max')}]: binary "
+                    "cross-entropy needs targets in [0, 1] (a probability of the positive class); "
+                    "with class indices such as 2 the loss goes below zero and keeps falling. Use "
+                    "CrossEntropyLoss for more than two classes, or map the labels to 0/1."
+                )
+                id_ = "loss.label-out-of-range"
+            elif kind == "softmax-wrong-dim":
+                what = "log-probabilities" if ob.get("act") == "log_softmax" else "probabilities"
+                msg = (
+                    f"{ob.get('fn')} got {what} that sum to 1 over the batch (dim 0) and not over "
+                    f"the classes (input {ob.get('input_shape')}): the {ob.get('act')} is taken "
+                    "over dim=0, so each prediction depends on the rest of the batch. Use dim=1 "
+                    "(or dim=-1)."
+                )
+                id_ = "loss.softmax-wrong-dim"
+            elif kind == "padding-not-ignored":
+                share = float(ob.get("share", 0.0))
+                msg = (
+                    f"{ob.get('fn')} got sequence targets {ob.get('target_shape')} of which "
+                    f"{share:.0%} are the id {ob.get('pad_id')}, in runs at the ends of the rows "
+                    f"(padding), but the loss's ignore_index is {ob.get('ignore_index')}: the "
+                    "padding dominates the loss and the model learns to predict it. Pass "
+                    f"ignore_index={ob.get('pad_id')} (or pad the labels with -100)."
+                )
+                id_ = "loss.padding-not-ignored"
             elif kind == "label-dtype":
                 msg = (
                     f"{ob.get('fn')} got targets of dtype {ob.get('target_dtype')} "

@@ -129,3 +129,75 @@ def test_a_loader_factory_that_shuffles_by_its_train_flag_is_fine():
         "train_loader = make_loader(train_ds, train=True)\n",
     }
     assert "data.train-not-shuffled" not in ids(files)
+
+
+TUPLE_STORED = """
+import torch
+from torch.utils.data import Dataset
+
+class Windows(Dataset):
+    def __init__(self, x, y, augment=True):
+        self.x, self.y, self.augment = x, y, augment
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        x = self.x[i]
+        if self.augment:
+            x = torch.roll(x, int(torch.randint(-3, 4, ())), dims=-1)
+        return x, self.y[i]
+"""
+
+TRAIN_FLAG = """
+import torch
+from torch.utils.data import Dataset
+
+class Masked(Dataset):
+    def __init__(self, n, train=True, mask_p=0.15):
+        self.x = torch.randn(n, 16)
+        self.train = train
+        self.mask_p = mask_p
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        x = self.x[i].clone()
+        if self.train:
+            x[torch.rand(16) < self.mask_p] = 0.0
+        return x
+"""
+
+
+def test_a_flag_stored_in_a_tuple_assignment_is_followed_into_a_loader_helper():
+    train = (
+        "from data import Windows\n"
+        "from torch.utils.data import DataLoader\n"
+        "def make_loaders(x, y):\n"
+        "    train_set = Windows(x[:200], y[:200])\n"
+        "    val_set = Windows(x[200:], y[200:])\n"
+        "    return DataLoader(train_set, shuffle=True), DataLoader(val_set)\n"
+    )
+    project = {"data.py": TUPLE_STORED, "train.py": train}
+    assert hits(project, "data.augment-on-eval") == [("train.py", 5)]
+    fixed = train.replace("y[200:])", "y[200:], augment=False)")
+    assert hits({"data.py": TUPLE_STORED, "train.py": fixed}, "data.augment-on-eval") == []
+
+
+def test_a_train_flag_that_switches_random_masking_on_is_an_augmentation_flag():
+    head = "from data import Masked\nfrom torch.utils.data import DataLoader\n"
+    train = head + "valid_set = Masked(50)\ntrain_set = Masked(200)\n"
+    assert hits({"data.py": TRAIN_FLAG, "train.py": train}, "data.augment-on-eval") == [
+        ("train.py", 3)
+    ]
+    fixed = head + "valid_set = Masked(50, train=False)\n"
+    assert hits({"data.py": TRAIN_FLAG, "train.py": fixed}, "data.augment-on-eval") == []
+
+
+def test_a_train_flag_that_guards_nothing_random_is_not_an_augmentation_flag():
+    plain = TRAIN_FLAG.replace("x[torch.rand(16) < self.mask_p] = 0.0", "x = x * 2")
+    train = (
+        "from data import Masked\nfrom torch.utils.data import DataLoader\nvalid_set = Masked(50)\n"
+    )
+    assert hits({"data.py": plain, "train.py": train}, "data.augment-on-eval") == []

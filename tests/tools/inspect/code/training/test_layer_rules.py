@@ -100,6 +100,12 @@ def test_a_softmax_over_the_batch_in_a_classifier_output_is_reported():
             "        self.net = nn.Sequential(nn.Linear(20, 5), nn.LogSoftmax(dim=0))\n",
             "        return self.net(x)",
         ),
+        (
+            "",
+            "        probs = F.softmax(self.body(x), dim=0)\n"
+            "        return torch.log(probs + 1e-9)",
+        ),
+        ("", "        return torch.log(torch.softmax(self.body(x), 0))"),
     ]
     for init, forward in cases:
         src = _classifier(init, forward)
@@ -126,6 +132,11 @@ def test_a_class_softmax_and_attention_over_a_sequence_are_fine():
             "",
             "        scores = self.body(x)\n        weights = F.softmax(scores, dim=0)\n"
             "        return (weights * x).sum(0)",
+        ),
+        (
+            "",
+            "        probs = F.softmax(self.body(x), dim=1)\n"
+            "        return torch.log(probs + 1e-9)",
         ),
     ]
     for init, forward in fine:

@@ -65,18 +65,11 @@ def _augment_flags(f: SourceFile) -> list[_Flag]:
                 defaults[kw.arg] = d
         for param in params:
             default = defaults.get(param)
-            if "aug" not in param.lower() or not (
+            if not _flag_name(param) or not (
                 isinstance(default, ast.Constant) and default.value is True
             ):
                 continue
-            attrs = {
-                dotted(t)
-                for n in ast.walk(init)
-                if isinstance(n, ast.Assign)
-                and isinstance(n.value, ast.Name)
-                and n.value.id == param
-                for t in n.targets
-            }
+            attrs = _stored_as(init, param)
             guarded = [
                 n
                 for n in ast.walk(get)
@@ -84,6 +77,38 @@ def _augment_flags(f: SourceFile) -> list[_Flag]:
             ]
             if guarded:
                 out.append(_Flag(cls.name, param, params.index(param), f.rel, guarded[0].lineno))
+    return out
+
+
+_TRAIN_FLAGS = frozenset({"train", "training", "is_train", "is_training"})
+
+
+def _flag_name(param: str) -> bool:
+    """An augmentation switch: ``augment``-like, or a ``train=True`` flag (only believed together
+    with random changes under ``if self.<flag>`` in ``__getitem__``)."""
+    return "aug" in param.lower() or param in _TRAIN_FLAGS
+
+
+def _stored_as(init: ast.FunctionDef, param: str) -> set[str | None]:
+    """The attributes ``__init__`` stores ``param`` in: ``self.a = a``, also in a tuple
+    assignment ``self.x, self.a = x, a``."""
+    out: set[str | None] = set()
+    for n in ast.walk(init):
+        if not isinstance(n, ast.Assign):
+            continue
+        for t in n.targets:
+            if isinstance(n.value, ast.Name) and n.value.id == param:
+                out.add(dotted(t))
+            elif (
+                isinstance(t, ast.Tuple)
+                and isinstance(n.value, ast.Tuple)
+                and len(t.elts) == len(n.value.elts)
+            ):
+                out.update(
+                    dotted(te)
+                    for te, ve in zip(t.elts, n.value.elts, strict=True)
+                    if isinstance(ve, ast.Name) and ve.id == param
+                )
     return out
 
 
@@ -153,7 +178,7 @@ class AugmentFlagRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        if "aug" in text and "__getitem__" in text:
+        if ("aug" in text or "train" in text) and "__getitem__" in text:
             for flag in _augment_flags(f):
                 self._flags.setdefault(flag.cls, []).append(flag)
         if "DataLoader" in text or "Dataset" in text:

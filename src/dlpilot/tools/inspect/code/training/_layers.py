@@ -164,7 +164,18 @@ def _returned_softmax(fn: ast.FunctionDef) -> ast.Call | None:
             return assigned[value.id]
         if isinstance(value, ast.Call) and _dim_zero(value):
             return value
+        if isinstance(value, ast.Call) and call_attr(value) in _LOG_OF:
+            # ``torch.log(probs + eps)``: log-probabilities of a dim-0 softmax
+            for n in ast.walk(value):
+                if isinstance(n, ast.Name) and n.id in assigned:
+                    return assigned[n.id]
+                if isinstance(n, ast.Call) and n is not value and _dim_zero(n):
+                    return n
     return None
+
+
+_LOG_OF = frozenset({"log", "log1p", "log2", "log10"})
+"""Calls whose result keeps the softmax's normalization dimension (log-probabilities)."""
 
 
 def _softmax_layer(node: ast.expr | None) -> bool:
