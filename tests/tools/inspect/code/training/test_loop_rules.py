@@ -455,3 +455,34 @@ def test_a_plain_backward_in_the_same_shape_still_needs_zero_grad():
     plain = DIST_AUTOGRAD.replace("dist_autograd.backward(context_id, [loss])", "loss.backward()")
     plain = plain.replace("opt.step(context_id)", "opt.step()")
     assert "loop.zero-grad-missing" in ids(plain)
+
+
+WORKER = """
+
+def run_worker(rank, world_size, model, loader, criterion):
+    if rank == 1:
+        run_trainer(model, loader, criterion)
+"""
+
+
+def test_a_worker_calling_a_distributed_autograd_trainer_needs_no_zero_grad():
+    # pytorch/examples distributed/rpc: the worker reaches the trainer's loop through a call
+    # made outside any loop of its own
+    assert "loop.zero-grad-missing" not in ids(DIST_AUTOGRAD + WORKER)
+    one_step = """
+import torch.distributed.autograd as dist_autograd
+
+def train_step(model, opt, x, y, criterion):
+    with dist_autograd.context() as cid:
+        dist_autograd.backward(cid, [criterion(model(x), y)])
+        opt.step(cid)
+"""
+    assert "loop.zero-grad-missing" not in ids(one_step)
+
+
+def test_a_plain_trainer_called_by_a_worker_is_reported_once_at_its_loop():
+    plain = DIST_AUTOGRAD.replace("dist_autograd.backward(context_id, [loss])", "loss.backward()")
+    plain = plain.replace("opt.step(context_id)", "opt.step()")
+    found = [f for f in run_files({"main.py": plain + WORKER}) if f.id == "loop.zero-grad-missing"]
+    step_line = 1 + plain.splitlines().index("                opt.step()")
+    assert [f.evidence[0].line for f in found] == [step_line]

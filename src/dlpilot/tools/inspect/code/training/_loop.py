@@ -164,9 +164,13 @@ class ZeroGradRule(Rule):
             return out
         if _clears_by_name(ix, scope, scope.events):
             return out
-        steps = [e for e in effs if e.kind == "step" and not e.event.loops]
-        backs = [e for e in effs if e.kind == "backward" and not e.event.loops]
-        if steps and backs and steps[0].event.extra != "args":
+        # Only this scope's own calls: a called function's steps are judged in its own scope,
+        # with the loop it has (or, loop-less, by this same branch there).
+        steps = [e for e in effs if e.kind == "step" == e.event.role and not e.event.loops]
+        backs = [e for e in effs if e.kind == "backward" == e.event.role and not e.event.loops]
+        if all(e.event.extra == "context" for e in backs):
+            return out  # distributed autograd: each context holds its own gradients
+        if steps and steps[0].event.extra != "args":
             # A step function with no loop: the loop is elsewhere; judge it at the end, and only
             # if nothing in the project clears gradients.
             self._pending.append(
