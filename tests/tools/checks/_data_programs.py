@@ -469,9 +469,7 @@ BUGGY: dict[str, tuple[str, set[str]]] = {
     ),
 }
 
-# data.labels-misaligned: judge_misaligned is not wired into check_script yet (a correct
-# frozen-backbone program sits at the label prior too); these stay for when it is.
-MISALIGNED: dict[str, tuple[str, set[str]]] = {
+BUGGY |= {  # data.labels-misaligned, judged with the overfit verdict
     "labels_permuted_separately_config": (
         MISALIGNED_CONFIG.substitute(noise="", label_perm="torch.randperm(len(y))"),
         {"data.labels-misaligned"},

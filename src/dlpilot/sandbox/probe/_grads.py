@@ -129,7 +129,7 @@ class GradientObserver:
             "no_flow_count": len(no_flow),
             "not_in_optimizer": list(self._outside_opt.values())[:MAX_NAMES],
             "not_in_optimizer_count": len(self._outside_opt),
-            "frozen": sum(1 for q in params if not q.param.requires_grad),
+            "frozen": self.modules.frozen_count(),
         }
 
 

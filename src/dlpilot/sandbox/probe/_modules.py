@@ -90,6 +90,16 @@ class ModuleIndex:
                 out.extend(p for p in top.parameters() if p.requires_grad)
         return out
 
+    def frozen_count(self) -> int:
+        """Parameters of the models a backward ran through that do not require a gradient."""
+        n = 0
+        for key in self.trained_tops:
+            ref = self.tops.get(key)
+            top = ref() if ref is not None else None
+            if top is not None:
+                n += sum(1 for p in top.parameters() if not p.requires_grad)
+        return n
+
     def param_name(self, p: torch.Tensor) -> str:
         names = self._pnames
         if names is None or id(p) not in names:

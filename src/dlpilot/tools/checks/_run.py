@@ -47,7 +47,7 @@ from ._models import (
 )
 from ._overfit import DEFAULT_OVERFIT_STEPS, judge_curve, verdict
 from ._replay import ChildRunner
-from .rules import Context, judge_all
+from .rules import Context, judge_all, judge_misaligned
 
 DEFAULT_TIMEOUT_S = 300.0
 """Wall-clock budget of the whole check (script run, then overfit run, sharing what is left): a
@@ -419,6 +419,9 @@ def check_script(
             )
             if over.finding is not None:
                 findings.extend(only_declared(judge_curve, [over.finding]))
+            misaligned = judge_misaligned(run, ctx, overfit_passed=over.verdict == "passed")
+            if misaligned is not None:
+                findings.extend(only_declared(judge_misaligned, [misaligned]))
     control.progress(float(total), float(total), "check finished")
     loaders = [
         {k: v for k, v in ld.items() if isinstance(v, str | int | bool) or v is None}

@@ -15,7 +15,16 @@ the ordered list and the cross-finding notes.
 
 from __future__ import annotations
 
+from dlpilot.tools.checks.rules._alignment import judge_misaligned
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck
 from dlpilot.tools.checks.rules._judge import CAUSES, ENGINE_RULES, RULES, judge_all
 
-__all__ = ["CAUSES", "ENGINE_RULES", "RULES", "Context", "RuntimeCheck", "judge_all"]
+__all__ = [
+    "CAUSES",
+    "ENGINE_RULES",
+    "RULES",
+    "Context",
+    "RuntimeCheck",
+    "judge_all",
+    "judge_misaligned",
+]

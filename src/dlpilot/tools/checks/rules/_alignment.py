@@ -114,7 +114,8 @@ def judge_misaligned(run: ProbeRun, ctx: Context, overfit_passed: bool) -> Findi
         return None
     if first.get("reduction", "mean") != "mean":
         return None
-    if int(get(run.summary, "grads", "frozen", default=0) or 0) > 0:
+    frozen = int(get(run.summary, "grads", "frozen", default=0) or 0)
+    if frozen or int(get(run.summary, "grads", "not_in_optimizer_count", default=0) or 0):
         return None  # frozen features may not carry the label; a head still memorizes a batch
     if not _one_label_per_sample(run):
         return None  # a language model's tokens: it reaches the unigram entropy first, honestly

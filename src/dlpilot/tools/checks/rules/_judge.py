@@ -9,7 +9,7 @@ from dlpilot.tools.checks._evidence import ProbeRun
 from dlpilot.tools.checks._exceptions import explain
 from dlpilot.tools.checks._overfit import judge_curve
 from dlpilot.tools.checks.rules._activations import ActivationChecks
-from dlpilot.tools.checks.rules._alignment import AlignmentChecks
+from dlpilot.tools.checks.rules._alignment import AlignmentChecks, judge_misaligned
 from dlpilot.tools.checks.rules._amp import AmpChecks
 from dlpilot.tools.checks.rules._context import Context, RuntimeCheck
 from dlpilot.tools.checks.rules._data import DataChecks
@@ -38,6 +38,7 @@ ENGINE_RULES: tuple[object, ...] = (
     ENTRY_CHECKS,
     explain,
     judge_curve,
+    judge_misaligned,
 )
 """Every rule of the runtime engine, each declaring its ids (``dlpilot.tools._contract``): the rules
 of a probed run, the entry checks, the mapping of a user exception to a finding and the overfit
