@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
 import pytest
 
-from dlpilot.tools.checks import CheckReport, check_script
+from dlpilot.tools.checks import CheckReport
+from tests.helpers.programs import check_programs
 
 from ._data_programs import BUGGY, CORRECT
 
@@ -21,30 +17,10 @@ NEEDS_OVERFIT = {"data.labels-misaligned"}
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CheckReport]]:
-    root = tmp_path_factory.mktemp("data_programs")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckReport]:
     jobs = [(n, s, True) for n, s in CORRECT.items()]
     jobs += [(n, s, bool(ids & NEEDS_OVERFIT)) for n, (s, ids) in BUGGY.items()]
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-    def run(job: tuple[str, str, bool]) -> tuple[str, CheckReport]:
-        name, source, overfit = job
-        d = Path(root / name)
-        d.mkdir()
-        (d / "train.py").write_text(source)
-        return name, check_script(
-            ["python", "train.py"], cwd=d, overfit=overfit, static=False, timeout_s=240
-        )
-
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            yield dict(pool.map(run, jobs))
-    finally:
-        if old is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old
+    return check_programs(tmp_path_factory.mktemp("data_programs"), jobs)
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))

@@ -4,14 +4,10 @@ the wrong ones the old rules gave; each correct twin stays clean."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
 import pytest
 
-from dlpilot.tools.checks import CheckReport, check_script
+from dlpilot.tools.checks import CheckReport
+from tests.helpers.programs import check_programs
 
 from ._programs_loop import BUGGY, CORRECT
 
@@ -19,29 +15,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CheckReport]]:
-    root = tmp_path_factory.mktemp("loop_programs")
-    jobs = list(CORRECT.items()) + [(n, s) for n, (s, _, _) in BUGGY.items()]
-    old = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-    def run(job: tuple[str, str]) -> tuple[str, CheckReport]:
-        name, source = job
-        d = Path(root, name)
-        d.mkdir()
-        (d / "train.py").write_text(source)
-        return name, check_script(
-            ["python", "train.py"], cwd=d, overfit=False, static=False, timeout_s=240
-        )
-
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            yield dict(pool.map(run, jobs))
-    finally:
-        if old is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckReport]:
+    jobs = [(n, s, False) for n, s in CORRECT.items()]
+    jobs += [(n, s, False) for n, (s, _, _) in BUGGY.items()]
+    return check_programs(tmp_path_factory.mktemp("loop_programs"), jobs)
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
