@@ -35,6 +35,16 @@ def test_a_large_update_ratio_while_the_loss_falls_steadily_is_not_too_high() ->
     assert "lr.too-high" not in _ids(_ratios(10), losses)
 
 
+def test_large_updates_of_a_line_search_optimizer_are_not_a_high_rate() -> None:
+    # LBFGS picks its step from curvature (lr=1 by default): large updates are its design; the
+    # same updates from SGD are judged
+    losses = [1.3, 40.0, 12.0, 30.0, 8.0, 25.0, 9.0, 20.0, 11.0, 15.0]
+    lbfgs = {**_ratios(10), "optimizers": [{"type": "LBFGS", "steps": 10, "lr": 1.0}]}
+    assert "lr.too-high" not in _ids(lbfgs, losses)
+    sgd = {**_ratios(10), "optimizers": [{"type": "SGD", "steps": 10, "lr": 1.0}]}
+    assert "lr.too-high" in _ids(sgd, losses)
+
+
 def test_a_loss_that_falls_after_a_jump_above_its_start_is_not_steady() -> None:
     losses = [1.0, 3.0, 2.5, 2.0, 1.5, 1.2, 0.9, 0.8, 0.7, 0.6]
     assert "lr.too-high" in _ids(_ratios(10), losses)

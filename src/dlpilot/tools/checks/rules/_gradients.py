@@ -64,6 +64,16 @@ LR_BLOWUP_FACTOR = 3.0
 the first three steps (a loss that explodes at the start means the learning rate is too high)."""
 
 
+LINE_SEARCH_OPTIMIZERS = frozenset({"LBFGS"})
+"""Optimizers whose step length comes from curvature and a line search, not from the learning
+rate alone: a large update per step is what they are for (LBFGS's default rate is 1)."""
+
+
+def _line_search_only(run: ProbeRun) -> bool:
+    types = {str(o.get("type")) for o in get(run.summary, "optimizers", default=[])}
+    return bool(types) and types <= LINE_SEARCH_OPTIMIZERS
+
+
 def _falls_steadily(run: ProbeRun) -> bool:
     """Whether the training loss per optimizer step falls steadily (see :data:`LR_STEADY_FALL`)."""
     losses = [num(s.get("loss")) for s in run.steps]
@@ -242,7 +252,7 @@ class GradChecks(RuntimeCheck):
         if len(late) >= LR_MIN_RATIO_STEPS:
             med = median(late)
             detail["median_log10_update_ratio"] = med
-            if med > LR_HIGH_LOG10 and not _falls_steadily(run):
+            if med > LR_HIGH_LOG10 and not _falls_steadily(run) and not _line_search_only(run):
                 yield evidence(
                     ctx,
                     run,
