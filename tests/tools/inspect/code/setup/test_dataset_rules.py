@@ -201,3 +201,114 @@ def test_a_train_flag_that_guards_nothing_random_is_not_an_augmentation_flag():
         "from data import Masked\nfrom torch.utils.data import DataLoader\nvalid_set = Masked(50)\n"
     )
     assert hits({"data.py": plain, "train.py": train}, "data.augment-on-eval") == []
+
+
+def _noisy(guard: str, change: str = "x = x + 0.1 * torch.randn_like(x)", extra: str = "") -> str:
+    """A dataset whose ``augment`` switch guards ``change`` the way ``guard`` spells it."""
+    return (
+        "import random\nimport torch\nfrom torch.utils.data import Dataset\n\n"
+        "def jitter(x):\n    return x + 0.05 * torch.randn_like(x)\n\n"
+        "class Frames(Dataset):\n"
+        "    def __init__(self, x, y, augment: bool = True):\n"
+        "        self.x, self.y = x, y\n"
+        "        self.augment = augment\n"
+        f"{extra}"
+        "    def __len__(self):\n        return len(self.x)\n\n"
+        "    def _shift(self, x):\n        return torch.roll(x, random.randint(-2, 2))\n\n"
+        "    def __getitem__(self, i):\n"
+        "        x = self.x[i]\n"
+        f"{guard.format(change=change)}"
+        "        return x, self.y[i]\n"
+    )
+
+
+GUARDS = {
+    "and-coin": (
+        "        if self.augment and random.random() < 0.5:\n            x = torch.flip(x, (0,))\n"
+    ),
+    "ifexp": "        x = jitter(x) if self.augment else x\n",
+    "alias": "        aug = self.augment\n        if aug:\n            {change}\n",
+    "method": "        if self.augment:\n            x = self._shift(x)\n",
+    "function": "        if self.augment:\n            x = jitter(x)\n",
+}
+
+TRAINER = """
+from data import Frames
+from torch.utils.data import DataLoader
+
+class Trainer:
+    def __init__(self, x, y, xv, yv):
+        self.train_loader = self.make_loader(x, y, shuffle=True)
+        self.val_loader = self.make_loader(xv, yv, shuffle=False)
+
+    def make_loader(self, x, y, shuffle):
+        return DataLoader(Frames(x, y), batch_size=32, shuffle=shuffle)
+"""
+
+
+def test_the_switch_is_followed_through_and_conditions_aliases_and_helpers():
+    for name, guard in GUARDS.items():
+        data = _noisy(guard)
+        train = "from data import Frames\nval_set = Frames(xv, yv)\n"
+        assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [
+            ("train.py", 2)
+        ], name
+        fixed = train.replace("yv)", "yv, augment=False)")
+        assert hits({"data.py": data, "train.py": fixed}, "data.augment-on-eval") == [], name
+
+
+def test_a_random_transform_stored_by_the_constructor_counts_as_randomness():
+    extra = "        self.tf = T.Compose([T.RandomCrop(28), T.RandomHorizontalFlip()])\n"
+    data = _noisy("        if self.augment:\n            x = self.tf(x)\n", extra=extra)
+    train = "from data import Frames\nvalid_ds = Frames(xv, yv)\n"
+    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [("train.py", 2)]
+    plain = data.replace("T.RandomCrop(28), T.RandomHorizontalFlip()", "T.CenterCrop(28)")
+    assert hits({"data.py": plain, "train.py": train}, "data.augment-on-eval") == []
+
+
+def test_a_negated_switch_does_not_guard_augmentation():
+    data = _noisy("        if not self.augment:\n            x = jitter(x)\n")
+    train = "from data import Frames\nval_set = Frames(xv, yv)\n"
+    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == []
+
+
+def test_evaluation_splits_built_in_a_tuple_a_dict_or_a_loader_keyword_are_followed():
+    data = _noisy(GUARDS["function"])
+    for built in [
+        "train_set, val_set = Frames(x, y), Frames(xv, yv)\n",
+        'sets = {"train": Frames(x, y), "val": Frames(xv, yv)}\n',
+        "self.val_loader: DataLoader = DataLoader(dataset=Frames(xv, yv), batch_size=8)\n",
+    ]:
+        train = "from data import Frames\n" + built
+        assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [
+            ("train.py", 2)
+        ], built
+        fixed = train.replace("Frames(xv, yv)", "Frames(xv, yv, augment=False)")
+        assert hits({"data.py": data, "train.py": fixed}, "data.augment-on-eval") == [], built
+
+
+def test_a_loader_method_of_a_trainer_that_builds_the_dataset_is_followed():
+    data = _noisy(GUARDS["function"])
+    found = hits({"data.py": data, "train.py": TRAINER}, "data.augment-on-eval")
+    assert found == [("train.py", 8)]
+    passes = (
+        TRAINER.replace("y, shuffle):", "y, shuffle, augment):")
+        .replace("Frames(x, y)", "Frames(x, y, augment=augment)")
+        .replace("shuffle=True)", "shuffle=True, augment=True)")
+        .replace("shuffle=False)", "shuffle=False, augment=False)")
+    )
+    assert hits({"data.py": data, "train.py": passes}, "data.augment-on-eval") == []
+
+
+def test_a_factory_that_chooses_the_flag_per_split_is_fine():
+    data = _noisy(GUARDS["function"])
+    train = (
+        "from data import Frames\n"
+        "def get_dataset(split, x, y):\n"
+        "    if split == 'train':\n"
+        "        return Frames(x, y)\n"
+        "    return Frames(x, y, augment=False)\n"
+        "val_ds = get_dataset('val', xv, yv)\n"
+        "ok = cfg.get('val_split')\n"
+    )
+    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == []

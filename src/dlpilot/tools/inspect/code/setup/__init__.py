@@ -4,7 +4,8 @@ clipping, tracking and machine-specific paths. All of them share one walk per fi
 from __future__ import annotations
 
 from dlpilot.tools.inspect._base import Rule
-from dlpilot.tools.inspect.code.setup._datasets import AugmentFlagRule, LabelsMisalignedRule
+from dlpilot.tools.inspect.code.setup._augflags import AugmentFlagRule
+from dlpilot.tools.inspect.code.setup._datasets import LabelsMisalignedRule
 from dlpilot.tools.inspect.code.setup._factories import FactoryShuffleRule
 from dlpilot.tools.inspect.code.setup._rules import (
     AugmentOnEvalRule,
