@@ -312,3 +312,78 @@ def test_a_factory_that_chooses_the_flag_per_split_is_fine():
         "ok = cfg.get('val_split')\n"
     )
     assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == []
+
+
+PER_ARRAY = """
+import torch
+
+def shuffled(*arrays):
+    return tuple(a[torch.randperm(len(a))] for a in arrays)
+
+def shuffle_all(arrays):
+    out = []
+    for a in arrays:
+        out.append(a[torch.randperm(a.shape[0])])
+    return out
+"""
+
+
+def test_a_helper_that_draws_a_permutation_per_array_is_reported_where_it_gets_both():
+    for call in [
+        "x_train, y_train = shuffled(x_train, y_train)\n",
+        "x, labels = shuffle_all([x, labels])\n",
+    ]:
+        train = "from utils import shuffled, shuffle_all\n" + call
+        assert hits({"utils.py": PER_ARRAY, "train.py": train}, "data.labels-misaligned") == [
+            ("train.py", 2)
+        ], call
+
+
+def test_one_permutation_shared_by_the_arrays_or_one_array_per_call_is_fine():
+    shared = PER_ARRAY.replace(
+        "return tuple(a[torch.randperm(len(a))] for a in arrays)",
+        "perm = torch.randperm(len(arrays[0]))\n    return tuple(a[perm] for a in arrays)",
+    )
+    train = "from utils import shuffled\nx_train, y_train = shuffled(x_train, y_train)\n"
+    assert hits({"utils.py": shared, "train.py": train}, "data.labels-misaligned") == []
+    alone = "from utils import shuffled\nnoise = shuffled(noise)\n(x,) = shuffled(x)\n"
+    assert hits({"utils.py": PER_ARRAY, "train.py": alone}, "data.labels-misaligned") == []
+    seeded = PER_ARRAY.replace(
+        "a[torch.randperm(len(a))]",
+        "a[torch.randperm(len(a), generator=torch.Generator().manual_seed(0))]",
+    )
+    train = "from utils import shuffled\nx, y = shuffled(x, y)\n"
+    assert hits({"utils.py": seeded, "train.py": train}, "data.labels-misaligned") == []
+
+
+def test_a_loop_over_inputs_and_labels_that_permutes_each_is_reported():
+    src = "import torch\nx, y = (t[torch.randperm(len(t))] for t in (x, y))\n"
+    assert hits({"prep.py": src}, "data.labels-misaligned") == [("prep.py", 2)]
+    # a training loop that permutes features within each batch walks one array's rows
+    fit = (
+        "import torch\n"
+        "def fit(model, batches, y):\n"
+        "    for xb in batches:\n"
+        "        xb = xb[:, torch.randperm(xb.shape[1])]\n"
+        "fit(model, x_batches, y)\n"
+    )
+    assert hits({"fit.py": fit}, "data.labels-misaligned") == []
+
+
+def test_per_array_draws_bound_to_a_name_or_made_by_numpy_are_followed():
+    helpers = [
+        "def mix(*arrays):\n    out = []\n    for a in arrays:\n"
+        "        idx = torch.randperm(len(a))\n        out.append(a[idx])\n    return out\n",
+        "def mix(*arrays):\n    return [rng.permutation(a) for a in arrays]\n",
+        "def mix(*arrays):\n    for a in arrays:\n        np.random.shuffle(a)\n"
+        "    return arrays\n",
+    ]
+    train = "from utils import mix\nxs, ys = mix(xs, ys)\n"
+    for helper in helpers:
+        utils = "import numpy as np, torch\nrng = np.random.default_rng(0)\n" + helper
+        assert hits({"utils.py": utils, "train.py": train}, "data.labels-misaligned") == [
+            ("train.py", 2)
+        ], helper
+        shared = utils.replace("for a in arrays:", "for a in arrays[:1]:")
+        once = "from utils import mix\nxs = mix(xs)\n"
+        assert hits({"utils.py": shared, "train.py": once}, "data.labels-misaligned") == []

@@ -9,9 +9,9 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
-from dlpilot.tools.inspect._base import Rule, SourceFile
+from dlpilot.tools.inspect._base import Project, Rule, SourceFile
 
-_LABEL = re.compile(r"^(?:y|Y|y_\w+|\w+_y|labels?|targets?|\w*_labels?|\w*_targets?)$")
+_LABEL = re.compile(r"^(?:[yY]s?|[yY]_\w+|\w+_[yY]s?|labels?|targets?|\w*_labels?|\w*_targets?)$")
 _REORDER_WORDS = ("randperm(", "shuffle(", "permutation(", "sort(")
 # calls that take inputs and labels side by side without pairing their rows
 _NOT_PAIRING = frozenset({"print", "len", "log", "info", "debug", "isinstance", "type", "str"})
@@ -204,38 +204,148 @@ def _note_assign(order: _Order, st: ast.Assign) -> None:
         order.state[target] = order.state[value.id]
 
 
+def _draws_per_item(nodes: list[ast.AST], item: str) -> bool:
+    """Whether code run once per item reorders that item with a draw of its own (``t[randperm(
+    len(t))]``, ``idx = randperm(n); t[idx]``, ``permutation(t)``, ``shuffle(t)``), with no seed
+    set again for each item."""
+    drawn: set[str] = set()  # names bound to a permutation drawn in this item's code
+    draws = False
+    for n in (n for node in nodes for n in ast.walk(node)):
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute | ast.Name)
+            and _SEEDING.search(n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id)
+        ):
+            return False  # generator=torch.Generator().manual_seed(0): the same draw each time
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and _reorders(n.value):
+            drawn.update(dotted(t) or "" for t in n.targets)
+        elif isinstance(n, ast.Subscript) and dotted(n.value) == item:
+            draws = draws or any(
+                (isinstance(c, ast.Call) and _reorders(c))
+                or (isinstance(c, ast.Name) and c.id in drawn)
+                for c in ast.walk(n.slice)
+            )
+        elif isinstance(n, ast.Call):
+            name = dotted(n.func) or ""
+            if name.endswith(("shuffle", "permutation")) and n.args:
+                draws = draws or dotted(n.args[0]) == item
+    return draws
+
+
+def _per_item_loops(scope: ast.AST) -> Iterable[tuple[ast.expr, int]]:
+    """(iterable, line) of each comprehension or ``for`` loop in ``scope`` that reorders every
+    item it walks with its own random draw."""
+    for n in ast.walk(scope):
+        if isinstance(n, ast.GeneratorExp | ast.ListComp) and len(n.generators) == 1:
+            gen = n.generators[0]
+            if isinstance(gen.target, ast.Name) and _draws_per_item([n.elt], gen.target.id):
+                yield gen.iter, n.lineno
+        elif (
+            isinstance(n, ast.For)
+            and isinstance(n.target, ast.Name)
+            and _draws_per_item(list(n.body), n.target.id)
+        ):
+            yield n.iter, n.lineno
+
+
+def _pairs_apart(args: list[ast.expr]) -> tuple[str, str] | None:
+    """An input and a label among arrays handed over side by side."""
+    names = [_rows_of(a) for a in args]
+    labels = [n for n in names if n and _LABEL.match(n.rsplit(".", 1)[-1])]
+    inputs = [n for n in names if n and n not in labels]
+    return (inputs[0], labels[0]) if labels and inputs else None
+
+
+def _message(x: str, y: str, where: str) -> str:
+    return (
+        f"`{x}` and `{y}` are reordered apart ({where}) and then used together, so each input "
+        "gets another example's label: the model can only learn the label frequencies; shuffle "
+        f"both with one permutation (`idx = torch.randperm(n); {x}, {y} = {x}[idx], {y}[idx]`)."
+    )
+
+
 class LabelsMisalignedRule(Rule):
-    """Inputs and labels shuffled, permuted or sorted apart, then used together."""
+    """Inputs and labels shuffled, permuted or sorted apart, then used together: in one body,
+    in a loop over both that draws a permutation per array, or through a helper that does."""
 
     ids: ClassVar[tuple[str, ...]] = ("data.labels-misaligned",)
 
+    def __init__(self) -> None:
+        # function -> (file, line, position of the parameter walked, whether it is *args)
+        self._helpers: dict[str, tuple[str, int, int, bool]] = {}
+        self._files: list[SourceFile] = []
+
     def visit(self, f: SourceFile) -> Iterable[Finding]:
+        self._files.append(f)
         text = f.text
         if not any(w in text for w in _REORDER_WORDS):
             return []
         lines = {text.count("\n", 0, pos) + 1 for pos in _find_all(text, _REORDER_WORDS)}
-        bodies = _bodies_around(f.tree, lines)
         out: list[Finding] = []
         seen: set[int] = set()
-        for body in bodies:
-            for x, y, line in _misaligned(body):
-                if line in seen:
-                    continue
+
+        def report(x: str, y: str, line: int, where: str) -> None:
+            if line not in seen:
                 seen.add(line)
                 out.append(
                     finding(
                         "data.labels-misaligned",
-                        f"`{x}` and `{y}` are reordered apart (line {line}) and then used "
-                        "together, so each input gets another example's label: the model "
-                        "can only learn the label frequencies; shuffle both with one "
-                        f"permutation (`idx = torch.randperm(n); {x}, {y} = {x}[idx], "
-                        f"{y}[idx]`).",
+                        _message(x, y, where),
                         how="static",
                         file=f.rel,
                         line=line,
                         detail={"inputs": x, "labels": y},
                     )
                 )
+
+        for body in _bodies_around(f.tree, lines):
+            for x, y, line in _misaligned(body):
+                report(x, y, line, f"line {line}")
+        for fn in (n for n in ast.walk(f.tree) if isinstance(n, ast.FunctionDef)):
+            params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+            if params and params[0] in ("self", "cls"):
+                params = params[1:]
+            star = fn.args.vararg.arg if fn.args.vararg is not None else None
+            for it, line in _per_item_loops(fn):
+                walked = dotted(it)
+                if walked and walked == star:
+                    self._helpers.setdefault(fn.name, (f.rel, line, len(params), True))
+                elif walked in params:
+                    self._helpers.setdefault(fn.name, (f.rel, line, params.index(walked), False))
+        for it, line in _per_item_loops(f.tree):
+            if isinstance(it, ast.Tuple | ast.List) and (pair := _pairs_apart(it.elts)):
+                report(*pair, line, f"a new permutation for each array, line {line}")
+        return out
+
+    def finish(self, project: Project) -> Iterable[Finding]:
+        out: list[Finding] = []
+        for name, (rel, line, pos, star) in self._helpers.items():
+            for f in self._files:
+                if f"{name}(" not in f.text:
+                    continue
+                for call in (n for n in ast.walk(f.tree) if isinstance(n, ast.Call)):
+                    if (dotted(call.func) or "").rsplit(".", 1)[-1] != name:
+                        continue
+                    walked = call.args[pos:] if star else call.args[pos : pos + 1]
+                    if not star and walked and isinstance(walked[0], ast.Tuple | ast.List):
+                        walked = walked[0].elts
+                    elif not star:
+                        continue  # one array walked by its rows, not several arrays
+                    pair = _pairs_apart(walked)
+                    if pair is None:
+                        continue
+                    out.append(
+                        finding(
+                            "data.labels-misaligned",
+                            _message(
+                                *pair, f"`{name}` draws a new permutation per array, {rel}:{line}"
+                            ),
+                            how="static",
+                            file=f.rel,
+                            line=call.lineno,
+                            detail={"inputs": pair[0], "labels": pair[1], "helper": name},
+                        )
+                    )
         return out
 
 
