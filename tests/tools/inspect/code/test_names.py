@@ -7,6 +7,7 @@ from dlpilot.tools.inspect.code._names import (
     is_optimizer_name,
     is_scheduler_name,
     last_name,
+    names_eval,
     names_progress,
     role,
     state_component,
@@ -69,3 +70,19 @@ def test_the_last_name_of_a_callee() -> None:
     call = ast.parse("torch.utils.data.DataLoader(ds)").body[0].value  # type: ignore[attr-defined]
     assert last_name(call.func) == "DataLoader"
     assert last_name(call) == "DataLoader"
+
+
+def test_names_eval_finds_a_held_out_word_anywhere_and_role_needs_it_alone():
+    for text in [
+        "val_loss",
+        '"valid/acc"',
+        "evaluate(model, test_loader)",
+        "devloader",
+        "self.testset",
+        "train_eval",
+    ]:
+        assert names_eval(text), text
+    for text in ["interval", "value", "latest", "device", "retrieval", "train_loss", "", None]:
+        assert not names_eval(text), text
+    assert role("train_eval") is None  # both words: the stricter question says neither
+    assert role("val_acc") == "eval"

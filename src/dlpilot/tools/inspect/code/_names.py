@@ -29,8 +29,33 @@ Role = Literal["train", "eval"]
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _EVAL_EXACT = frozenset({"dev", "devset", "eval", "val", "valid", "test", "holdout", "heldout"})
-_EVAL_PREFIXES = ("val", "valid", "validation", "test", "eval", "holdout", "heldout", "devset")
+_EVAL_PREFIXES = (
+    "val",
+    "valid",
+    "validation",
+    "test",
+    "eval",
+    "holdout",
+    "heldout",
+    "devset",
+    "devloader",
+    "devdata",
+)
 _NOT_EVAL_PREFIXES = ("valu", "testimon")  # value(s), testimony; "validate" stays eval
+
+
+def _eval_word(raw: str) -> bool:
+    w = raw.lower()
+    return w in _EVAL_EXACT or (
+        w.startswith(_EVAL_PREFIXES) and not w.startswith(_NOT_EVAL_PREFIXES)
+    )
+
+
+def names_eval(text: str | None) -> bool:
+    """Whether any word of an identifier, a string or a piece of code names held-out data
+    (``val_loss``, ``"valid/acc"``, ``evaluate(model, test_loader)``), train words or not; not
+    ``interval``, ``value``, ``latest`` or ``device``. :func:`role` is the stricter question."""
+    return bool(text) and any(_eval_word(raw) for raw in _WORD.findall(text or ""))
 
 
 def role(name: str | None) -> Role | None:
@@ -42,9 +67,7 @@ def role(name: str | None) -> Role | None:
         w = raw.lower()
         if w.startswith(("train", "trn")) and not w.startswith("trainer"):
             is_train = True
-        elif w in _EVAL_EXACT or (
-            w.startswith(_EVAL_PREFIXES) and not w.startswith(_NOT_EVAL_PREFIXES)
-        ):
+        elif _eval_word(w):
             is_eval = True
     if is_train == is_eval:
         return None
@@ -346,6 +369,7 @@ __all__ = [
     "last",
     "last_name",
     "line_of",
+    "names_eval",
     "names_progress",
     "role",
     "root",

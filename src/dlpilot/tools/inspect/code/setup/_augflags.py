@@ -22,8 +22,8 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect.code._names import names_eval
 
-_EVAL_SPLIT = re.compile(r"val|valid|test|eval|dev|holdout", re.IGNORECASE)
 _SPLIT_WORDS = ("val", "Val", "VAL", "test", "Test", "TEST", "eval", "dev", "holdout")
 _RANDOM_CALL = re.compile(
     r"(?:^|\.)(?:rand\w*|random\w*|normal\w*|uniform\w*|choices?|shuffle|bernoulli|randperm|"
@@ -292,7 +292,7 @@ def _eval_bindings(f: SourceFile, lines: set[int]) -> tuple[list[_Build], list[_
                 todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
             continue
         for target, value in _bindings(node):
-            if not isinstance(value, ast.Call) or not _EVAL_SPLIT.search(target):
+            if not isinstance(value, ast.Call) or not names_eval(target):
                 continue
             for call in _constructions(value):
                 name = _last(call.func)

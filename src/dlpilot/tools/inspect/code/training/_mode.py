@@ -12,7 +12,7 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code._names import is_model_name, last, root
+from dlpilot.tools.inspect.code._names import is_model_name, last, names_eval, root
 from dlpilot.tools.inspect.code.training._flow import (
     Effect,
     assigned_roots,
@@ -67,9 +67,6 @@ def _calls_after_grad_off(text: str) -> set[str]:
             out.update(_CALLED.findall(text, pos, pos + _GRAD_OFF_WINDOW))
             pos = text.find(needle, pos + _GRAD_OFF_WINDOW)
     return out
-
-
-_EVAL_DATA = re.compile(r"(?:^|_)(?:val(?!ue)|valid|test|eval|dev(?:_|$|set|loader|data))")
 
 
 def is_eval_function(scope: Scope) -> bool:
@@ -444,7 +441,7 @@ def _eval_data(loop: Loop) -> bool:
             word = node.attr
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             word = node.value
-        if word and _EVAL_DATA.search(word.lower()):
+        if names_eval(word):
             return True
     return False
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
-from dlpilot.tools.inspect.code._names import call_attr, const_bool, dotted, last
+from dlpilot.tools.inspect.code._names import call_attr, const_bool, dotted, last, names_eval
 from dlpilot.tools.inspect.code.training._flow import optimizer_names, resolve, summary
 from dlpilot.tools.inspect.code.training._index import Event, FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._resolve import note_defaults, param_values
@@ -21,7 +21,6 @@ _FLAGS = frozenset(
     {"train", "training", "is_train", "is_training", "train_mode", "do_train", "backprop"}
 )
 _PHASES = frozenset({"phase", "mode", "split", "stage"})
-_EVAL_WORDS = ("val", "test", "eval", "dev", "holdout")
 
 
 def _calls(scope: Scope, role: str) -> list[Event]:
@@ -294,15 +293,16 @@ def _evaluation_value(arg: ast.expr) -> bool:
     if flag is False:
         return True
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-        return any(w in arg.value.lower() for w in _EVAL_WORDS)
+        return names_eval(arg.value)
     return False
 
 
 def _evaluation_loader(call: ast.Call) -> str:
     for arg in [*call.args, *(k.value for k in call.keywords)]:
-        name = last(dotted(arg)).lower()
-        loaderish = "loader" in name or "data" in name or "dl" in name
-        if loaderish and any(w in name for w in _EVAL_WORDS):
+        name = last(dotted(arg))
+        low = name.lower()
+        loaderish = "loader" in low or "data" in low or "dl" in low
+        if loaderish and names_eval(name):
             return dotted(arg)
     return ""
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
-from dlpilot.tools.inspect.code._names import dotted, is_model_name, last
+from dlpilot.tools.inspect.code._names import dotted, is_model_name, last, names_eval, role
 from dlpilot.tools.inspect.code.training._flow import resolve
 from dlpilot.tools.inspect.code.training._index import FileIndex, Scope, index_of
 from dlpilot.tools.inspect.code.training._mode import is_eval_function
@@ -22,12 +22,11 @@ _PREPROCESS = re.compile(
     r"preprocess|normali[sz]e|standardi[sz]e|scale|rescale|prepare|featur|whiten",
     re.IGNORECASE,
 )
-_HELD_OUT = re.compile(r"val|test|eval|dev", re.IGNORECASE)
 _DEPTH = 2  # helper calls followed from the evaluation function
 
 
 def _held_out(call: ast.Call) -> bool:
-    return _HELD_OUT.search(ast.unparse(call)) is not None
+    return names_eval(ast.unparse(call))
 
 
 def _called(ix: FileIndex, scope: Scope, names: set[str], depth: int = 0) -> bool:
@@ -138,9 +137,6 @@ class PreprocessMismatchRule(Rule):
         return used
 
 
-_HELD_OUT_NAME = re.compile(r"(?:^|_)(?:val|valid|validation|test|dev|holdout)(?:_|$)")
-
-
 class EvalOnTrainDataRule(Rule):
     """A validation score computed by walking the training loader: ``val_acc =
     evaluate(model, train_loader)``. The loader an evaluation loop walks is followed through the
@@ -168,14 +164,12 @@ class EvalOnTrainDataRule(Rule):
                     continue
                 for caller, ev, arg in param_values(ix, scope, param):
                     loader = dotted(arg)
-                    if "train" not in loader.lower() or _HELD_OUT.search(loader):
+                    if "train" not in loader.lower() or names_eval(loader):
                         continue
                     held = [
                         e.name
                         for e in caller.events
-                        if e.kind == "assign"
-                        and e.line == ev.line
-                        and _HELD_OUT_NAME.search(last(e.name).lower())
+                        if e.kind == "assign" and e.line == ev.line and role(last(e.name)) == "eval"
                     ]
                     if held:
                         out.append(_eval_on_train(f.rel, ev.line, held[0], scope.name, loader))

@@ -10,15 +10,19 @@ from typing import ClassVar
 
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._base import Rule, SourceFile
-from dlpilot.tools.inspect.code._names import call_attr, dotted, last
+from dlpilot.tools.inspect.code._names import call_attr, dotted, last, names_eval
 
-_HELD_OUT = re.compile(r"val|valid|test|eval|dev|holdout|score", re.IGNORECASE)
 _BEST = re.compile(r"best|lowest|min_loss|max_acc|highest", re.IGNORECASE)
 _COUNTER = re.compile(r"patience|wait|counter|bad|stale|no_improve|trigger|since", re.IGNORECASE)
 _SAVES = re.compile(r"save|state_dict|deepcopy|checkpoint|copy", re.IGNORECASE)
 _TRAIN_FUNC = re.compile(r"^_?(train|fit)\w*$|^run_epoch$|^epoch$|^one_epoch$")
 _BEST_WORDS = ("best", "Best", "BEST", "lowest", "min_loss", "max_acc", "highest")
 _ORDERS = (ast.Lt, ast.Gt, ast.LtE, ast.GtE)
+
+
+def _held_out(text: str) -> bool:
+    """A held-out metric or data, or a score (which is not the training loss)."""
+    return names_eval(text) or "score" in text.lower()
 
 
 def _compare_lines(text: str) -> set[int]:
@@ -89,7 +93,7 @@ class _Body:
     def training_metric(self, expr: ast.expr, depth: int = 0) -> str:
         """Why ``expr`` is a training metric ("" when it is not, or cannot be told)."""
         text = ast.unparse(expr)
-        if _HELD_OUT.search(text):
+        if _held_out(text):
             return ""
         name = dotted(expr)
         if "train" in text.lower():
@@ -100,7 +104,7 @@ class _Body:
             called = last(dotted(expr.func))
             if _TRAIN_FUNC.match(called):
                 args = " ".join(ast.unparse(a) for a in expr.args)
-                if not _HELD_OUT.search(args) and "train=False" not in ast.unparse(expr):
+                if not _held_out(args) and "train=False" not in ast.unparse(expr):
                     return f"it comes from `{called}(...)`"
         if isinstance(expr, ast.Subscript | ast.BinOp | ast.Call):
             for n in ast.walk(expr):
@@ -206,7 +210,7 @@ def _monitors(f: SourceFile) -> Iterable[Finding]:
                 name = consts.get(value.id, "")
             elif isinstance(value, ast.Constant) and isinstance(value.value, str):
                 name = value.value
-            if name and "train" in name.lower() and not _HELD_OUT.search(name):
+            if name and "train" in name.lower() and not _held_out(name):
                 yield finding(
                     "train.select-on-train-metric",
                     f"{last(dotted(node.func)) or 'The callback'} at line {node.lineno} {does} "
