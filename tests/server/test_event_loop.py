@@ -72,3 +72,32 @@ async def test_a_second_request_is_answered_while_a_long_curve_tool_runs(
     assert finished == ["read_curves", tool]
     assert not results["read_curves"].is_error and not results[tool].is_error
     assert sorted(r["run"] for r in results["read_curves"].structured_content["runs"]) == ["a", "b"]
+
+
+async def test_a_second_request_is_answered_while_a_resource_renders(runs_dir, monkeypatch):
+    import dlpilot.tools.inspect as inspect_tools
+
+    real = inspect_tools.gap_report_markdown
+    started, release = threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        started.set()
+        release.wait(HOLD_S)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspect_tools, "gap_report_markdown", held)
+    finished: list[str] = []
+    async with Client(build_server([runs_dir])) as client:
+        assert not (await client.call_tool("inspect_repo", {"path": "."})).is_error
+
+        async def long_read() -> None:
+            await client.read_resource("dlpilot://inspection/last/gap-report")
+            finished.append("gap-report")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(long_read)
+            assert await anyio.to_thread.run_sync(started.wait, HOLD_S)
+            assert not (await client.call_tool("read_curves", {"path": "runs"})).is_error
+            finished.append("read_curves")
+            release.set()
+    assert finished == ["read_curves", "gap-report"]

@@ -1,5 +1,7 @@
 """The server's resources and prompts, registered in one place and one way: each resource is a
-function of the server's state that returns its text (JSON unless it says otherwise)."""
+function of the server's state that returns its text (JSON unless it says otherwise). The SDK runs
+a plain function resource in a worker thread, so reading the runbook's state or rendering a gap
+report never holds the event loop (``tests/server/test_event_loop.py`` keeps it so)."""
 
 from __future__ import annotations
 

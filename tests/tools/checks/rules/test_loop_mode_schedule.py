@@ -101,3 +101,19 @@ def test_gradients_reset_unused_before_every_step_are_a_misplaced_zero_grad() ->
     assert "loop.zero-grad-misplaced" in _ids({"steps": 2, "loop": loop})
     loop = {"discarded_steps": 1, "discarded_first_step": 1}
     assert "loop.zero-grad-misplaced" not in _ids({"steps": 40, "loop": loop})
+
+
+def test_an_unshuffled_validation_loader_that_steps_is_not_also_an_unshuffled_training_one() -> (
+    None
+):
+    def loader(lid: int, sampler: str) -> dict[str, object]:
+        return {"lid": lid, "kind": "train", "sampler": sampler, "same_order": None}
+
+    summary = _mode([[0, 20, 0, 0, 20], [1, 10, 10, 10, 10]], eval_backwards=10)
+    summary["loaders"] = [loader(0, "RandomSampler"), loader(1, "SequentialSampler")]
+    ids = _ids(summary)
+    assert "mode.step-during-eval" in ids
+    assert "data.train-not-shuffled" not in ids
+    # the same unshuffled loader walked in training mode is a training loader
+    summary["loaders"] = [loader(0, "SequentialSampler"), loader(1, "RandomSampler")]
+    assert "data.train-not-shuffled" in _ids(summary)

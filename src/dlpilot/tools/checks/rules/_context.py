@@ -77,6 +77,22 @@ def median(values: list[float]) -> float:
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
+def eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
+    """Loaders back-propagated only with the model in eval mode while another loader is
+    back-propagated with it in training mode (a validation pass that runs backward): those
+    stepped during (a shared epoch function that steps in its validation pass), and the count
+    of all such loaders' backwards through eval-mode dropout / BN (a validation pass, not
+    training left in eval mode)."""
+    rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
+    evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
+    if not evals or not any(r[1] > r[2] for r in rows):
+        return [], 0
+    flagged = sum(int(r[3]) for r in evals)
+    # a saliency / gradient pass in validation back-propagates without stepping: not a step
+    stepped = [r for r in evals if len(r) < 5 or r[4] > 0] if steps else []
+    return stepped, flagged
+
+
 def trained_buckets(run: ProbeRun, role: Role | None = None) -> list[BucketSummary]:
     """The summary's buckets (forwards of one model in one context) of a model that was trained,
     of one ``role`` when given. The role (training or validation) is the probe's decision,

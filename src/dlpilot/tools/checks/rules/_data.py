@@ -12,7 +12,13 @@ from pydantic import JsonValue
 from dlpilot.findings import Finding
 from dlpilot.sandbox.probe._schema import BucketSummary
 from dlpilot.tools.checks._evidence import ProbeRun, get, num
-from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
+from dlpilot.tools.checks.rules._context import (
+    Context,
+    RuntimeCheck,
+    eval_pass_loaders,
+    evidence,
+    trained_buckets,
+)
 
 UNNORMALIZED_RMS = 5.0
 """Root-mean-square of the first layer's input above which data is unnormalized. Standardized data
@@ -165,8 +171,11 @@ class DataChecks(RuntimeCheck):
             )
 
     def _order(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
+        steps = int(get(run.summary, "steps", default=0))
+        evals, _ = eval_pass_loaders(get(run.summary, "mode", default={}), steps)
+        validation = {int(r[0]) for r in evals}  # stepped through, but walked as validation
         for ld in get(run.summary, "loaders", default=[]):
-            if ld.get("kind") != "train" or ld.get("iterable"):
+            if ld.get("kind") != "train" or ld.get("iterable") or ld.get("lid") in validation:
                 continue
             if ld.get("same_order") is True:
                 yield evidence(

@@ -7,23 +7,13 @@ from collections.abc import Iterable
 
 from dlpilot.findings import Finding
 from dlpilot.tools.checks._evidence import ProbeRun, get
-from dlpilot.tools.checks.rules._context import Context, RuntimeCheck, evidence, trained_buckets
-
-
-def _eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
-    """Loaders back-propagated only with the model in eval mode while another loader is
-    back-propagated with it in training mode (a validation pass that runs backward): those
-    stepped during (a shared epoch function that steps in its validation pass), and the count
-    of all such loaders' backwards through eval-mode dropout / BN (a validation pass, not
-    training left in eval mode)."""
-    rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
-    evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
-    if not evals or not any(r[1] > r[2] for r in rows):
-        return [], 0
-    flagged = sum(int(r[3]) for r in evals)
-    # a saliency / gradient pass in validation back-propagates without stepping: not a step
-    stepped = [r for r in evals if len(r) < 5 or r[4] > 0] if steps else []
-    return stepped, flagged
+from dlpilot.tools.checks.rules._context import (
+    Context,
+    RuntimeCheck,
+    eval_pass_loaders,
+    evidence,
+    trained_buckets,
+)
 
 
 class ModeChecks(RuntimeCheck):
@@ -55,7 +45,7 @@ class ModeChecks(RuntimeCheck):
                 where="dropout_eval",
                 detail={"calls": calls},
             )
-        evals, eval_flagged = _eval_pass_loaders(mode, steps)
+        evals, eval_flagged = eval_pass_loaders(mode, steps)
         bad -= eval_flagged  # those backwards are a validation pass, not training
         if evals:
             n = sum(int(r[1]) for r in evals)
