@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -12,18 +13,23 @@ from dlpilot.tools.inspect.code.setup import RULES
 
 
 def run(files: dict[str, str]) -> list[Finding]:
-    """Every setup rule over ``files`` (relative path -> source), visit then finish."""
+    """Every setup rule over ``files`` (relative path -> source), visit then finish; the files
+    are written to a temporary project first, since a rule may read one again at the end."""
     rules = [cls() for cls in RULES]
-    root = Path("/project")
     out: list[Finding] = []
-    for rel, src in files.items():
-        text = textwrap.dedent(src)
-        f = SourceFile(rel=rel, path=root / rel, text=text, tree=ast.parse(text))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for rel, src in files.items():
+            text = textwrap.dedent(src)
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            f = SourceFile(rel=rel, path=path, text=text, tree=ast.parse(text))
+            for rule in rules:
+                out.extend(rule.visit(f))
+        project = Project(root=root, all_paths=list(files))
         for rule in rules:
-            out.extend(rule.visit(f))
-    project = Project(root=root, all_paths=list(files))
-    for rule in rules:
-        out.extend(rule.finish(project))
+            out.extend(rule.finish(project))
     return out
 
 

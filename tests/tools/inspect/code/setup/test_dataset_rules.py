@@ -222,6 +222,8 @@ def _noisy(guard: str, change: str = "x = x + 0.1 * torch.randn_like(x)", extra:
     )
 
 
+HEAD = "from data import Frames\nfrom torch.utils.data import DataLoader\n"
+
 GUARDS = {
     "and-coin": (
         "        if self.augment and random.random() < 0.5:\n            x = torch.flip(x, (0,))\n"
@@ -249,9 +251,9 @@ class Trainer:
 def test_the_switch_is_followed_through_and_conditions_aliases_and_helpers():
     for name, guard in GUARDS.items():
         data = _noisy(guard)
-        train = "from data import Frames\nval_set = Frames(xv, yv)\n"
+        train = HEAD + "val_set = Frames(xv, yv)\n"
         assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [
-            ("train.py", 2)
+            ("train.py", 3)
         ], name
         fixed = train.replace("yv)", "yv, augment=False)")
         assert hits({"data.py": data, "train.py": fixed}, "data.augment-on-eval") == [], name
@@ -260,15 +262,15 @@ def test_the_switch_is_followed_through_and_conditions_aliases_and_helpers():
 def test_a_random_transform_stored_by_the_constructor_counts_as_randomness():
     extra = "        self.tf = T.Compose([T.RandomCrop(28), T.RandomHorizontalFlip()])\n"
     data = _noisy("        if self.augment:\n            x = self.tf(x)\n", extra=extra)
-    train = "from data import Frames\nvalid_ds = Frames(xv, yv)\n"
-    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [("train.py", 2)]
+    train = HEAD + "valid_ds = Frames(xv, yv)\n"
+    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [("train.py", 3)]
     plain = data.replace("T.RandomCrop(28), T.RandomHorizontalFlip()", "T.CenterCrop(28)")
     assert hits({"data.py": plain, "train.py": train}, "data.augment-on-eval") == []
 
 
 def test_a_negated_switch_does_not_guard_augmentation():
     data = _noisy("        if not self.augment:\n            x = jitter(x)\n")
-    train = "from data import Frames\nval_set = Frames(xv, yv)\n"
+    train = HEAD + "val_set = Frames(xv, yv)\n"
     assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == []
 
 
@@ -279,9 +281,9 @@ def test_evaluation_splits_built_in_a_tuple_a_dict_or_a_loader_keyword_are_follo
         'sets = {"train": Frames(x, y), "val": Frames(xv, yv)}\n',
         "self.val_loader: DataLoader = DataLoader(dataset=Frames(xv, yv), batch_size=8)\n",
     ]:
-        train = "from data import Frames\n" + built
+        train = "from data import Frames\nfrom torch.utils.data import DataLoader\n" + built
         assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [
-            ("train.py", 2)
+            ("train.py", 3)
         ], built
         fixed = train.replace("Frames(xv, yv)", "Frames(xv, yv, augment=False)")
         assert hits({"data.py": data, "train.py": fixed}, "data.augment-on-eval") == [], built
@@ -303,7 +305,7 @@ def test_a_loader_method_of_a_trainer_that_builds_the_dataset_is_followed():
 def test_a_factory_that_chooses_the_flag_per_split_is_fine():
     data = _noisy(GUARDS["function"])
     train = (
-        "from data import Frames\n"
+        "from data import Frames\nfrom torch.utils.data import DataLoader\n"
         "def get_dataset(split, x, y):\n"
         "    if split == 'train':\n"
         "        return Frames(x, y)\n"
@@ -387,3 +389,27 @@ def test_per_array_draws_bound_to_a_name_or_made_by_numpy_are_followed():
         shared = utils.replace("for a in arrays:", "for a in arrays[:1]:")
         once = "from utils import mix\nxs = mix(xs)\n"
         assert hits({"utils.py": shared, "train.py": once}, "data.labels-misaligned") == []
+
+
+def test_a_per_array_helper_is_followed_through_a_module_import_and_in_its_own_file():
+    train = "import utils\nxs, labels = utils.shuffled(xs, labels)\n"
+    assert hits({"utils.py": PER_ARRAY, "train.py": train}, "data.labels-misaligned") == [
+        ("train.py", 2)
+    ]
+    same = PER_ARRAY + "x, y = shuffled(x, y)\n"
+    found = hits({"utils.py": same}, "data.labels-misaligned")
+    assert found == [("utils.py", same.count("\n"))]
+
+
+def test_a_loader_factory_in_another_module_is_followed():
+    data = _noisy(GUARDS["function"])
+    loaders = (
+        "from torch.utils.data import DataLoader\nfrom data import Frames\n\n"
+        "def make_loader(x, y, shuffle=False):\n"
+        "    return DataLoader(Frames(x, y), batch_size=32, shuffle=shuffle)\n"
+    )
+    train = "from loaders import make_loader\nval_loader = make_loader(xv, yv)\n"
+    files = {"data.py": data, "loaders.py": loaders, "train.py": train}
+    assert hits(files, "data.augment-on-eval") == [("train.py", 2)]
+    files["loaders.py"] = loaders.replace("Frames(x, y)", "Frames(x, y, augment=shuffle)")
+    assert hits(files, "data.augment-on-eval") == []

@@ -29,6 +29,9 @@ _RANDOM_CALL = re.compile(
     r"(?:^|\.)(?:rand\w*|random\w*|normal\w*|uniform\w*|choices?|shuffle|bernoulli|randperm|"
     r"randint|poisson|flip\w*|roll|binomial|integers|gauss|sample|dropout\w*|Random\w*)$"
 )
+_DATA_WORDS = ("Dataset", "DataLoader", "dataset", "loader", "Loader")
+"""Words one of which a file that builds an evaluation split (and hands it to a loader) or a loader
+factory contains: the file gate of the build half of the rule, which costs as much as the rest."""
 _TRAIN_FLAGS = frozenset({"train", "training", "is_train", "is_training"})
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -303,29 +306,34 @@ def _eval_bindings(f: SourceFile, lines: set[int]) -> tuple[list[_Build], list[_
     return builds, calls
 
 
-def _factories(f: SourceFile) -> dict[str, _Factory]:
+def _defs(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """Top-level functions (keyed by name) and methods of top-level classes (keyed
-    ``self.name``) that return a value, with the constructions in their bodies."""
-    out: dict[str, _Factory] = {}
-    scopes: list[tuple[str, ast.AST]] = [("", n) for n in f.tree.body if isinstance(n, _FUNCS)]
-    for cls in (n for n in f.tree.body if isinstance(n, ast.ClassDef)):
-        scopes.extend(("self.", n) for n in cls.body if isinstance(n, _FUNCS))
-    for prefix, fn in scopes:
-        assert isinstance(fn, _FUNCS)
-        if not any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
-            continue
-        calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and _last(n.func)[:1].isupper()]
-        if not calls:
-            continue
-        set_attrs = frozenset(
-            t.attr
-            for n in ast.walk(fn)
-            if isinstance(n, ast.Assign)
-            for t in n.targets
-            if isinstance(t, ast.Attribute)
-        )
-        out.setdefault(prefix + fn.name, _Factory(f.rel, fn.lineno, calls, set_attrs))
+    ``self.name``): the functions a call can name as a factory."""
+    out: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for st in tree.body:
+        if isinstance(st, _FUNCS):
+            out.setdefault(st.name, st)
+        elif isinstance(st, ast.ClassDef):
+            for fn in st.body:
+                if isinstance(fn, _FUNCS):
+                    out.setdefault(f"self.{fn.name}", fn)
     return out
+
+
+def _factory(fn: ast.FunctionDef | ast.AsyncFunctionDef, rel: str) -> _Factory | None:
+    """What a function builds, if it returns a value and constructs classes on the way."""
+    returns = False
+    calls: list[ast.Call] = []
+    set_attrs: set[str] = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Call):
+            if _last(n.func)[:1].isupper():
+                calls.append(n)
+        elif isinstance(n, ast.Return):
+            returns = returns or n.value is not None
+        elif isinstance(n, ast.Assign):
+            set_attrs.update(t.attr for t in n.targets if isinstance(t, ast.Attribute))
+    return _Factory(rel, fn.lineno, calls, frozenset(set_attrs)) if returns and calls else None
 
 
 def _factory_key(call: ast.Call) -> str:
@@ -350,22 +358,45 @@ class AugmentFlagRule(Rule):
         self._flags: dict[str, list[_Flag]] = {}
         self._builds: list[_Build] = []
         self._calls: list[_EvalCall] = []
-        self._factories: dict[str, _Factory] = {}
+        self._factories: dict[str, _Factory | None] = {}  # resolved, by the call's key
+        self._defined: dict[str, str] = {}  # function key -> the file that defines it
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
         if ("aug" in text or "train" in text) and "__getitem__" in text:
             for flag in _augment_flags(f):
                 self._flags.setdefault(flag.cls, []).append(flag)
+        if not any(w in text for w in _DATA_WORDS):
+            return []  # no evaluation split built here, nor a loader factory
+        defs = _defs(f.tree)
+        for key in defs:
+            self._defined.setdefault(key, f.rel)
         lines = _build_lines(text)
         if lines:
             builds, calls = _eval_bindings(f, lines)
             self._builds.extend(builds)
             self._calls.extend(calls)
-        if "return" in text:
-            for name, fac in _factories(f).items():
-                self._factories.setdefault(name, fac)
+            for call in calls:  # a factory in the same file (a trainer's loader method)
+                if call.func in defs and call.func not in self._factories:
+                    self._factories[call.func] = _factory(defs[call.func], f.rel)
         return []
+
+    def _resolve(self, project: Project) -> None:
+        """Factories defined in another file than their call, read again from disk: no tree is
+        kept from a file's visit."""
+        todo: dict[str, set[str]] = {}
+        for call in self._calls:
+            rel = self._defined.get(call.func)
+            if rel is not None and call.func not in self._factories:
+                todo.setdefault(rel, set()).add(call.func)
+        for rel, keys in todo.items():
+            try:
+                text = (project.root / rel).read_text(encoding="utf-8", errors="replace")
+                defs = _defs(ast.parse(text))
+            except (OSError, SyntaxError, ValueError):
+                continue
+            for key in keys:
+                self._factories[key] = _factory(defs[key], rel) if key in defs else None
 
     def _through_factories(self) -> Iterable[_Build]:
         """Builds made by a factory called for an evaluation split. A factory that turns the
@@ -397,6 +428,7 @@ class AugmentFlagRule(Rule):
     def finish(self, project: Project) -> Iterable[Finding]:
         if not self._flags:
             return []
+        self._resolve(project)
         out: list[Finding] = []
         seen: set[tuple[str, int]] = set()
         for build in [*self._builds, *self._through_factories()]:

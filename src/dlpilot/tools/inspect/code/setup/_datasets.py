@@ -101,6 +101,25 @@ def _bodies_around(tree: ast.Module, lines: set[int]) -> list[list[ast.stmt]]:
     return out
 
 
+def _scopes_around(tree: ast.Module, lines: set[int]) -> list[ast.AST]:
+    """Every function spanning one of ``lines`` (nested ones too), and each other top-level
+    statement that spans one."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
+        if not any(start <= n <= end for n in lines):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append(node)
+        elif not isinstance(node, ast.ClassDef) and node in tree.body:
+            out.append(node)
+            continue
+        todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
+    return out
+
+
 def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
     """(inputs, labels, line) pairs used together after being reordered differently."""
     order = _Order()
@@ -273,11 +292,13 @@ class LabelsMisalignedRule(Rule):
     def __init__(self) -> None:
         # function -> (file, line, position of the parameter walked, whether it is *args)
         self._helpers: dict[str, tuple[str, int, int, bool]] = {}
-        self._files: list[SourceFile] = []
+        # per file: the names it imports with ``from m import ...`` and the modules it imports,
+        # to find, at the end, the files that may call a helper found in another file
+        self._imports: list[tuple[str, frozenset[str]]] = []
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
-        self._files.append(f)
         text = f.text
+        self._imports.append((f.rel, _imported(f.tree)))
         if not any(w in text for w in _REORDER_WORDS):
             return []
         lines = {text.count("\n", 0, pos) + 1 for pos in _find_all(text, _REORDER_WORDS)}
@@ -301,52 +322,102 @@ class LabelsMisalignedRule(Rule):
         for body in _bodies_around(f.tree, lines):
             for x, y, line in _misaligned(body):
                 report(x, y, line, f"line {line}")
-        for fn in (n for n in ast.walk(f.tree) if isinstance(n, ast.FunctionDef)):
-            params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+        found = False
+        for scope in _scopes_around(f.tree, lines):
+            loops = list(_per_item_loops(scope))
+            for it, line in loops:
+                if isinstance(it, ast.Tuple | ast.List) and (pair := _pairs_apart(it.elts)):
+                    report(*pair, line, f"a new permutation for each array, line {line}")
+            if not isinstance(scope, ast.FunctionDef):
+                continue
+            params = [a.arg for a in [*scope.args.posonlyargs, *scope.args.args]]
             if params and params[0] in ("self", "cls"):
                 params = params[1:]
-            star = fn.args.vararg.arg if fn.args.vararg is not None else None
-            for it, line in _per_item_loops(fn):
+            star = scope.args.vararg.arg if scope.args.vararg is not None else None
+            for it, line in loops:
                 walked = dotted(it)
                 if walked and walked == star:
-                    self._helpers.setdefault(fn.name, (f.rel, line, len(params), True))
+                    self._helpers.setdefault(scope.name, (f.rel, line, len(params), True))
+                    found = True
                 elif walked in params:
-                    self._helpers.setdefault(fn.name, (f.rel, line, params.index(walked), False))
-        for it, line in _per_item_loops(f.tree):
-            if isinstance(it, ast.Tuple | ast.List) and (pair := _pairs_apart(it.elts)):
-                report(*pair, line, f"a new permutation for each array, line {line}")
+                    self._helpers.setdefault(scope.name, (f.rel, line, params.index(walked), False))
+                    found = True
+        if found:
+            out.extend(
+                self._helper_calls(
+                    f.rel, f.tree, {n for n, h in self._helpers.items() if h[0] == f.rel}
+                )
+            )
+        return out
+
+    def _helper_calls(self, rel_file: str, tree: ast.Module, names: set[str]) -> list[Finding]:
+        """Calls in one file of the helpers ``names`` that hand them inputs and labels."""
+        out: list[Finding] = []
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+            if name not in names:
+                continue
+            rel, line, pos, star = self._helpers[name]
+            walked = call.args[pos:] if star else call.args[pos : pos + 1]
+            if not star and walked and isinstance(walked[0], ast.Tuple | ast.List):
+                walked = walked[0].elts
+            elif not star:
+                continue  # one array walked by its rows, not several arrays
+            pair = _pairs_apart(walked)
+            if pair is None:
+                continue
+            out.append(
+                finding(
+                    "data.labels-misaligned",
+                    _message(*pair, f"`{name}` draws a new permutation per array, {rel}:{line}"),
+                    how="static",
+                    file=rel_file,
+                    line=call.lineno,
+                    detail={"inputs": pair[0], "labels": pair[1], "helper": name},
+                )
+            )
         return out
 
     def finish(self, project: Project) -> Iterable[Finding]:
+        """Calls of each helper from the other files that import it (by name, or its module),
+        read again from disk: no file's text or tree is kept from its visit."""
+        imports, self._imports = self._imports, []
         out: list[Finding] = []
-        for name, (rel, line, pos, star) in self._helpers.items():
-            for f in self._files:
-                if f"{name}(" not in f.text:
-                    continue
-                for call in (n for n in ast.walk(f.tree) if isinstance(n, ast.Call)):
-                    if (dotted(call.func) or "").rsplit(".", 1)[-1] != name:
-                        continue
-                    walked = call.args[pos:] if star else call.args[pos : pos + 1]
-                    if not star and walked and isinstance(walked[0], ast.Tuple | ast.List):
-                        walked = walked[0].elts
-                    elif not star:
-                        continue  # one array walked by its rows, not several arrays
-                    pair = _pairs_apart(walked)
-                    if pair is None:
-                        continue
-                    out.append(
-                        finding(
-                            "data.labels-misaligned",
-                            _message(
-                                *pair, f"`{name}` draws a new permutation per array, {rel}:{line}"
-                            ),
-                            how="static",
-                            file=f.rel,
-                            line=call.lineno,
-                            detail={"inputs": pair[0], "labels": pair[1], "helper": name},
-                        )
-                    )
+        for rel_file, names in imports:
+            wanted = {
+                h
+                for h, (rel, *_rest) in self._helpers.items()
+                if rel != rel_file and (h in names or _module_of(rel) in names)
+            }
+            if not wanted:
+                continue
+            try:
+                text = (project.root / rel_file).read_text(encoding="utf-8", errors="replace")
+                tree = ast.parse(text)
+            except (OSError, SyntaxError, ValueError):
+                continue
+            out.extend(self._helper_calls(rel_file, tree, wanted))
         return out
+
+
+def _imported(tree: ast.Module) -> frozenset[str]:
+    """The names a module's top level imports: ``from m import a`` gives ``a``, ``import m.n``
+    and ``from . import m`` give ``m`` / ``n``."""
+    out: set[str] = set()
+    for st in tree.body:
+        if isinstance(st, ast.ImportFrom):
+            out.update(a.name for a in st.names)
+            if st.module:
+                out.add(st.module.rsplit(".", 1)[-1])
+        elif isinstance(st, ast.Import):
+            out.update(a.name.rsplit(".", 1)[-1] for a in st.names)
+    return frozenset(out)
+
+
+def _module_of(rel: str) -> str:
+    """The module name a file is imported by: ``pkg/utils.py`` -> ``utils``."""
+    stem = rel.rsplit("/", 1)[-1].removesuffix(".py")
+    return rel.rsplit("/", 2)[-2] if stem == "__init__" and "/" in rel else stem
 
 
 __all__ = ["LabelsMisalignedRule"]
