@@ -127,3 +127,15 @@ def test_a_head_on_a_frozen_backbone_flat_at_the_prior_is_not_misaligned():
     run = _curve_run(_wiggle(math.log(3), 40), [300, 300, 300])
     run.summary["grads"] = {"frozen": 4}
     assert judge_misaligned(run, CTX, overfit_passed=True) is None
+
+
+def test_too_few_samples_of_each_class_say_nothing_about_misaligned_labels():
+    # 40 steps of 16 over 1,000 classes: an honest model on a hard task is still at the prior
+    counts = [3] * 1000
+    run = _curve_run(_wiggle(math.log(1000), 40), counts)
+    run.summary["loss"]["first_class_loss"]["classes"] = 1000
+    assert judge_misaligned(run, CTX, overfit_passed=True) is None
+    # the same flat curve over 3 classes (213 samples a class) is misaligned
+    run = _curve_run(_wiggle(math.log(3), 40), [300, 300, 300])
+    run.summary["loss"]["first_class_loss"]["classes"] = 3
+    assert judge_misaligned(run, CTX, overfit_passed=True) is not None

@@ -35,6 +35,12 @@ noise) is already 7% below the prior by then."""
 LATE_SHARE = 0.5
 """The late part of the training curve: its second half."""
 
+MISALIGNED_MIN_PER_CLASS = 100
+"""Training samples per class the run must have shown the model before a loss flat at the prior
+says anything. With fewer, an honest model on a hard task is still at the prior too: 40 steps of
+256 images over ImageNet's 1,000 classes (10 a class) or of 128 over CIFAR-100's (51 a class);
+CIFAR-10 at batch 128 sees 512 a class, a small tabular task at batch 16 over 3 classes 213."""
+
 
 class AlignmentChecks(RuntimeCheck):
     ids = ("data.eval-preprocess-mismatch",)
@@ -91,6 +97,19 @@ def _one_label_per_sample(run: ProbeRun) -> bool:
     return bool(numels & sizes)
 
 
+def _samples_per_class(run: ProbeRun, steps: int) -> float:
+    """Training samples per class over ``steps`` steps: the trained model's batch size times the
+    steps, over the classes of the logits (or of the labels seen, when larger)."""
+    sizes = [int(b["shape"][0]) for b in trained_buckets(run, "train") if b.get("shape")]
+    counts = get(run.summary, "labels", "class_counts", default=[]) or []
+    classes = max(
+        int(get(run.summary, "loss", "first_class_loss", "classes", default=0) or 0),
+        len(counts) if isinstance(counts, list) else 0,
+        1,
+    )
+    return steps * (max(sizes) if sizes else 0) / classes
+
+
 def prior_entropy(run: ProbeRun) -> float | None:
     """The entropy (nats) of the class frequencies among the training labels the probe saw."""
     counts = get(run.summary, "labels", "class_counts", default=None)
@@ -123,6 +142,8 @@ def judge_misaligned(run: ProbeRun, ctx: Context, overfit_passed: bool) -> Findi
     losses = [v for s in run.steps if (v := num(s.get("loss"))) is not None and math.isfinite(v)]
     if prior is None or prior <= 0 or len(losses) < MISALIGNED_MIN_STEPS:
         return None
+    if _samples_per_class(run, len(losses)) < MISALIGNED_MIN_PER_CLASS:
+        return None  # too few examples of each class for any model to beat the prior yet
     late = losses[int(len(losses) * (1 - LATE_SHARE)) :]
     late_mean = sum(late) / len(late)
     if late_mean < (1 - PRIOR_BAND) * prior:
