@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dlpilot.tools.inspect._base import SourceFile
 from dlpilot.tools.inspect.code._names import (
@@ -256,6 +258,10 @@ def _call_role(call: ast.Call) -> tuple[str, str, str]:
     return "", owner, ""
 
 
+_DISPATCH: dict[type[ast.AST], Callable[[_Builder, Any], None]] = {}
+"""Node class -> the builder's method for it (``visit_<Class>`` or ``generic_visit``)."""
+
+
 class _Builder(ast.NodeVisitor):
     def __init__(self, f: SourceFile) -> None:
         self.f = f
@@ -272,6 +278,26 @@ class _Builder(ast.NodeVisitor):
         self.grad_managed = False
         self.order = 0
         self.next_id = 0
+
+    # -- traversal: NodeVisitor's, with the method looked up once per node class ----------------
+    def visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        method = _DISPATCH.get(cls)
+        if method is None:
+            method = _DISPATCH[cls] = getattr(
+                _Builder, f"visit_{cls.__name__}", _Builder.generic_visit
+            )
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and item._fields:
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and value._fields:
+                self.visit(value)  # not the childless Load / Store / operator nodes
 
     def build(self) -> FileIndex:
         for stmt in self.f.tree.body:

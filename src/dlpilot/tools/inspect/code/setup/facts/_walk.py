@@ -83,8 +83,16 @@ class _Walker(TrainingFacts, LoaderFacts, AugmentFacts, LeakFacts, CheckpointFac
         return i < len(self._hints) and self._hints[i] <= hi
 
     def _children(self, node: ast.AST, scope: Scope) -> None:
-        for child in ast.iter_child_nodes(node):
-            self._node(child, scope)
+        """``ast.iter_child_nodes`` without its generator, and without the childless nodes
+        (``Load``, ``Store``, operators, ``pass``), which no collector reads."""
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and item._fields:
+                        self._node(item, scope)
+            elif isinstance(value, ast.AST) and value._fields:
+                self._node(value, scope)
 
     def _node(self, node: ast.AST, scope: Scope) -> None:
         t = type(node)
