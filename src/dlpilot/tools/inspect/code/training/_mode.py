@@ -126,7 +126,7 @@ class ModeRule(Rule):
 
     def visit(self, f: SourceFile) -> Iterable[Finding]:
         text = f.text
-        self._files[f.rel] = mode_facts(text)
+        self._files[f.rel] = mode_facts(text, f.tree)
         if "no_grad" in text or "inference_mode" in text or "set_grad_enabled" in text:
             # A helper may be called under no_grad here; judged by name at the end.
             self._called_without_grad.update(_calls_after_grad_off(text))
