@@ -89,7 +89,7 @@ def main() -> None:
     print(f"parse:   {parse_t:7.2f} s   peak {parse_peak / 2**20:6.1f} MiB (tracemalloc)")
     print(f"inspect: {inspect_t:7.2f} s   peak {inspect_peak / 2**20:6.1f} MiB (tracemalloc)")
     print(f"ratio inspect/parse: {inspect_t / parse_t:.2f}x (target <= 2x)")
-    print("seconds per rule (visit + finish, summed over repeats):")
+    print("seconds per rule (visit + finish), a pass (the mean over repeats):")
     for name, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"  {name:32s} {secs / args.repeat:7.3f}")
 
