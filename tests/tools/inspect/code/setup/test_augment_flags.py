@@ -258,3 +258,17 @@ def test_a_loader_factory_in_another_module_is_followed():
     assert hits(files, "data.augment-on-eval") == [("train.py", 2)]
     files["loaders.py"] = loaders.replace("Frames(x, y)", "Frames(x, y, augment=shuffle)")
     assert hits(files, "data.augment-on-eval") == []
+
+
+def test_two_switches_that_call_one_random_helper_are_both_followed():
+    data = _noisy(
+        "        if self.augment:\n            x = self._shift(x)\n"
+        "        if self.train:\n            x = self._shift(x)\n",
+    ).replace("augment: bool = True)", "augment: bool = True, train=True)")
+    data = data.replace(
+        "self.augment = augment\n", "self.augment = augment\n        self.train = train\n"
+    )
+    train = HEAD + "val_set = Frames(xv, yv, augment=False)\n"
+    assert hits({"data.py": data, "train.py": train}, "data.augment-on-eval") == [("train.py", 3)]
+    both_off = HEAD + "val_set = Frames(xv, yv, augment=False, train=False)\n"
+    assert hits({"data.py": data, "train.py": both_off}, "data.augment-on-eval") == []

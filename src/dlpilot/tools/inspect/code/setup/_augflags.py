@@ -135,7 +135,7 @@ class _Randomness:
             if isinstance(n, ast.Assign) and self._direct(n.value)
             for t in n.targets
         }
-        self._seen: set[str] = set()
+        self._known: dict[str, bool] = {}  # callee -> randomizes (False while being read)
 
     @staticmethod
     def _direct(node: ast.AST) -> bool:
@@ -159,10 +159,13 @@ class _Randomness:
                     target = self._methods.get(name[5:])
                 elif "." not in name:
                     target = self._funcs.get(name)
-                if target is not None and name not in self._seen:
-                    self._seen.add(name)
-                    if self.under([target]):
-                        return True
+                if target is None:
+                    continue
+                if name not in self._known:
+                    self._known[name] = False  # a recursive call reads as not random
+                    self._known[name] = self.under([target])
+                if self._known[name]:
+                    return True
         return False
 
 
