@@ -363,3 +363,39 @@ BUGGY["mc_dropout_modules_switched_on_in_eval"] = (
     {"mode.train-during-eval"},
     {"mode.dropout-always-on"},
 )
+
+# A second stage that fine-tunes on another loader with the whole model in eval mode (to keep the
+# batch-norm statistics) after all pre-training: training in eval mode, not a validation pass
+# that steps (which sits between training epochs).
+EVAL_MODE_FINETUNE = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+torch.manual_seed(0)
+source_x = torch.randn(640, 8)
+source_y = (source_x[:, 0] + source_x[:, 1] > 0).long()
+target_x = torch.randn(320, 8) + 0.3
+target_y = (target_x[:, 0] + target_x[:, 1] > 0).long()
+pretrain = DataLoader(TensorDataset(source_x, source_y), batch_size=32, shuffle=True)
+target = DataLoader(TensorDataset(target_x, target_y), batch_size=32, shuffle=True)
+model = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(2):
+    model.train()
+    for xb, yb in pretrain:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xb), yb).backward()
+        opt.step()
+model.eval()  # batch-norm statistics stay those of the source domain
+for epoch in range(2):
+    for xb, yb in target:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xb), yb).backward()
+        opt.step()
+"""
+BUGGY["finetune_stage_in_eval_mode_after_training"] = (
+    EVAL_MODE_FINETUNE,
+    {"mode.eval-during-training"},
+    {"mode.step-during-eval"},
+)

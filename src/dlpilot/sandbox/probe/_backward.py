@@ -195,12 +195,14 @@ class BackwardObserver:
 
     def _per_loader(self, lid: int, top_eval: bool, flagged: bool) -> None:
         rows = self.mode["loaders"]
+        n = self.ctx.backwards
         row = next((r for r in rows if r[0] == lid), None)
         if row is None:
             if len(rows) >= MAX_LOADER_ROWS:
                 return
-            row = [lid, 0, 0, 0, 0]
+            row = [lid, 0, 0, 0, 0, n, n]
             rows.append(row)
+        row[6] = n
         row[1] += 1
         row[2] += int(top_eval)
         row[3] += int(flagged)

@@ -50,6 +50,7 @@ class LoaderState:
     batches: int = 0
     tensors: list[tuple[Any, ...]] = field(default_factory=list)  # arrays its dataset holds
     length: int | None = None  # batches per epoch, unbounded
+    iter_at: int = 0  # the run's backward count when its latest epoch began
 
 
 class LoaderObserver:
@@ -77,6 +78,7 @@ class LoaderObserver:
                 return orig(loader)
             ctx.check()
             state = obs._state(loader)
+            state.iter_at = ctx.backwards  # before a stop: training went on to this epoch
             if not ctx.overfit and state.kind == "train" and obs._train_epochs >= ctx.cfg.epochs:
                 ctx.stop("epochs")
             state.epoch += 1
@@ -216,6 +218,7 @@ class LoaderObserver:
                     "epochs": st.epoch,
                     "batches": st.batches,
                     "same_order": same_order,
+                    "iter_at": st.iter_at,
                     **st.meta,
                 }
             )

@@ -156,6 +156,9 @@ class LoaderSummary(LoaderMeta):
     batches: int
     same_order: bool | None
     """Whether two epochs began with the same batches (None: fewer than two epochs seen)."""
+    iter_at: int
+    """The run's backward count when the loader's latest epoch began (also an epoch the probe
+    stopped at its start): orders epochs across loaders."""
 
 
 class BucketSummary(TypedDict):
@@ -232,7 +235,8 @@ class ModeEvidence(TypedDict):
     loaders: list[list[int]]
     """Per loader whose batches were back-propagated (at most 32): [lid, backwards, backwards
     with the model in eval mode (``model.training`` False), backwards through dropout /
-    batch-norm modules left in eval mode, optimizer steps taken while its batch was current]."""
+    batch-norm modules left in eval mode, optimizer steps taken while its batch was current, the
+    run's backward count at its first and at its last backward (their order across loaders)]."""
 
 
 class DropoutEvidence(TypedDict):

@@ -117,3 +117,28 @@ def test_an_unshuffled_validation_loader_that_steps_is_not_also_an_unshuffled_tr
     # the same unshuffled loader walked in training mode is a training loader
     summary["loaders"] = [loader(0, "SequentialSampler"), loader(1, "RandomSampler")]
     assert "data.train-not-shuffled" in _ids(summary)
+
+
+def test_an_eval_mode_stage_after_all_training_is_not_a_validation_pass_but_training_in_eval() -> (
+    None
+):
+    # pre-training on loader 0 (backwards 1-40), then fine-tuning on loader 1 with the model in
+    # eval mode (backwards 41-60): training never resumes after it, so it is no validation pass
+    later = _mode([[0, 40, 0, 0, 40, 1, 40], [1, 20, 20, 20, 20, 41, 60]], eval_backwards=20)
+    ids = _ids(later)
+    assert "mode.step-during-eval" not in ids
+    assert "mode.eval-during-training" in ids
+    # the same loader walked between training epochs (a shared epoch function) still is one
+    between = _mode([[0, 40, 0, 0, 40, 1, 60], [1, 20, 20, 20, 20, 21, 40]], eval_backwards=20)
+    assert "mode.step-during-eval" in _ids(between)
+
+
+def test_a_training_epoch_begun_after_the_eval_mode_pass_makes_it_a_validation_pass() -> None:
+    # the probe stopped the run as the training loader began its next epoch: no training-mode
+    # backward came after the pass, but an epoch of the training loader did
+    rows = [[0, 20, 0, 0, 20, 1, 20], [1, 10, 10, 10, 10, 21, 30]]
+    summary = _mode(rows, eval_backwards=10)
+    summary["loaders"] = [{"lid": 0, "iter_at": 30}, {"lid": 1, "iter_at": 20}]
+    assert "mode.step-during-eval" in _ids(summary)
+    summary["loaders"] = [{"lid": 0, "iter_at": 0}, {"lid": 1, "iter_at": 20}]
+    assert "mode.step-during-eval" not in _ids(summary)

@@ -77,15 +77,35 @@ def median(values: list[float]) -> float:
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
-def eval_pass_loaders(mode: object, steps: int) -> tuple[list[list[int]], int]:
+def _between(row: list[int], training: list[list[int]], began: dict[int, int]) -> bool:
+    """Whether training went on after this loader's first backward: a training-mode backward on
+    another loader, or a training loader's epoch begun, came after it (rows without the order
+    columns, from older evidence: assumed so)."""
+    if len(row) < 7:
+        return True
+    return any(len(t) < 7 or t[6] > row[5] or began.get(t[0], -1) > row[5] for t in training)
+
+
+def eval_pass_loaders(summary: object, steps: int) -> tuple[list[list[int]], int]:
     """Loaders back-propagated only with the model in eval mode while another loader is
     back-propagated with it in training mode (a validation pass that runs backward): those
     stepped during (a shared epoch function that steps in its validation pass), and the count
     of all such loaders' backwards through eval-mode dropout / BN (a validation pass, not
-    training left in eval mode)."""
-    rows = [r for r in get(mode, "loaders", default=[]) or [] if len(r) >= 4]
-    evals = [r for r in rows if r[1] > 0 and r[2] == r[1]]
-    if not evals or not any(r[1] > r[2] for r in rows):
+    training left in eval mode).
+
+    A validation pass sits between training epochs: training goes on after it. A loader
+    back-propagated in eval mode only after all training (a second stage that fine-tunes with
+    the model in eval mode, to keep batch-norm statistics) is not one; its backwards stay
+    training steps in eval mode."""
+    rows = [r for r in get(summary, "mode", "loaders", default=[]) or [] if len(r) >= 4]
+    began = {
+        int(ld["lid"]): int(ld.get("iter_at", -1))
+        for ld in get(summary, "loaders", default=[]) or []
+        if isinstance(ld, dict) and "lid" in ld
+    }
+    training = [r for r in rows if r[1] > r[2]]
+    evals = [r for r in rows if r[1] > 0 and r[2] == r[1] and _between(r, training, began)]
+    if not evals or not training:
         return [], 0
     flagged = sum(int(r[3]) for r in evals)
     # a saliency / gradient pass in validation back-propagates without stepping: not a step

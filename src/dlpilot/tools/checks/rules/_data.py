@@ -172,7 +172,7 @@ class DataChecks(RuntimeCheck):
 
     def _order(self, run: ProbeRun, ctx: Context) -> Iterable[Finding]:
         steps = int(get(run.summary, "steps", default=0))
-        evals, _ = eval_pass_loaders(get(run.summary, "mode", default={}), steps)
+        evals, _ = eval_pass_loaders(run.summary, steps)
         validation = {int(r[0]) for r in evals}  # stepped through, but walked as validation
         for ld in get(run.summary, "loaders", default=[]):
             if ld.get("kind") != "train" or ld.get("iterable") or ld.get("lid") in validation:

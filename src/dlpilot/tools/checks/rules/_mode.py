@@ -45,7 +45,7 @@ class ModeChecks(RuntimeCheck):
                 where="dropout_eval",
                 detail={"calls": calls},
             )
-        evals, eval_flagged = eval_pass_loaders(mode, steps)
+        evals, eval_flagged = eval_pass_loaders(run.summary, steps)
         bad -= eval_flagged  # those backwards are a validation pass, not training
         if evals:
             n = sum(int(r[1]) for r in evals)
