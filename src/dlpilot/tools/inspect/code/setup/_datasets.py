@@ -80,30 +80,10 @@ def _own_nodes(st: ast.stmt) -> Iterable[ast.AST]:
     return ast.walk(st)
 
 
-def _bodies_around(tree: ast.Module, lines: set[int]) -> list[list[ast.stmt]]:
-    """The module body and every function body that spans one of ``lines``."""
-    spans = [
-        (st.lineno, st.end_lineno or st.lineno)
-        for st in tree.body
-        if not isinstance(st, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    ]
-    out = [tree.body] if any(a <= n <= b for a, b in spans for n in lines) else []
-    todo: list[ast.AST] = list(tree.body)
-    while todo:
-        node = todo.pop()
-        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
-        if not any(start <= n <= end for n in lines):
-            continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            out.append(node.body)
-        if isinstance(node, ast.stmt):
-            todo.extend(ast.iter_child_nodes(node))
-    return out
-
-
 def _scopes_around(tree: ast.Module, lines: set[int]) -> list[ast.AST]:
     """Every function spanning one of ``lines`` (nested ones too), and each other top-level
-    statement that spans one."""
+    statement that spans one (classes are looked into, not kept)."""
+    top = {id(st) for st in tree.body}
     out: list[ast.AST] = []
     todo: list[ast.AST] = list(tree.body)
     while todo:
@@ -111,13 +91,20 @@ def _scopes_around(tree: ast.Module, lines: set[int]) -> list[ast.AST]:
         start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0) or 0
         if not any(start <= n <= end for n in lines):
             continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or (
+            id(node) in top and not isinstance(node, ast.ClassDef)
+        ):
             out.append(node)
-        elif not isinstance(node, ast.ClassDef) and node in tree.body:
-            out.append(node)
-            continue
         todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt))
     return out
+
+
+def _bodies(tree: ast.Module, scopes: list[ast.AST]) -> list[list[ast.stmt]]:
+    """The bodies statements run in, of :func:`_scopes_around`'s scopes: the module's (when a
+    top-level statement is among them) and each function's."""
+    funcs = [s for s in scopes if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+    out = [tree.body] if len(funcs) < len(scopes) else []
+    return out + [f.body for f in funcs]
 
 
 def _misaligned(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
@@ -319,11 +306,12 @@ class LabelsMisalignedRule(Rule):
                     )
                 )
 
-        for body in _bodies_around(f.tree, lines):
+        scopes = _scopes_around(f.tree, lines)
+        for body in _bodies(f.tree, scopes):
             for x, y, line in _misaligned(body):
                 report(x, y, line, f"line {line}")
         found = False
-        for scope in _scopes_around(f.tree, lines):
+        for scope in scopes:
             loops = list(_per_item_loops(scope))
             for it, line in loops:
                 if isinstance(it, ast.Tuple | ast.List) and (pair := _pairs_apart(it.elts)):
