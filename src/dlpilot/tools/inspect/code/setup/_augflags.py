@@ -22,7 +22,8 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
-from dlpilot.tools.inspect.code._names import names_eval
+from dlpilot.tools.inspect._walk import read_python
+from dlpilot.tools.inspect.code._names import last_name, names_eval
 
 _SPLIT_WORDS = ("val", "Val", "VAL", "test", "Test", "TEST", "eval", "dev", "holdout")
 _RANDOM_CALL = re.compile(
@@ -77,10 +78,6 @@ class _EvalCall:
     line: int
     target: str
     call: ast.Call
-
-
-def _last(node: ast.expr) -> str:
-    return (dotted(node) or "").rsplit(".", 1)[-1]
 
 
 def _flag_name(param: str) -> bool:
@@ -301,7 +298,7 @@ def _eval_bindings(f: SourceFile, lines: set[int]) -> tuple[list[_Build], list[_
             if not isinstance(value, ast.Call) or not names_eval(target):
                 continue
             for call in _constructions(value):
-                name = _last(call.func)
+                name = last_name(call.func)
                 if name[:1].isupper():
                     builds.append(_Build(name, f.rel, node.lineno, target, call))
                 elif call is value and (key := _factory_key(call)):
@@ -330,7 +327,7 @@ def _factory(fn: ast.FunctionDef | ast.AsyncFunctionDef, rel: str) -> _Factory |
     set_attrs: set[str] = set()
     for n in ast.walk(fn):
         if isinstance(n, ast.Call):
-            if _last(n.func)[:1].isupper():
+            if last_name(n.func)[:1].isupper():
                 calls.append(n)
         elif isinstance(n, ast.Return):
             returns = returns or n.value is not None
@@ -393,11 +390,10 @@ class AugmentFlagRule(Rule):
             if rel is not None and call.func not in self._factories:
                 todo.setdefault(rel, set()).add(call.func)
         for rel, keys in todo.items():
-            try:
-                text = (project.root / rel).read_text(encoding="utf-8", errors="replace")
-                defs = _defs(ast.parse(text))
-            except (OSError, SyntaxError, ValueError):
+            parsed = read_python(project.root / rel)  # as the visit read it
+            if parsed.tree is None:
                 continue
+            defs = _defs(parsed.tree)
             for key in keys:
                 self._factories[key] = _factory(defs[key], rel) if key in defs else None
 
@@ -410,16 +406,16 @@ class AugmentFlagRule(Rule):
             if fac is None:
                 continue
             chooses = {
-                _last(inner.func)
+                last_name(inner.func)
                 for inner in fac.calls
-                for flag in self._flags.get(_last(inner.func), [])
+                for flag in self._flags.get(last_name(inner.func), [])
                 if _turned_off(inner, flag, fac.set_attrs)
             }
             for inner in fac.calls:
-                if _last(inner.func) in chooses:
+                if last_name(inner.func) in chooses:
                     continue
                 yield _Build(
-                    _last(inner.func),
+                    last_name(inner.func),
                     call.rel,
                     call.line,
                     call.target,

@@ -10,6 +10,8 @@ from typing import ClassVar
 from dlpilot.findings import Finding, finding
 from dlpilot.tools.inspect._astnames import dotted
 from dlpilot.tools.inspect._base import Project, Rule, SourceFile
+from dlpilot.tools.inspect._walk import read_python
+from dlpilot.tools.inspect.code._names import last_name
 
 _LABEL = re.compile(r"^(?:[yY]s?|[yY]_\w+|\w+_[yY]s?|labels?|targets?|\w*_labels?|\w*_targets?)$")
 _REORDER_WORDS = ("randperm(", "shuffle(", "permutation(", "sort(")
@@ -342,7 +344,7 @@ class LabelsMisalignedRule(Rule):
         """Calls in one file of the helpers ``names`` that hand them inputs and labels."""
         out: list[Finding] = []
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-            name = (dotted(call.func) or "").rsplit(".", 1)[-1]
+            name = last_name(call.func)
             if name not in names:
                 continue
             rel, line, pos, star = self._helpers[name]
@@ -379,12 +381,9 @@ class LabelsMisalignedRule(Rule):
             }
             if not wanted:
                 continue
-            try:
-                text = (project.root / rel_file).read_text(encoding="utf-8", errors="replace")
-                tree = ast.parse(text)
-            except (OSError, SyntaxError, ValueError):
-                continue
-            out.extend(self._helper_calls(rel_file, tree, wanted))
+            parsed = read_python(project.root / rel_file)  # as the visit read it
+            if parsed.tree is not None:
+                out.extend(self._helper_calls(rel_file, parsed.tree, wanted))
         return out
 
 
